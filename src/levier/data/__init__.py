@@ -1,0 +1,1 @@
+"""Data layer: canonical model, ingest, validation, cleaning, demo data."""

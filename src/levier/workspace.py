@@ -1,0 +1,131 @@
+"""Open or create a workspace: config file + facts engine + loop database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import sqlalchemy as sa
+
+from levier.config import CONFIG_FILE, WorkspaceConfig, load_config, write_config
+from levier.data.facts import Facts, connect_facts
+from levier.data.schema import TABLE_NAMES
+from levier.errors import ConfigError, WorkspaceExistsError, WorkspaceNotFoundError
+
+__all__ = ["Workspace", "create_workspace", "open_workspace", "find_workspace"]
+
+
+def _resolve_db_url(url: str, base: Path) -> str:
+    """Make a relative ``sqlite:///file`` URL relative to the workspace directory."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rest = url[len("sqlite:///"):]
+        if rest and rest != ":memory:":
+            return f"sqlite:///{(base / rest).resolve()}"
+    return url
+
+
+@dataclass
+class Workspace:
+    """An opened workspace. Use :func:`open_workspace` or :func:`create_workspace`."""
+
+    path: Path
+    config: WorkspaceConfig
+    facts: Facts
+    _engine: sa.Engine | None = field(default=None, repr=False)
+
+    # -- facts ---------------------------------------------------------------------------
+    def table(self, name: str, cleaned: bool = True) -> ir.Table:
+        """Canonical table ``name`` as an Ibis expression (cleaned view by default)."""
+        return self.facts.table(name, cleaned=cleaned)
+
+    @property
+    def tables(self) -> dict[str, ir.Table]:
+        """Every canonical table (cleaned view) as an Ibis expression."""
+        return {name: self.table(name) for name in TABLE_NAMES}
+
+    # -- loop ----------------------------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return _resolve_db_url(self.config.db_url, self.path)
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        """SQLAlchemy engine of the loop database."""
+        return sa.create_engine(self.db_url, future=True)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+        disconnect = getattr(self.facts.con, "disconnect", None)
+        if callable(disconnect):
+            disconnect()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _init_loop_db(url: str) -> None:
+    engine = sa.create_engine(url, future=True)
+    meta = sa.MetaData()
+    sa.Table("levier_meta", meta, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
+    try:
+        meta.create_all(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise ConfigError(f"Cannot create the loop database at '{url}': {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+    finally:
+        engine.dispose()
+
+
+def find_workspace(path: str | Path | None = None) -> Path:
+    """The workspace directory: ``path`` or the current directory (must hold levier.toml)."""
+    base = Path(path) if path else Path.cwd()
+    if not (base / CONFIG_FILE).is_file():
+        raise WorkspaceNotFoundError(
+            f"No Levier workspace in '{base}' (no {CONFIG_FILE}).",
+            hint="Create one with `levier init DIR`, or pass --workspace DIR / set LEVIER_WORKSPACE.",
+        )
+    return base.resolve()
+
+
+def open_workspace(path: str | Path | None = None) -> Workspace:
+    """Open the workspace at ``path`` (default: current directory)."""
+    base = find_workspace(path)
+    config = load_config(base / CONFIG_FILE)
+    facts = Facts(connect_facts(config.facts_url, base), config.facts_url)
+    facts.ensure_schema()
+    return Workspace(path=base, config=config, facts=facts)
+
+
+def create_workspace(
+    path: str | Path,
+    *,
+    facts_url: str | None = None,
+    db_url: str | None = None,
+    timezone: str | None = None,
+    language: str | None = None,
+    name: str | None = None,
+) -> Workspace:
+    """Create a workspace in ``path`` (created if missing; must not hold one already)."""
+    base = Path(path)
+    if (base / CONFIG_FILE).exists():
+        raise WorkspaceExistsError(f"'{base}' already holds a Levier workspace.", hint="Choose another directory or open this one.")
+    base.mkdir(parents=True, exist_ok=True)
+    values = {"facts_url": facts_url, "db_url": db_url, "timezone": timezone, "language": language, "name": name or base.resolve().name}
+    try:
+        config = WorkspaceConfig(**{k: v for k, v in values.items() if v})
+    except Exception as exc:
+        raise ConfigError(f"Invalid workspace setting: {exc}") from None
+    write_config(base / CONFIG_FILE, config)
+    try:
+        _init_loop_db(_resolve_db_url(config.db_url, base.resolve()))
+        ws = open_workspace(base)
+    except Exception:
+        (base / CONFIG_FILE).unlink(missing_ok=True)
+        raise
+    return ws
