@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from levier.data.schema import DEFAULT_STAGES
 from levier.errors import ConfigError
+from levier.i18n import gettext as _
 
 __all__ = ["WorkspaceConfig", "EnvSettings", "CONFIG_FILE", "load_config", "write_config", "SETTINGS_DOC"]
 
@@ -98,7 +99,10 @@ def load_config(path: Path) -> WorkspaceConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8")).get("workspace", {})
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).", hint="Fix the file or run `levier init` again in a new directory.") from None
+        raise ConfigError(
+            _("{path}: not valid TOML ({problem}).", path=path, problem=exc),
+            hint=_("Fix the file or run `levier init` again in a new directory."),
+        ) from None
     env = EnvSettings()
     overrides = {"facts_url": env.facts_url, "db_url": env.db_url, "language": env.lang, "timezone": env.timezone}
     data.update({k: v for k, v in overrides.items() if v})
@@ -106,4 +110,4 @@ def load_config(path: Path) -> WorkspaceConfig:
         return WorkspaceConfig(**data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid setting — {problems}.") from None
+        raise ConfigError(_("{path}: invalid setting — {problems}.", path=path, problems=problems)) from None

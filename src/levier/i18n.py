@@ -15,11 +15,11 @@ Usage::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from importlib import resources
-from typing import Iterator
 
 from babel.messages.pofile import read_po
 

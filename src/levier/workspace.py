@@ -14,6 +14,7 @@ from levier.config import CONFIG_FILE, WorkspaceConfig, load_config, write_confi
 from levier.data.facts import Facts, connect_facts
 from levier.data.schema import TABLE_NAMES
 from levier.errors import ConfigError, WorkspaceExistsError, WorkspaceNotFoundError
+from levier.i18n import gettext as _
 
 __all__ = ["Workspace", "create_workspace", "open_workspace", "find_workspace"]
 
@@ -63,7 +64,7 @@ class Workspace:
         if callable(disconnect):
             disconnect()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -77,7 +78,7 @@ def _init_loop_db(url: str) -> None:
     try:
         meta.create_all(engine)
     except sa.exc.SQLAlchemyError as exc:
-        raise ConfigError(f"Cannot create the loop database at '{url}': {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+        raise ConfigError(_("Cannot create the loop database at '{url}': {problem}", url=url, problem=getattr(exc, "orig", exc))) from None
     finally:
         engine.dispose()
 
@@ -87,8 +88,8 @@ def find_workspace(path: str | Path | None = None) -> Path:
     base = Path(path) if path else Path.cwd()
     if not (base / CONFIG_FILE).is_file():
         raise WorkspaceNotFoundError(
-            f"No Levier workspace in '{base}' (no {CONFIG_FILE}).",
-            hint="Create one with `levier init DIR`, or pass --workspace DIR / set LEVIER_WORKSPACE.",
+            _("No Levier workspace in '{path}' (no {file}).", path=base, file=CONFIG_FILE),
+            hint=_("Create one with `levier init DIR`, or pass --workspace DIR / set LEVIER_WORKSPACE."),
         )
     return base.resolve()
 
@@ -114,13 +115,15 @@ def create_workspace(
     """Create a workspace in ``path`` (created if missing; must not hold one already)."""
     base = Path(path)
     if (base / CONFIG_FILE).exists():
-        raise WorkspaceExistsError(f"'{base}' already holds a Levier workspace.", hint="Choose another directory or open this one.")
+        raise WorkspaceExistsError(
+            _("'{path}' already holds a Levier workspace.", path=base), hint=_("Choose another directory or open this one.")
+        )
     base.mkdir(parents=True, exist_ok=True)
     values = {"facts_url": facts_url, "db_url": db_url, "timezone": timezone, "language": language, "name": name or base.resolve().name}
     try:
         config = WorkspaceConfig(**{k: v for k, v in values.items() if v})
     except Exception as exc:
-        raise ConfigError(f"Invalid workspace setting: {exc}") from None
+        raise ConfigError(_("Invalid workspace setting: {problem}", problem=exc)) from None
     write_config(base / CONFIG_FILE, config)
     try:
         _init_loop_db(_resolve_db_url(config.db_url, base.resolve()))

@@ -18,8 +18,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from levier.data.schema import TABLES, table as canonical
+from levier.data.schema import TABLES
+from levier.data.schema import table as canonical
 from levier.errors import EngineError
+from levier.i18n import gettext as _
 
 __all__ = ["Facts", "connect_facts", "IMPORTS_SCHEMA", "EXCLUSIONS_SCHEMA", "JOURNAL_SCHEMA"]
 
@@ -88,9 +90,12 @@ def connect_facts(url: str, base: Path | None = None) -> ibis.BaseBackend:
             return ibis.pyspark.connect(_spark_session(url[len("pyspark://"):]))
         return ibis.connect(url)
     except ImportError as exc:
-        raise EngineError(f"The facts engine for '{url}' is not installed ({exc.name}).", hint="Install the matching extra, e.g. pip install 'levier[spark]'.") from None
+        raise EngineError(
+            _("The facts engine for '{url}' is not installed ({module}).", url=url, module=exc.name),
+            hint=_("Install the matching extra, e.g. pip install 'levier[spark]'."),
+        ) from None
     except Exception as exc:  # backend drivers raise their own types
-        raise EngineError(f"Cannot connect to the facts engine '{url}': {exc}") from None
+        raise EngineError(_("Cannot connect to the facts engine '{url}': {problem}", url=url, problem=exc)) from None
 
 
 class Facts:

@@ -90,7 +90,7 @@ class Table:
     def required(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 
-    def ibis_schema(self) -> "object":
+    def ibis_schema(self) -> object:
         import ibis
 
         return ibis.schema({c.name: c.dtype for c in self.columns})
@@ -255,8 +255,10 @@ def table(name: str) -> Table:
     try:
         return TABLES[name]
     except KeyError:
+        from levier.i18n import gettext as _
+
         raise SchemaError(
-            f"Unknown table '{name}'.", hint=f"Use one of: {', '.join(TABLE_NAMES)}."
+            _("Unknown table '{name}'.", name=name), hint=_("Use one of: {names}.", names=", ".join(TABLE_NAMES))
         ) from None
 
 
@@ -292,5 +294,3 @@ def render_markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    print(render_markdown(), end="")
