@@ -1,0 +1,30 @@
+"""Attribution: which channels really produced the conversions and the revenue.
+
+Every model works on :class:`PathCounts` (distinct channel paths with conversions, nulls and
+value), which the engine reduces raw touches and web events to
+(:func:`levier.analysis.attribution.journeys.path_counts`) or which a user brings as a CSV
+file (:func:`read_paths_csv`). Time-decay needs touch times and runs in the engine.
+
+    from levier.analysis.attribution import PathCounts, markov, shapley, rule
+    pc = PathCounts.from_records([("A>B>C", 3, 2), ("A", 0, 4)])
+    markov(pc, order=2).to_frame()
+"""
+
+from __future__ import annotations
+
+from levier.analysis.attribution.markov import MarkovChain, MarkovDetails, build_chain, markov
+from levier.analysis.attribution.paths import PathCounts, parse_path, read_paths_csv
+from levier.analysis.attribution.result import MODELS, Attribution, Comparison
+
+__all__ = [
+    "MODELS",
+    "Attribution",
+    "Comparison",
+    "MarkovChain",
+    "MarkovDetails",
+    "PathCounts",
+    "build_chain",
+    "markov",
+    "parse_path",
+    "read_paths_csv",
+]
