@@ -44,7 +44,7 @@ class Formatter:
     def na(self) -> str:
         return _("n/a", lang=self.lang)
 
-    def t(self, message: str, **kwargs: object) -> str:
+    def t(self, message: str, /, **kwargs: object) -> str:
         """Translate a report label into this formatter's language."""
         return _(message, lang=self.lang, **kwargs)
 
