@@ -15,6 +15,8 @@ from __future__ import annotations
 from levier.analysis.attribution.markov import MarkovChain, MarkovDetails, build_chain, markov
 from levier.analysis.attribution.paths import PathCounts, parse_path, read_paths_csv
 from levier.analysis.attribution.result import MODELS, Attribution, Comparison
+from levier.analysis.attribution.rules import RULES, rule, time_decay_weights
+from levier.analysis.attribution.shapley import ShapleyDetails, shapley
 
 __all__ = [
     "MODELS",
@@ -23,8 +25,13 @@ __all__ = [
     "MarkovChain",
     "MarkovDetails",
     "PathCounts",
+    "RULES",
+    "ShapleyDetails",
     "build_chain",
     "markov",
     "parse_path",
     "read_paths_csv",
+    "rule",
+    "shapley",
+    "time_decay_weights",
 ]
