@@ -1,0 +1,251 @@
+"""Journeys built in the engine: touches and web sessions → channel paths per lead.
+
+A *touch* is a web session start (a ``page_view`` that opens a session: first event of the
+visitor, more than ``session_gap_minutes`` after the previous one, or carrying UTMs or a
+referrer) labelled with its channel (:func:`channel_label`), or a sales touch (``touches``,
+labelled ``sales_<channel>``). Visitors are stitched to leads through any event where
+``web_events.lead_id`` is set. A journey is the touches of one lead (or of one anonymous
+visitor never identified) within ``lookback_days`` before its conversion — the first time
+the lead reaches ``conversion_stage`` — or, for a journey that does not convert, before its
+last touch. Everything here stays an Ibis expression until the final aggregate: path counts,
+channel-set counts, time-decay credits and the time-to-conversion histogram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+
+from levier.analysis.attribution.paths import SEPARATOR, PathCounts, parse_path
+from levier.analysis.attribution.result import Attribution
+from levier.analysis.attribution.rules import time_decay_weights
+from levier.errors import OptionError
+from levier.i18n import gettext as _
+
+__all__ = [
+    "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
+    "journey_touches", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+]
+
+PAID_SEARCH = ("cpc", "ppc", "paid", "paid_search", "paidsearch", "sem")
+PAID_SOCIAL = ("paid_social", "paidsocial", "social_paid", "social-paid")
+EMAIL = ("email", "e-mail", "newsletter", "mail")
+ORGANIC = ("organic", "seo")
+REFERRAL = ("referral", "ref")
+SOCIAL = ("social", "social_organic", "organic_social", "social-network")
+DISPLAY = ("display", "cpm", "banner")
+SEARCH_HOSTS = r"(google|bing|duckduckgo|qwant|yahoo|ecosia|yandex|baidu)\."
+SOCIAL_HOSTS = r"(facebook|linkedin|twitter|instagram|youtube|tiktok|t\.co|x\.com|lnkd\.in)"
+SOURCES = ("web", "touches")
+
+
+@dataclass(frozen=True)
+class JourneyOptions:
+    """How journeys are cut: conversion stage, lookback window, period, sources."""
+
+    conversion_stage: str = "opportunity"
+    lookback_days: float = 30.0
+    start: datetime | None = None  # journeys ending (conversion / last touch) in [start, end)
+    end: datetime | None = None
+    sources: tuple[str, ...] = SOURCES
+    session_gap_minutes: float = 30.0
+    won_value_only: bool = False  # value = amount of won deals only (default: every deal)
+
+    def __post_init__(self) -> None:
+        if self.lookback_days <= 0:
+            raise OptionError(_("The lookback window must be positive, not {value} days.", value=self.lookback_days))
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown or not self.sources:
+            raise OptionError(_("Unknown journey source(s) {names}; use web and/or touches.", names=", ".join(unknown) or "∅"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        out["sources"] = list(self.sources)
+        return out
+
+
+def channel_label(medium: ir.StringValue, source: ir.StringValue, referrer: ir.StringValue) -> ir.StringValue:
+    """UTM medium / source and referrer → channel (paid_search, email, organic, … direct)."""
+    m, s, r = medium.lower().strip(), source.lower().strip(), referrer.lower().strip()
+    return ibis.cases(
+        (m.isin(PAID_SEARCH), "paid_search"), (m.isin(PAID_SOCIAL), "paid_social"), (m.isin(EMAIL), "email"),
+        (m.isin(ORGANIC), "organic"), (m.isin(REFERRAL), "referral"), (m.isin(SOCIAL), "social"),
+        (m.isin(DISPLAY), "display"), (m.notnull() & (m != ""), m),
+        (s.notnull() & (s != ""), "other"),
+        (r.re_search(SEARCH_HOSTS), "organic"), (r.re_search(SOCIAL_HOSTS), "social"),
+        (r.notnull() & (r != ""), "referral"),
+        else_="direct",
+    )
+
+
+def _web_touches(ws: Any, opts: JourneyOptions) -> ir.Table:
+    w = ws.table("web_events")
+    known = w.filter(w.lead_id.notnull()).group_by("anonymous_id").agg(stitched=w.lead_id.max())
+    win = ibis.window(group_by=w.anonymous_id, order_by=[w.at, w.event_id])
+    ev = w.mutate(prev_at=w.at.lag().over(win))
+    gap = ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()
+    tagged = ev.utm_medium.notnull() | ev.utm_source.notnull() | ev.referrer.notnull()
+    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | (gap > opts.session_gap_minutes * 60) | tagged)
+    s = ev.filter(opens)
+    s = s.left_join(known, s.anonymous_id == known.anonymous_id)
+    lead = s.lead_id.coalesce(s.stitched)
+    return s.select(
+        journey=lead.coalesce(ibis.literal("anon:") + s.anonymous_id), lead_id=lead, at=s.at,
+        channel=channel_label(s.utm_medium, s.utm_source, s.referrer), campaign=s.utm_campaign,
+    )
+
+
+def _sales_touches(ws: Any) -> ir.Table:
+    t = ws.table("touches")
+    return t.select(journey=t.lead_id, lead_id=t.lead_id, at=t.at,
+                    channel=ibis.literal("sales_") + t.channel.lower(), campaign=t.campaign_id)
+
+
+def touch_events(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
+    """Every touch: journey, lead_id (nullable), at, channel, campaign."""
+    opts = opts or JourneyOptions()
+    parts = []
+    if "web" in opts.sources:
+        parts.append(_web_touches(ws, opts))
+    if "touches" in opts.sources:
+        parts.append(_sales_touches(ws))
+    out = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    return out.filter(out.at < opts.end) if opts.end else out
+
+
+def conversions(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
+    """lead_id, conv_at (first time the conversion stage is reached), value (deal amounts)."""
+    opts = opts or JourneyOptions()
+    st = ws.table("stage_events")
+    reached = st.filter(st.stage == opts.conversion_stage).select("lead_id", "at")
+    stages = tuple(getattr(getattr(ws, "config", None), "stages", ()) or ())
+    if stages and opts.conversion_stage == stages[0]:  # the entry stage: creation counts too
+        leads = ws.table("leads")
+        reached = ibis.union(reached, leads.select(lead_id=leads.lead_id, at=leads.created_at))
+    if opts.end:
+        reached = reached.filter(reached.at < opts.end)
+    conv = reached.group_by("lead_id").agg(conv_at=reached.at.min())
+    d = ws.table("deals")
+    d = d.filter(d.lead_id.notnull() & (d.amount > 0))
+    if opts.won_value_only:
+        d = d.filter(d.won.fill_null(False))
+    values = d.group_by("lead_id").agg(deal_value=d.amount.sum())
+    j = conv.left_join(values, conv.lead_id == values.lead_id)
+    return j.select(lead_id=j.lead_id, conv_at=j.conv_at, value=j.deal_value.fill_null(0.0).cast("float64"))
+
+
+def journey_touches(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
+    """Touches kept in their journey's lookback window, with the journey's outcome.
+
+    Columns: journey, at, channel, campaign, converted (int 0/1), end_at, value.
+    """
+    opts = opts or JourneyOptions()
+    ev = touch_events(ws, opts).view()
+    conv = conversions(ws, opts)
+    conv = conv.select(conv_lead=conv.lead_id, conv_at=conv.conv_at, value=conv.value)
+    j = ev.left_join(conv, ev.lead_id == conv.conv_lead)
+    j = j.select("journey", "at", "channel", "campaign", "conv_at", "value")
+    j = j.filter(j.conv_at.isnull() | (j.at <= j.conv_at))
+    per = ibis.window(group_by=j.journey)
+    j = j.mutate(last_at=j.at.max().over(per), jconv=j.conv_at.max().over(per), jvalue=j.value.max().over(per))
+    end_at = j.jconv.coalesce(j.last_at)
+    j = j.mutate(end_at=end_at, converted=j.jconv.notnull().cast("int64"), value=j.jvalue.fill_null(0.0))
+    lookback = opts.lookback_days * 86400.0
+    j = j.filter((j.end_at.epoch_seconds() - j.at.epoch_seconds()) <= lookback)
+    if opts.start:
+        j = j.filter(j.end_at >= opts.start)
+    if opts.end:
+        j = j.filter(j.end_at < opts.end)
+    return j.select("journey", "at", "channel", "campaign", "converted", "end_at", "value")
+
+
+def _per_journey(jt: ir.Table, path: ir.StringValue) -> ir.Table:
+    return jt.group_by("journey").agg(path=path, converted=jt.converted.max(), value=jt.value.max())
+
+
+def _reduce(per: ir.Table) -> PathCounts:
+    agg = per.group_by("path").agg(
+        conversions=per.converted.sum(), nulls=(1 - per.converted).sum(),
+        value=(per.value * per.converted).sum(),
+    )
+    df = agg.execute()
+    return PathCounts.from_records(
+        (parse_path(p), c, n, v) for p, c, n, v in df[["path", "conversions", "nulls", "value"]].itertuples(index=False, name=None)
+    )
+
+
+def path_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
+    """Distinct paths (touches ordered by time) with conversions, nulls and value."""
+    jt = journey_touches(ws, opts)
+    ordered = ibis.struct({"at": jt.at, "channel": jt.channel}).collect().sort().map(lambda s: s.channel)
+    return _reduce(_per_journey(jt, ordered.join(SEPARATOR)))
+
+
+def set_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
+    """Distinct channel *sets* (sorted) with conversions, nulls and value: Shapley's input."""
+    jt = journey_touches(ws, opts)
+    return _reduce(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR)))
+
+
+def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: float = 7.0) -> Attribution:
+    """Time-decay credits computed in the engine: weight 2^(−age/half-life), normalised per journey."""
+    time_decay_weights(np.zeros(1), half_life_days)  # validates the half-life
+    jt = journey_touches(ws, opts)
+    jt = jt.filter(jt.converted == 1)
+    age_days = (jt.end_at.epoch_seconds() - jt.at.epoch_seconds()).cast("float64") / 86400.0
+    jt = jt.mutate(w=(age_days * (-np.log(2.0) / half_life_days)).exp())
+    jt = jt.mutate(share=jt.w / jt.w.sum().over(ibis.window(group_by=jt.journey)))
+    agg = jt.group_by("channel").agg(conversions=jt.share.sum(), value=(jt.share * jt.value).sum()).order_by("channel")
+    df = agg.execute()
+    totals = jt.group_by("journey").agg(v=jt.value.max()).agg(n=ibis._.count(), v=ibis._.v.sum()).execute()
+    n, v = float(totals["n"].iloc[0] or 0), float(totals["v"].iloc[0] or 0.0)
+    pc = path_counts(ws, opts)
+    channels = pc.channels
+    got = dict(zip(df["channel"], zip(df["conversions"], df["value"])))
+    return Attribution(
+        "time_decay", channels, tuple(float(got.get(c, (0.0, 0.0))[0]) for c in channels),
+        tuple(float(got.get(c, (0.0, 0.0))[1]) for c in channels), n, v, {"half_life_days": half_life_days},
+    )
+
+
+@dataclass(frozen=True)
+class TimeToConversion:
+    """Days from the first touch of a converting journey (in the window) to its conversion."""
+
+    journeys: int
+    median_days: float | None
+    p90_days: float | None
+    mean_days: float | None
+    resolution: str = "1 minute"
+    histogram: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (minutes, journeys)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"journeys": self.journeys, "median_days": self.median_days, "p90_days": self.p90_days,
+                "mean_days": self.mean_days, "resolution": self.resolution}
+
+
+def time_to_conversion(ws: Any, opts: JourneyOptions | None = None) -> TimeToConversion:
+    """Exact quantiles (to the minute) from an engine histogram of minutes to conversion."""
+    from levier.analysis.stats import weighted_quantile
+
+    jt = journey_touches(ws, opts)
+    jt = jt.filter(jt.converted == 1)
+    per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+    minutes = ((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64")
+    hist = per.mutate(m=minutes).group_by("m").agg(n=ibis._.count()).order_by("m").execute()
+    if hist.empty:
+        return TimeToConversion(0, None, None, None)
+    vals, cnt = hist["m"].to_numpy(dtype=float), hist["n"].to_numpy(dtype=float)
+    q = [weighted_quantile(vals, cnt, p) for p in (0.5, 0.9)]
+    day = 1440.0
+    return TimeToConversion(
+        int(cnt.sum()), None if q[0] is None else q[0] / day, None if q[1] is None else q[1] / day,
+        float((vals * cnt).sum() / cnt.sum() / day), histogram=tuple(zip(vals.astype(int).tolist(), cnt.astype(int).tolist())),
+    )
