@@ -25,6 +25,10 @@ __all__ = [
     "ValidationFailed",
     "AnalysisError",
     "OptionError",
+    "MissingColumnError",
+    "DuplicateKeyError",
+    "ValueParseError",
+    "UnknownValueError",
 ]
 
 
@@ -98,3 +102,47 @@ class ValidationFailed(DataError):
 
 class AnalysisError(LevierError):
     """An analysis cannot run with the given options or data (e.g. an empty period)."""
+
+
+class MissingColumnError(IngestError):
+    """A required column is absent from the imported file (the message lists the file's columns)."""
+
+
+class DuplicateKeyError(IngestError):
+    """The imported file holds the same key twice (the message gives the key and both rows)."""
+
+
+class ValueParseError(IngestError):
+    """Dates, numbers or booleans of the imported file cannot be read (file, row, column, value)."""
+
+
+class UnknownValueError(IngestError):
+    """An enumerated column of the imported file holds a value outside the allowed list."""
+
+
+class NotFoundError(LevierError):
+    """A loop record (cycle, retro, action, user …) with the given id or key does not exist."""
+
+
+class ConflictError(LevierError):
+    """The request conflicts with existing loop data (duplicate name, wrong state transition)."""
+
+
+class RuleError(LevierError):
+    """A rule of the Retro ROI loop refuses the change (e.g. an action needs exactly one owner)."""
+
+
+class AuthError(LevierError):
+    """No valid credentials (session cookie, API token, user name and password) were given."""
+
+
+class PermissionDeniedError(LevierError):
+    """The authenticated user's role does not allow this operation."""
+
+
+class CsrfError(PermissionDeniedError):
+    """A form or cookie-authenticated request came without a valid CSRF token."""
+
+
+class ServiceUnavailableError(LevierError):
+    """A component the request needs (e.g. the audit analysis) is not installed or not reachable."""

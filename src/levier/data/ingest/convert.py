@@ -1,0 +1,233 @@
+"""Type conversion in SQL (the "convert" and "check" phases).
+
+Everything runs inside DuckDB over the text staging table: ``TRY_CAST`` / ``try_strptime``
+for values, ``timezone()`` for naive → UTC (DST-correct, ICU), ``CASE`` for booleans and value
+maps. The converted table keeps each typed column's source text (``_raw_<col>``) so that
+checks can quote the offending value with its row number.
+
+Rules (documented in docs/presets.md):
+- a naive timestamp is wall-clock time in the import time zone; an ambiguous one (the hour
+  repeated when clocks go back) is read as the second occurrence (standard time), a
+  non-existent one (the hour skipped in spring) is shifted forward by the gap;
+- a timestamp with ``Z`` or an offset is converted from that offset;
+- numbers ``12345`` or ``12.5`` up to 5 digits in a date column are Excel serial dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from levier.data.ingest.plan import ColumnPlan, Plan
+from levier.data.ingest.readers import STAGE, qi, ql
+from levier.errors import DuplicateKeyError, UnknownValueError, ValueParseError
+from levier.i18n import gettext as _
+
+__all__ = ["CONV", "build_converted", "check_converted", "DEFAULT_DATE_FORMATS", "TRUE_WORDS", "FALSE_WORDS"]
+
+CONV = "_lv_conv"
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "oui", "o", "vrai", "v", "1.0")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "non", "faux", "0.0")
+NULL_WORDS = ("null", "none", "nan", "n/a", "na", "#n/a", "-")
+DEFAULT_DATE_FORMATS = (
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+    "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+)
+_AWARE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$"
+MAX_EXAMPLES = 10
+
+
+def _in(words: tuple[str, ...]) -> str:
+    return "(" + ", ".join(ql(w) for w in words) + ")"
+
+
+def _list(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join(ql(i) for i in items) + "]"
+
+
+def _text(sources: tuple[str, ...]) -> str:
+    parts = [f"NULLIF(trim({qi(s)}), '')" for s in sources]
+    return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+
+def _bool(expr: str) -> str:
+    low = f"lower({expr})"
+    return f"(CASE WHEN {low} IN {_in(TRUE_WORDS)} THEN true WHEN {low} IN {_in(FALSE_WORDS)} THEN false END)"
+
+
+def raw_sql(c: ColumnPlan) -> str:
+    """The text value of ``c`` for one staging row (after value maps), NULL when empty."""
+    if c.constant is not None:
+        expr = ql(c.constant) if c.constant != "" else "NULL"
+    elif c.sources:
+        expr = _text(c.sources)
+    else:
+        return "CAST(NULL AS VARCHAR)"
+    if c.dtype != "string":
+        expr = f"(CASE WHEN lower({expr}) IN {_in(NULL_WORDS)} THEN NULL ELSE {expr} END)"
+    if c.values:
+        cases = " ".join(f"WHEN {ql(k)} THEN {ql(v) if v != '' else 'NULL'}" for k, v in c.values.items())
+        expr = f"(CASE lower({expr}) {cases} ELSE {expr} END)"
+    if c.when:
+        expr = f"(CASE WHEN {_bool(_text((c.when,)))} THEN {expr} END)"
+    return expr
+
+
+def _serial(r: str) -> str:
+    return (f"(CASE WHEN regexp_full_match({r}, '\\d{{4,5}}(\\.\\d+)?') THEN TIMESTAMP '1899-12-30' + "
+            f"to_milliseconds(CAST(round(CAST({r} AS DOUBLE) * 86400000) AS BIGINT)) END)")
+
+
+def _timestamp(r: str, formats: tuple[str, ...], tz: str) -> str:
+    aware = tuple(f for f in formats if "%z" in f or "%Z" in f)
+    naive = tuple(f for f in formats if f not in aware)
+    local = [f"TRY_CAST({r} AS TIMESTAMP)"]
+    if formats:
+        if naive:
+            local.append(f"try_strptime({r}, {_list(naive)})")
+    else:
+        local += [f"try_strptime({r}, {_list(DEFAULT_DATE_FORMATS)})", _serial(r)]
+    to_utc = f"timezone('UTC', timezone({ql(tz)}, COALESCE({', '.join(local)})))"
+    offset = f"timezone('UTC', TRY_CAST({r} AS TIMESTAMPTZ))"
+    if aware:
+        offset = f"COALESCE(timezone('UTC', try_strptime({r}, {_list(aware)})), {offset})"
+    return f"(CASE WHEN {r} IS NULL THEN NULL WHEN regexp_matches({r}, {ql(_AWARE)}) THEN {offset} ELSE {to_utc} END)"
+
+
+def _date(r: str, formats: tuple[str, ...]) -> str:
+    parts = [f"TRY_CAST({r} AS DATE)"]
+    fmts = formats or DEFAULT_DATE_FORMATS
+    parts.append(f"CAST(try_strptime({r}, {_list(tuple(f for f in fmts if '%z' not in f))}) AS DATE)")
+    if not formats:
+        parts.append(f"CAST({_serial(r)} AS DATE)")
+    return f"COALESCE({', '.join(parts)})"
+
+
+def _number(r: str, decimal: str) -> str:
+    stripped = f"regexp_replace({r}, '[\\s\u00a0\u202f€$£%]', '', 'g')"
+    if decimal == ",":
+        fast = f"TRY_CAST(replace({r}, ',', '.') AS DOUBLE)"
+        slow = f"TRY_CAST(replace(replace({stripped}, '.', ''), ',', '.') AS DOUBLE)"
+    else:
+        fast = f"TRY_CAST({r} AS DOUBLE)"
+        slow = f"TRY_CAST(CASE WHEN regexp_full_match({stripped}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') THEN replace({stripped}, ',', '') ELSE {stripped} END AS DOUBLE)"
+    return f"COALESCE({fast}, {slow})"
+
+
+def typed_sql(c: ColumnPlan, r: str, *, tz: str, decimal: str) -> str:
+    """SQL turning the text ``r`` into the canonical type of ``c``."""
+    if c.dtype == "timestamp":
+        return _timestamp(r, c.formats, tz)
+    if c.dtype == "date":
+        return _date(r, c.formats)
+    if c.dtype == "float64":
+        return _number(r, decimal)
+    if c.dtype == "boolean":
+        return _bool(r)
+    if c.allowed:
+        return f"lower({r})"
+    return r
+
+
+def _checked(c: ColumnPlan) -> bool:
+    """Columns whose source text is kept for error messages."""
+    return c.dtype != "string" or bool(c.allowed)
+
+
+def _inner_select(plan: Plan, row_expr: str) -> str:
+    keep = " AND ".join(f"lower(trim({qi(col)})) IN {_in(vals)}" for col, vals in plan.keep.items()) or "true"
+    if not plan.stages:
+        cols = ", ".join(f"{raw_sql(c)} AS {qi('r_' + c.name)}" for c in plan.columns)
+        return f"SELECT {row_expr} AS _src_row, 0 AS _sub, {cols} FROM {STAGE} WHERE {keep}"
+    parts = []
+    for i, (stage, sources) in enumerate(plan.stages):
+        cols = []
+        for c in plan.columns:
+            expr = ql(stage) if c.name == "stage" else _text(sources) if c.name == "at" else raw_sql(c)
+            cols.append(f"{expr} AS {qi('r_' + c.name)}")
+        parts.append(f"SELECT {row_expr} AS _src_row, {i} AS _sub, {', '.join(cols)} FROM {STAGE} WHERE {keep} AND {_text(sources)} IS NOT NULL")
+    return " UNION ALL ".join(parts)
+
+
+def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_expr: str, *, tz: str, decimal: str) -> int:
+    """Create the temp table :data:`CONV` (canonical columns + ``_raw_*``); returns its row count."""
+    outer = ["_src_row", "_sub"]
+    for c in plan.columns:
+        r = qi("r_" + c.name)
+        outer.append(f"{typed_sql(c, r, tz=tz, decimal=decimal)} AS {qi(c.name)}")
+        if _checked(c):
+            outer.append(f"{r} AS {qi('_raw_' + c.name)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CONV} AS SELECT {', '.join(outer)} FROM ({_inner_select(plan, row_expr)})")
+    return int(con.execute(f"SELECT count(*) FROM {CONV}").fetchone()[0])  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    column: str
+    kind: str  # parse | missing | enum
+    condition: str
+    count: int = 0
+
+
+def _problems(plan: Plan) -> list[_Problem]:
+    out = []
+    for c in plan.columns:
+        col, raw = qi(c.name), qi("_raw_" + c.name)
+        if c.dtype != "string":
+            out.append(_Problem(c.name, "parse", f"{raw} IS NOT NULL AND {col} IS NULL"))
+        if c.allowed:
+            out.append(_Problem(c.name, "enum", f"{col} IS NOT NULL AND {col} NOT IN {_in(c.allowed)}"))
+        if c.required:
+            out.append(_Problem(c.name, "missing", f"{raw if _checked(c) else col} IS NULL"))
+    return out
+
+
+def _describe(con: duckdb.DuckDBPyConnection, p: _Problem, plan: Plan, file: str) -> str:
+    c = plan.column(p.column)
+    shown = qi("_raw_" + c.name) if _checked(c) else qi(c.name)
+    rows = con.execute(f"SELECT _src_row, {shown} FROM {CONV} WHERE {p.condition} ORDER BY _src_row, _sub LIMIT {MAX_EXAMPLES}").fetchall()
+    examples = "; ".join(_("row {row}: '{value}'", row=r, value=v) if v is not None else _("row {row}: empty", row=r) for r, v in rows)
+    if p.kind == "parse":
+        head = _("column '{column}' ({dtype}): {n} value(s) cannot be read", column=c.name, dtype=c.dtype, n=p.count)
+    elif p.kind == "enum":
+        head = _("column '{column}': {n} value(s) not allowed (allowed: {allowed})", column=c.name, n=p.count, allowed=", ".join(c.allowed or ()))
+    else:
+        head = _("column '{column}': {n} required value(s) empty", column=c.name, n=p.count)
+    source = f" [{', '.join(c.sources)}]" if c.sources and c.sources != (c.name,) else ""
+    return f"  - {head}{source} — {examples}"
+
+
+def check_converted(con: duckdb.DuckDBPyConnection, plan: Plan, *, file: str) -> None:
+    """Raise a clear error when values are unreadable, empty, not allowed, or keys repeat."""
+    problems = _problems(plan)
+    if problems:
+        counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {p.condition})" for p in problems) + f" FROM {CONV}").fetchone()
+        found = [_Problem(p.column, p.kind, p.condition, int(n)) for p, n in zip(problems, counts or (), strict=True) if n]
+        if found:
+            total = sum(p.count for p in found)
+            lines = [_describe(con, p, plan, file) for p in found]
+            cls = UnknownValueError if all(p.kind == "enum" for p in found) else ValueParseError
+            raise cls(
+                _("{file}: {n} problem value(s) (rows are numbered from the header = row 1):", file=file, n=total) + "\n" + "\n".join(lines),
+                hint=_("Fix the file, or use --date-format / --decimal / --mapping (value maps) to read these values."),
+            )
+    _check_keys(con, plan, file)
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, plan: Plan, file: str) -> None:
+    keys = ", ".join(qi(k) for k in plan.key)
+    dup = f"SELECT {keys}, list(_src_row ORDER BY _src_row) AS rows_ FROM {CONV} GROUP BY {keys} HAVING count(*) > 1"
+    n = int(con.execute(f"SELECT count(*) FROM ({dup})").fetchone()[0])  # type: ignore[index]
+    if not n:
+        return
+    rows = con.execute(f"SELECT * FROM ({dup}) ORDER BY rows_[1] LIMIT {MAX_EXAMPLES}").fetchall()
+    examples = "\n".join(
+        "  - " + _("key {key}: rows {rows}", key=", ".join(str(v) for v in r[:-1]), rows=", ".join(str(x) for x in r[-1][:5])) for r in rows
+    )
+    raise DuplicateKeyError(
+        _("{file}: {n} key(s) of table '{table}' ({key}) appear more than once in the file:", file=file, n=n, table=plan.table, key=", ".join(plan.key)) + "\n" + examples,
+        hint=_("Each row of the file must have its own key; remove the repeated rows or fix their keys."),
+    )
