@@ -24,6 +24,12 @@ t3,L2,2024-07-01T12:00:00Z,call,out,,,c2
 """
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """Messages are asserted in English (the source language)."""
+    monkeypatch.setenv("LEVIER_LANG", "en")
+
+
 def _rows(ws, table: str, cols: str = "*", order: str = "1") -> list[tuple]:
     quoted = ", ".join(c if c == "*" else f'"{c.strip()}"' for c in cols.split(","))
     return ws.facts.con.con.execute(f"SELECT {quoted} FROM {table} ORDER BY {order}").fetchall()
