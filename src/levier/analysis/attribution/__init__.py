@@ -12,14 +12,27 @@ file (:func:`read_paths_csv`). Time-decay needs touch times and runs in the engi
 
 from __future__ import annotations
 
+from levier.analysis.attribution.journeys import JourneyOptions, path_counts, set_counts, time_decay, time_to_conversion
 from levier.analysis.attribution.markov import MarkovChain, MarkovDetails, build_chain, markov
 from levier.analysis.attribution.paths import PathCounts, parse_path, read_paths_csv
 from levier.analysis.attribution.result import MODELS, Attribution, Comparison
 from levier.analysis.attribution.rules import RULES, rule, time_decay_weights
+from levier.analysis.attribution.run import attribute, attribute_paths
 from levier.analysis.attribution.shapley import ShapleyDetails, shapley
+from levier.analysis.attribution.value import ValueTable, channel_value, spend_by_channel
 
 __all__ = [
+    "JourneyOptions",
     "MODELS",
+    "ValueTable",
+    "attribute",
+    "attribute_paths",
+    "channel_value",
+    "path_counts",
+    "set_counts",
+    "spend_by_channel",
+    "time_decay",
+    "time_to_conversion",
     "Attribution",
     "Comparison",
     "MarkovChain",

@@ -1,8 +1,8 @@
 """Journeys built in the engine: touches and web sessions → channel paths per lead.
 
 A *touch* is a web session start (a ``page_view`` that opens a session: first event of the
-visitor, more than ``session_gap_minutes`` after the previous one, or carrying UTMs or a
-referrer) labelled with its channel (:func:`channel_label`), or a sales touch (``touches``,
+visitor, more than ``session_gap_minutes`` after the previous one, or carrying UTMs; a mere
+referrer inside a session is internal navigation) labelled with its channel (:func:`channel_label`), or a sales touch (``touches``,
 labelled ``sales_<channel>``). Visitors are stitched to leads through any event where
 ``web_events.lead_id`` is set. A journey is the touches of one lead (or of one anonymous
 visitor never identified) within ``lookback_days`` before its conversion — the first time
@@ -55,6 +55,8 @@ class JourneyOptions:
     sources: tuple[str, ...] = SOURCES
     session_gap_minutes: float = 30.0
     won_value_only: bool = False  # value = amount of won deals only (default: every deal)
+    level: str = "channel"  # or "campaign": labels become channel/campaign
+    internal_hosts: tuple[str, ...] = ()  # the site's own hosts: such a referrer means direct
 
     def __post_init__(self) -> None:
         if self.lookback_days <= 0:
@@ -62,12 +64,15 @@ class JourneyOptions:
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise OptionError(_("Unknown journey source(s) {names}; use web and/or touches.", names=", ".join(unknown) or "∅"))
+        if self.level not in ("channel", "campaign"):
+            raise OptionError(_("--level must be channel or campaign, not '{value}'.", value=self.level))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["start"] = self.start.isoformat() if self.start else None
         out["end"] = self.end.isoformat() if self.end else None
         out["sources"] = list(self.sources)
+        out["internal_hosts"] = list(self.internal_hosts)
         return out
 
 
@@ -91,14 +96,17 @@ def _web_touches(ws: Any, opts: JourneyOptions) -> ir.Table:
     win = ibis.window(group_by=w.anonymous_id, order_by=[w.at, w.event_id])
     ev = w.mutate(prev_at=w.at.lag().over(win))
     gap = ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()
-    tagged = ev.utm_medium.notnull() | ev.utm_source.notnull() | ev.referrer.notnull()
+    tagged = ev.utm_medium.notnull() | ev.utm_source.notnull()
     opens = (ev.type == "page_view") & (ev.prev_at.isnull() | (gap > opts.session_gap_minutes * 60) | tagged)
     s = ev.filter(opens)
     s = s.left_join(known, s.anonymous_id == known.anonymous_id)
     lead = s.lead_id.coalesce(s.stitched)
+    referrer = s.referrer
+    for host in opts.internal_hosts:
+        referrer = ibis.ifelse(referrer.lower().contains(host.lower()), ibis.null("string"), referrer)
     return s.select(
         journey=lead.coalesce(ibis.literal("anon:") + s.anonymous_id), lead_id=lead, at=s.at,
-        channel=channel_label(s.utm_medium, s.utm_source, s.referrer), campaign=s.utm_campaign,
+        channel=channel_label(s.utm_medium, s.utm_source, referrer), campaign=s.utm_campaign,
     )
 
 
@@ -117,6 +125,8 @@ def touch_events(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
     if "touches" in opts.sources:
         parts.append(_sales_touches(ws))
     out = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    if opts.level == "campaign":
+        out = out.mutate(channel=out.channel + "/" + out.campaign.fill_null("(none)"))
     return out.filter(out.at < opts.end) if opts.end else out
 
 
