@@ -11,6 +11,7 @@ from rich.table import Table
 
 from levier.cli._app import JsonOpt, app, console, emit_json, err_console
 from levier.data.demo import DemoSummary, generate
+from levier.data.demo.truth import DEFAULT_TOUCHES_PER_LEAD
 from levier.i18n import gettext as _
 
 __all__ = ["demo_data"]
@@ -22,7 +23,7 @@ def demo_data(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same leads and seed give byte-identical files.")] = 7,
     out: Annotated[Path, typer.Option("--out", help="Output directory (created if missing).")] = Path("demo-data"),
     fmt: Annotated[str, typer.Option("--format", help="File format: parquet or csv.")] = "parquet",
-    touches_per_lead: Annotated[float, typer.Option("--touches-per-lead", help="Typical number of cadence touches per lead.")] = 7.0,
+    touches_per_lead: Annotated[float, typer.Option("--touches-per-lead", help="Typical number of cadence touches per lead (scales the cadence lengths).")] = DEFAULT_TOUCHES_PER_LEAD,
     json_: JsonOpt = False,
 ) -> None:
     """Generate a realistic demo data set with a known ground truth and injected defects."""

@@ -29,7 +29,7 @@ class Tally:
     def add(self, c: LeadChunk, j: Journeys) -> None:
         k = np.minimum(c.k, KCAP)
         seen = observed_conversion(c)
-        mature = (c.created < MATURE) & ~c.vip & (c.treatment < 0)
+        mature = (c.created < MATURE) & ~c.vip & (c.treatment < 0) & (c.created_recorded == c.created)
         np.add.at(self.n, (c.segment[mature], k[mature]), 1)
         np.add.at(self.p, (c.segment[mature], k[mature]), c.p[mature])
         np.add.at(self.obs, (c.segment[mature], k[mature]), seen[mature].astype(np.int64))
@@ -59,7 +59,7 @@ class Tally:
                   for i in range(self.transitions.shape[0])}
         return {
             "recovered_in_this_data_set": {
-                "population": "leads created before 2026-10-01 (mature), not VIP, outside the experiment",
+                "population": "leads created before 2026-10-01 (mature), not VIP, outside the experiment, created_at not corrupted",
                 "conversion_by_touches": curves,
                 "inbound_ttf": ttf,
                 "journey_transition_counts": counts,

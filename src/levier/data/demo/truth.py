@@ -66,13 +66,13 @@ CURVES: dict[str, dict[str, float | str]] = {
 }
 # Distribution of the number of cadence touches k (1..K_MAX): weight ∝ floor + gaussian(mode, sd).
 TOUCH_SHAPE: dict[str, tuple[float, float]] = {  # channel/size → (mode, sd)
-    "inbound/smb": (6.0, 3.5), "inbound/mid": (7.0, 3.5), "inbound/enterprise": (8.0, 3.5),
-    "outbound/smb": (6.0, 3.0), "outbound/mid": (7.0, 3.5), "outbound/enterprise": (8.0, 4.0),
-    "partner/smb": (5.0, 3.0), "partner/mid": (6.0, 3.0), "partner/enterprise": (7.0, 3.5),
+    "inbound/smb": (8.0, 4.0), "inbound/mid": (9.0, 4.0), "inbound/enterprise": (10.0, 4.0),
+    "outbound/smb": (8.0, 3.5), "outbound/mid": (9.0, 4.0), "outbound/enterprise": (9.0, 4.5),
+    "partner/smb": (7.0, 3.5), "partner/mid": (8.0, 3.5), "partner/enterprise": (9.0, 4.0),
 }
-K_MAX = 16
+K_MAX = 18
 TOUCH_FLOOR = 0.03
-DEFAULT_TOUCHES_PER_LEAD = 7.0  # mean of k before scaling by --touches-per-lead
+DEFAULT_TOUCHES_PER_LEAD = 8.0  # --touches-per-lead M scales the modes above by M / 8
 UNTOUCHED_SHARE = 0.03  # neglected leads: no touch, no conversion
 DNC_SHARE = 0.008  # do_not_contact: no touch, no conversion
 LITIGATION_SHARE = 0.003
@@ -92,8 +92,8 @@ VIP_TOUCHES = (1, 3)
 LEADS_PER_REP = 800
 MIN_REPS = 12
 TEAMS = ("PME", "Mid-Market", "Grands Comptes", "Partenaires")
-REP_MULTIPLIERS = (0.70, 0.85, 1.00, 1.15, 1.30)
-REP_CADENCE_DAYS = (10, 14, 18)
+REP_MULTIPLIERS = (1.00, 0.70, 1.30, 0.85, 1.15)  # any 3 or 5 consecutive reps average 1.0
+REP_CADENCE_DAYS = (14, 10, 18)
 FIRST_NAMES = (
     "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Julie", "Emma", "Claire", "Pauline",
     "Lucas", "Hugo", "Thomas", "Nicolas", "Antoine", "Julien", "Maxime", "Karim", "Mehdi", "Yanis",
@@ -197,8 +197,9 @@ def n_reps(leads: int) -> int:
 def build_reps(leads: int, rng: np.random.Generator) -> tuple[Rep, ...]:
     """Reps spread over the teams; multipliers and cadence lengths on a balanced grid.
 
-    Rep ``i`` of a team gets multiplier ``REP_MULTIPLIERS[i % 5]`` and cadence length
-    ``REP_CADENCE_DAYS[(i // 5) % 3]``: both are independent, so per-team means are ~1.
+    Rep ``j`` of a team gets multiplier ``REP_MULTIPLIERS[j % 5]`` and cadence length
+    ``REP_CADENCE_DAYS[(j + j // 5) % 3]``; cadence length changes touch spacing, not the
+    number of touches, so it does not confound the conversion curves.
     """
     count = n_reps(leads)
     names = rng.permutation(len(FIRST_NAMES) * len(LAST_NAMES))[: max(count, 1)]
@@ -208,7 +209,7 @@ def build_reps(leads: int, rng: np.random.Generator) -> tuple[Rep, ...]:
         j = i // len(TEAMS)
         first, last = divmod(int(names[i]), len(LAST_NAMES))
         owner = f"{FIRST_NAMES[first % len(FIRST_NAMES)]} {LAST_NAMES[last]}"
-        reps.append(Rep(owner, team, REP_MULTIPLIERS[j % 5], REP_CADENCE_DAYS[(j // 5) % 3]))
+        reps.append(Rep(owner, team, REP_MULTIPLIERS[j % 5], REP_CADENCE_DAYS[(j + j // 5) % 3]))
     return tuple(reps)
 
 
