@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from levier.data.ingest.convert import CONV, build_converted, check_converted
+from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted
 from levier.data.ingest.dialect import Dialect
 from levier.data.ingest.load import BatchInfo, file_hash, find_previous, write_duckdb, write_ibis
 from levier.data.ingest.mapping import Mapping, TableMapping, list_presets, load_mapping, load_preset
@@ -164,7 +164,7 @@ def import_file(
             batch, inserted, replaced = write_duckdb(duck, plan, info) if native else write_ibis(ws.facts, duck, plan, info)
             _phase(progress, "write")(1.0)
         finally:
-            for name in (STAGE, CONV):
+            for name in (STAGE, CONV, TZ):
                 duck.execute(f"DROP TABLE IF EXISTS {name}")
             if not native:
                 duck.close()
