@@ -44,7 +44,7 @@ class DefectPlan:
     lead_ids: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in ("score_over_100", "created_before_2000")})
 
     def details(self, reps: tuple[T.Rep, ...]) -> dict[str, dict[str, object]]:
-        lo, hi = (np.array(self.tz_week) * 1_000_000).astype("datetime64[us]")
+        lo, hi = np.array(self.tz_week).astype("datetime64[s]")
         days = self.hyper_days.astype("datetime64[s]").astype("datetime64[D]")
         return {
             "timezone_shift": {"owner": reps[self.tz_owner].owner, "week_from": str(lo), "week_to": str(hi),
