@@ -10,11 +10,10 @@ wins. ``none`` means the flat model wins: no detectable relation.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit, isotonic_regression
+from scipy.optimize import isotonic_regression
 
 from levier.analysis.stats import wilson
 
@@ -22,6 +21,7 @@ __all__ = ["Bin", "Curve", "ShapeFit", "bin_counts", "classify_shape", "SHAPES"]
 
 SHAPES = ("linear", "plateau", "u", "s", "none")
 EPS = 1e-6
+TIE = 2.0
 
 
 @dataclass(frozen=True)
@@ -171,37 +171,34 @@ def _logistic(x, c, d, s, m):  # noqa: ANN001, ANN202
 
 
 def _fit_s(x, n, k):  # noqa: ANN001, ANN202
+    """Logistic with a floor, c + d / (1 + exp(-s (x - m))): a grid over (s, m); for each pair
+    the model is linear in (c, d), solved by weighted least squares (vectorised)."""
     rate = k / n
-    sigma = 1 / np.sqrt(np.maximum(n, 1))
-    best = None
     span = max(x.max() - x.min(), 1.0)
-    for m0 in np.quantile(x, [0.25, 0.5, 0.75]):
-        for s0 in (1.0 / span * 4, 1.0):
-            for sign in (1.0 if np.polyfit(x, rate, 1, w=np.sqrt(n))[0] >= 0 else -1.0,):
-                d0 = sign * max(float(np.ptp(rate)), 0.01)
-                c0 = float(rate.min()) if sign > 0 else float(rate.max()) - abs(d0)
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", OptimizeWarning)
-                        popt, _ = curve_fit(
-                            _logistic, x, rate, p0=[c0, d0, s0, m0], sigma=sigma, maxfev=4000,
-                            bounds=([0, -1, 0.05, x.min()], [1, 1, 10.0, x.max()]),
-                        )
-                except (RuntimeError, ValueError):
-                    continue
-                p = _logistic(x, *popt)
-                ll = _loglik(p, n, k)
-                if best is None or ll > best[0]:
-                    best = (ll, p, dict(zip("cdsm", map(float, popt), strict=True)))
-    if best is None:
+    ms = np.linspace(x.min() + 0.5, x.max(), 60)
+    ss = np.geomspace(0.5 / span, 10.0, 24)
+    sg, mg = np.meshgrid(ss, ms, indexing="ij")
+    z = 1 / (1 + np.exp(-sg[..., None] * (x[None, None, :] - mg[..., None])))  # (S, M, bins)
+    w = n / n.sum()
+    zbar = (z * w).sum(-1)
+    rbar = float((rate * w).sum())
+    var = ((z - zbar[..., None]) ** 2 * w).sum(-1)
+    cov = ((z - zbar[..., None]) * (rate - rbar) * w).sum(-1)
+    d = np.where(var > 1e-12, cov / np.maximum(var, 1e-12), 0.0)
+    c = rbar - d * zbar
+    p = np.clip(c[..., None] + d[..., None] * z, EPS, 1 - EPS)
+    ll = (k * np.log(p) + (n - k) * np.log(1 - p)).sum(-1)
+    ll = np.where(var > 1e-12, ll, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)
+    if not np.isfinite(ll[i, j]):
         return None
-    c, d, s, m = (best[2][key] for key in "cdsm")
+    c, d, s, m = float(c[i, j]), float(d[i, j]), float(sg[i, j]), float(mg[i, j])
     # An S needs its lower (or upper) shoulder inside the data: the curve at the first bin
     # must be close to the floor, otherwise the logistic is only a concave rise (a plateau).
     first = abs(_logistic(x.min(), c, d, s, m) - c)
     if abs(d) < EPS or first > 0.25 * abs(d) or m <= x.min() + 0.5:
         return None
-    return best[1], best[2]
+    return np.clip(_logistic(x, c, d, s, m), 0, 1), {"c": c, "d": d, "s": s, "m": m}
 
 
 def _fit_u(x, n, k):  # noqa: ANN001, ANN202
@@ -236,6 +233,11 @@ def classify_shape(x: np.ndarray, n: np.ndarray, k: np.ndarray, *, min_bins: int
         bic[name] = n_params * math.log(total) - 2 * _loglik(p, n, k)
         fits[name] = params
     shape = min(bic, key=bic.get)
+    # A U claims a decline: on a near tie (ΔBIC < 2, "not worth more than a bare mention")
+    # with a monotone reading, the monotone reading wins.
+    monotone = {m: bic[m] for m in ("linear", "plateau", "s") if m in bic}
+    if shape == "u" and monotone and min(monotone.values()) <= bic["u"] + TIE:
+        shape = min(monotone, key=monotone.get)
     params = fits[shape]
     knee = optimum = None
     if shape == "plateau":

@@ -26,6 +26,7 @@ ACTIONS = {
 }
 Z_MIN = 3.0
 BUSY_DAY = 150
+MIN_LEADS = 5  # entities with fewer leads are too noisy to call outliers
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _reps_volume(reps: pd.DataFrame) -> list[Outlier]:
 
 def _entities(ent: pd.DataFrame, col: str, kind: str, p: float) -> list[Outlier]:
     g = ent.groupby(col, as_index=False)[["leads", "touches", "conversions", "vip"]].sum()
-    g = g[g[col] != "unknown"]
+    g = g[(g[col] != "unknown") & (g["leads"] >= MIN_LEADS)]
     out = []
     for r in g.itertuples(index=False):
         z = _z(r.conversions, r.leads, p)

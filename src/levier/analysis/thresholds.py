@@ -54,10 +54,13 @@ class Threshold:
 
 def _min_touches(seg) -> tuple[int | None, tuple[str, dict]]:  # noqa: ANN001
     fit = seg.response_curve.fit
-    if fit.shape in ("plateau", "s") and fit.knee is not None:
+    rising = fit.params.get("b", fit.params.get("d", 0)) > 0
+    if fit.shape in ("plateau", "s") and fit.knee is not None and rising:
         return max(1, math.ceil(fit.knee)), ("response curve shape {shape}: conversion stops rising after about {knee} touches", {"shape": fit.shape, "knee": fit.knee})
     if fit.shape == "u" and fit.optimum is not None:
         return max(1, round(fit.optimum)), ("response curve peaks at {opt} touches (inverted U): more touches lower conversion", {"opt": fit.optimum})
+    if fit.shape in ("plateau", "s"):
+        return None, ("conversion falls as touches grow (shape {shape}): review content before adding touches", {"shape": fit.shape})
     if fit.shape == "linear":
         return None, ("conversion keeps rising with touches (linear): no minimum found; test a longer cadence", {})
     return None, ("no relation between touches and conversion in the response curve ({code})", {"code": fit.code})
