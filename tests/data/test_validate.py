@@ -174,14 +174,22 @@ def test_shift_clusters_find_the_shifted_week_only() -> None:
     assert [(c["owner"], c["shift_hours"]) for c in found] == [("ann", 3)]
 
 
-def test_shift_clusters_ignore_daylight_saving_changes() -> None:
+def _dst_rows(follows_dst: bool) -> pd.DataFrame:
     rows = []
-    for w in range(8):  # across the end of summer time (2026-10-25): UTC hours move by +1
+    for w in range(8):  # across the end of summer time (2026-10-25)
         week = date(2026, 9, 14) + timedelta(weeks=w)
-        offset = 2 if week < date(2026, 10, 26) else 1
+        offset = 2 if (week < date(2026, 10, 26) or not follows_dst) else 1
         rows += [{"owner": "ann", "week": week, "hour": local - offset, "n": 5} for local in range(9, 17)]
-    assert shift_clusters(pd.DataFrame(rows), "Europe/Paris") == []
-    assert len(shift_clusters(pd.DataFrame(rows), "UTC")) == 2  # without the time zone, both winter weeks stand out
+    return pd.DataFrame(rows)
+
+
+def test_shift_clusters_ignore_daylight_saving_changes() -> None:
+    # a team working in local time: its UTC hours move by +1 h after 2026-10-25
+    assert shift_clusters(_dst_rows(True), "Europe/Paris") == []
+    # a system logging in UTC office hours all year: its local hours move instead
+    assert shift_clusters(_dst_rows(False), "Europe/Paris") == []
+    # seen only in UTC, the daylight-saving change of the first team looks like a shift
+    assert [c["shift_hours"] for c in shift_clusters(_dst_rows(True), "UTC")] == [1, 1]
 
 
 def test_timezone_shift_issue_end_to_end(workspace) -> None:  # noqa: ANN001

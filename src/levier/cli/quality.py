@@ -49,7 +49,7 @@ def validate(
     if json_:
         emit_json(report.to_dict())
     else:
-        console.print(report.summary(lang), markup=False)
+        console.print(report.summary(lang), markup=False, soft_wrap=True)
     if report.blocking:
         raise typer.Exit(1)
 
@@ -82,7 +82,7 @@ def clean(
     if json_:
         emit_json(result.to_dict())
     else:
-        console.print(result.summary(lang), markup=False)
+        console.print(result.summary(lang), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -95,4 +95,4 @@ def journal(workspace: WorkspaceOpt = None, lang: LangOpt = None, json_: JsonOpt
     if json_:
         emit_json(summary.to_dict())
     else:
-        console.print(summary.summary(lang), markup=False)
+        console.print(summary.summary(lang), markup=False, soft_wrap=True)

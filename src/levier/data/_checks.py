@@ -47,13 +47,13 @@ def N_(message: str) -> str:  # noqa: N802 - gettext convention: mark for transl
 MESSAGES: dict[str, str] = {
     "required_null": N_("{count} rows of {table} have no {column}, a required column. Fix the source file or the column mapping, then import again."),
     "duplicate_key": N_("{count} key values of {table} ({column}) appear more than once ({rows} rows). A key must be unique: check the key mapping and import again."),
-    "invalid_value": N_("{count} rows of {table} have a {column} outside the allowed values ({allowed}); most frequent: {seen}. Map these values at import."),
-    "orphan": N_("{count} rows of {table} have a {column} that exists in no lead. Import the missing leads or check the mapping of {column}."),
+    "invalid_value": N_("{count} rows of {table}: {column} is not one of the allowed values ({allowed}); most frequent: {seen}. Map these values at import."),
+    "orphan": N_("{count} rows of {table}: {column} matches no lead. Import the missing leads or check the mapping of {column}."),
     "before_lead_created": N_("{count} touches are dated more than {minutes} minutes before their lead was created. Check the time zone used at import."),
-    "future_date": N_("{count} rows of {table} have a {column} after the extraction time {as_of}."),
-    "before_2000": N_("{count} rows of {table} have a {column} before 2000-01-01."),
-    "negative_value": N_("{count} rows of {table} have a negative {column}."),
-    "out_of_range": N_("{count} rows of {table} have a {column} outside {low}–{high}."),
+    "future_date": N_("{count} rows of {table}: {column} is after the extraction time {as_of}."),
+    "before_2000": N_("{count} rows of {table}: {column} is before 2000-01-01."),
+    "negative_value": N_("{count} rows of {table}: {column} is negative."),
+    "out_of_range": N_("{count} rows of {table}: {column} is outside {low}–{high}."),
     "timezone_shift": N_("{count} touches of {owner} in week {week} look shifted by {shift_hours:+d} h compared with this owner's other weeks (local time stored as UTC?). Check the time zone of that export."),
 }
 
@@ -185,25 +185,39 @@ def shift_clusters(hist: pd.DataFrame, tz: str = "UTC", *, min_touches: int = 20
                    min_gain_per_touch: float = 0.2, alpha: float = 0.5) -> list[dict[str, Any]]:
     """Owner × ISO-week clusters whose hour-of-day profile is the owner's own, shifted.
 
-    ``hist`` has columns owner, week (Monday), hour (UTC), n. Hours are moved to the local
-    time of ``tz`` (so daylight-saving changes are not flagged). For each week with at least
+    ``hist`` has columns owner, week (Monday), hour (UTC), n. For each week with at least
     ``min_touches`` touches, the owner's other weeks give a smoothed hour profile; the shift
-    s (−12..11 h) maximising the log-likelihood of the week is kept when s ≠ 0 and it gains at
-    least ``min_gain_per_touch`` nats per touch over s = 0. ``shift_hours`` = −s: −2 means the
-    times were stored 2 h early.
+    s (−12..11 h) maximising the log-likelihood of the week is kept when s ≠ 0 and it gains
+    at least ``min_gain_per_touch`` nats per touch over s = 0. This is done twice, on UTC
+    hours and on the local hours of ``tz``; a week is reported only when both agree that it
+    is shifted, so a team that follows daylight-saving time (local frame) and a system that
+    logs in UTC (UTC frame) are both left alone. ``shift_hours`` = −s: −2 means the times
+    were stored 2 h early.
     """
-    found: list[dict[str, Any]] = []
     if hist.empty:
-        return found
+        return []
     hist = hist.assign(week=[_to_date(w) for w in hist["week"]])
-    for owner, rows in sorted(hist.groupby("owner"), key=lambda kv: str(kv[0])):
+    utc = _frame_clusters(hist, None, min_touches, min_gain_per_touch, alpha)
+    local = utc if tz == "UTC" else _frame_clusters(hist, tz, min_touches, min_gain_per_touch, alpha)
+    found = []
+    for key in sorted(set(utc) & set(local), key=lambda k: (str(k[0]), k[1])):
+        a, b = utc[key], local[key]
+        found.append(a if a["fit"] >= b["fit"] else b)
+    for c in found:
+        c.pop("fit")
+    return found
+
+
+def _frame_clusters(hist: pd.DataFrame, tz: str | None, min_touches: int, min_gain: float,
+                    alpha: float) -> dict[tuple[Any, date], dict[str, Any]]:
+    found: dict[tuple[Any, date], dict[str, Any]] = {}
+    for owner, rows in hist.groupby("owner"):
         weeks: dict[date, list[float]] = {}
         for week, hour, n in zip(rows["week"], rows["hour"], rows["n"], strict=True):
-            local = (int(hour) + _utc_offset_hours(week, tz)) % 24
+            local = (int(hour) + (_utc_offset_hours(week, tz) if tz else 0)) % 24
             weeks.setdefault(week, [0.0] * 24)[local] += float(n)
         total = [sum(w[h] for w in weeks.values()) for h in range(24)]
-        for week in sorted(weeks):
-            cur = weeks[week]
+        for week, cur in weeks.items():
             n_week = sum(cur)
             base = [total[h] - cur[h] for h in range(24)]
             if n_week < min_touches or sum(base) < min_touches:
@@ -213,10 +227,13 @@ def shift_clusters(hist: pd.DataFrame, tz: str = "UTC", *, min_touches: int = 20
             ll = {s: sum(cur[h] * logp[(h + s) % 24] for h in range(24)) for s in range(-12, 12)}
             best = max(ll, key=lambda s: (ll[s], -abs(s)))
             gain = ll[best] - ll[0]
-            if best != 0 and gain >= min_gain_per_touch * n_week:
+            if best != 0 and gain >= min_gain * n_week:
                 iso = week.isocalendar()
-                found.append({"owner": owner, "week": f"{iso[0]}-W{iso[1]:02d}", "week_start": week.isoformat(),
-                              "shift_hours": -best, "touches": int(n_week), "gain_per_touch": round(gain / n_week, 3)})
+                found[(owner, week)] = {
+                    "owner": owner, "week": f"{iso[0]}-W{iso[1]:02d}", "week_start": week.isoformat(),
+                    "shift_hours": -best, "touches": int(n_week), "gain_per_touch": round(gain / n_week, 3),
+                    "fit": ll[best] / n_week,
+                }
     return found
 
 
