@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted
+from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted, stage_select
 from levier.data.ingest.dialect import Dialect
 from levier.data.ingest.load import BatchInfo, file_hash, find_previous, write_duckdb, write_ibis
 from levier.data.ingest.mapping import Mapping, TableMapping, list_presets, load_mapping, load_preset
 from levier.data.ingest.plan import Plan, resolve
-from levier.data.ingest.readers import STAGE, stage_file
+from levier.data.ingest.readers import STAGE, open_source, require_rows
 from levier.data.schema import table as canonical
 from levier.errors import OptionError
 from levier.i18n import gettext as _
@@ -111,8 +111,7 @@ def _phase(progress: Progress | None, name: str) -> Callable[[float], None]:
 def _filtered(con: duckdb.DuckDBPyConnection, plan: Plan, rows_read: int) -> int:
     if not plan.keep:
         return 0
-    used = int(con.execute(f"SELECT count(DISTINCT _src_row) FROM {CONV}").fetchone()[0])  # type: ignore[index]
-    return rows_read - used if not plan.stages else 0
+    return int(con.execute(f"SELECT count(*) FILTER (WHERE NOT _keep) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
 
 
 def import_file(
@@ -151,16 +150,18 @@ def import_file(
     duck = ws.facts.con.con if native else duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="levier-import-") as tmp:
         try:
-            staged = stage_file(duck, path, Path(tmp), opts, _phase(progress, "read"))
-            plan = resolve(tm, staged.dialect.header, staged.dialect, file=path.name, stages=tuple(ws.config.stages), date_format=formats)
+            source = open_source(duck, path, Path(tmp), opts, _phase(progress, "read"))
+            plan = resolve(tm, source.dialect.header, source.dialect, file=path.name, stages=tuple(ws.config.stages), date_format=formats)
+            rows_read = source.materialize(duck, stage_select(plan))
+            require_rows(source, rows_read)
             _phase(progress, "convert")
-            build_converted(duck, plan, staged.row_expr, tz=tz, decimal=staged.dialect.decimal)
+            build_converted(duck, plan, source.row_sql, tz=tz, decimal=source.dialect.decimal)
+            filtered = _filtered(duck, plan, rows_read)
             duck.execute(f"DROP TABLE IF EXISTS {STAGE}")
             _phase(progress, "check")
             check_converted(duck, plan, file=path.name)
-            filtered = _filtered(duck, plan, staged.rows)
             _phase(progress, "write")
-            info = BatchInfo(table, str(path), digest, staged.rows, preset_name, sig, tz)
+            info = BatchInfo(table, str(path), digest, rows_read, preset_name, sig, tz)
             batch, inserted, replaced = write_duckdb(duck, plan, info) if native else write_ibis(ws.facts, duck, plan, info)
             _phase(progress, "write")(1.0)
         finally:
@@ -168,8 +169,8 @@ def import_file(
                 duck.execute(f"DROP TABLE IF EXISTS {name}")
             if not native:
                 duck.close()
-    warnings = staged.dialect.notes + plan.warnings
+    warnings = source.dialect.notes + plan.warnings
     if filtered:
         warnings += (_("{n} row(s) left out by the mapping's row filter ({columns}).", n=filtered, columns=", ".join(plan.keep)),)
-    return ImportResult(batch, table, str(path), digest, staged.rows, inserted, replaced, False, staged.dialect, warnings,
+    return ImportResult(batch, table, str(path), digest, rows_read, inserted, replaced, False, source.dialect, warnings,
                         filtered, preset_name, sig, tz, plan.unused)

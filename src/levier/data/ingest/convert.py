@@ -24,7 +24,7 @@ from levier.data.ingest.readers import STAGE, qi, ql
 from levier.errors import DuplicateKeyError, UnknownValueError, ValueParseError
 from levier.i18n import gettext as _
 
-__all__ = ["CONV", "TZ", "build_converted", "check_converted", "DEFAULT_DATE_FORMATS", "TRUE_WORDS", "FALSE_WORDS"]
+__all__ = ["CONV", "TZ", "stage_select", "build_converted", "check_converted", "DEFAULT_DATE_FORMATS", "TRUE_WORDS", "FALSE_WORDS"]
 
 CONV = "_lv_conv"
 TZ = "_lv_tz"
@@ -146,18 +146,28 @@ def _checked(c: ColumnPlan) -> bool:
     return c.dtype != "string" or bool(c.allowed)
 
 
-def _inner_select(plan: Plan, row_expr: str) -> str:
-    keep = " AND ".join(f"lower(trim({qi(col)})) IN {_in(vals)}" for col, vals in plan.keep.items()) or "true"
+def stage_select(plan: Plan) -> str:
+    """The select list that reads each canonical column's text straight from the file."""
+    cols = [f"{raw_sql(c)} AS {qi('r_' + c.name)}" for c in plan.columns if not (plan.stages and c.name in ("stage", "at"))]
+    cols += [f"{_text(sources)} AS {qi(f'r__stage{i}')}" for i, (_s, sources) in enumerate(plan.stages)]
+    keep = " AND ".join(f"coalesce(lower(trim({qi(col)})) IN {_in(vals)}, false)" for col, vals in plan.keep.items())
+    if keep:
+        cols.append(f"({keep}) AS _keep")
+    return ", ".join(cols)
+
+
+def _inner_select(plan: Plan, row_sql: str) -> str:
+    keep = "_keep" if plan.keep else "true"
     if not plan.stages:
-        cols = ", ".join(f"{raw_sql(c)} AS {qi('r_' + c.name)}" for c in plan.columns)
-        return f"SELECT {row_expr} AS _src_row, 0 AS _sub, {cols} FROM {STAGE} WHERE {keep}"
+        cols = ", ".join(qi("r_" + c.name) for c in plan.columns)
+        return f"SELECT {row_sql} AS _src_row, 0 AS _sub, {cols} FROM {STAGE} WHERE {keep}"
     parts = []
-    for i, (stage, sources) in enumerate(plan.stages):
+    for i, (stage, _sources) in enumerate(plan.stages):
         cols = []
         for c in plan.columns:
-            expr = ql(stage) if c.name == "stage" else _text(sources) if c.name == "at" else raw_sql(c)
+            expr = ql(stage) if c.name == "stage" else qi(f"r__stage{i}") if c.name == "at" else qi("r_" + c.name)
             cols.append(f"{expr} AS {qi('r_' + c.name)}")
-        parts.append(f"SELECT {row_expr} AS _src_row, {i} AS _sub, {', '.join(cols)} FROM {STAGE} WHERE {keep} AND {_text(sources)} IS NOT NULL")
+        parts.append(f"SELECT {row_sql} AS _src_row, {i} AS _sub, {', '.join(cols)} FROM {STAGE} WHERE {keep} AND {qi(f'r__stage{i}')} IS NOT NULL")
     return " UNION ALL ".join(parts)
 
 
@@ -165,7 +175,7 @@ _UTC_NAMES = ("UTC", "Etc/UTC", "Etc/UCT", "GMT", "Etc/GMT", "UCT", "Zulu", "Etc
 _BUCKET = "INTERVAL 15 MINUTE"
 
 
-def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_expr: str, *, tz: str, decimal: str) -> int:
+def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_sql: str, *, tz: str, decimal: str) -> int:
     """Create the temp table :data:`CONV` (canonical columns + ``_raw_*``); returns its row count.
 
     Naive timestamps become UTC through a small table of UTC offsets per 15-minute bucket of
@@ -177,7 +187,7 @@ def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_expr: str, *
     for c in stamps:
         r = qi("r_" + c.name)
         middle_cols += [f"{local_sql(r, c.formats)} AS {qi('_loc_' + c.name)}", f"{utc_sql(r, c.formats)} AS {qi('_utc_' + c.name)}"]
-    middle = f"SELECT {', '.join(middle_cols)} FROM ({_inner_select(plan, row_expr)})"
+    middle = f"SELECT {', '.join(middle_cols)} FROM ({_inner_select(plan, row_sql)})"
     shift = bool(stamps) and tz not in _UTC_NAMES
     if shift:
         locs = ", ".join(qi("_loc_" + c.name) for c in stamps)

@@ -5,8 +5,10 @@ text; non-UTF-8 files are first transcoded to a temporary UTF-8 file in chunks. 
 streamed with openpyxl's read-only mode into a temporary CSV, then read the same way.
 Parquet is read with ``read_parquet`` and cast to text, so one conversion path serves all.
 
-The staging table holds the header's columns plus ``_src_row``: the row number a person
-sees in the file (header = row 1; for Parquet the first record is row 1).
+The mapping is resolved against the header first; then one ``CREATE TEMP TABLE`` reads the
+file and keeps only the (trimmed, value-mapped) text of each canonical column. Its row
+number expression gives the row a person sees in the file (header = row 1; for Parquet the
+first record is row 1).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from levier.data.ingest.dialect import Dialect, clean_header, detect_format, sni
 from levier.errors import FileFormatError
 from levier.i18n import gettext as _
 
-__all__ = ["Staged", "stage_file", "qi", "ql", "STAGE"]
+__all__ = ["Source", "open_source", "require_rows", "qi", "ql", "STAGE"]
 
 STAGE = "_lv_stage"
 XLSX_ROW = "__levier_row__"
@@ -42,13 +44,38 @@ def ql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
-class Staged:
-    """The staging table of one file."""
+@dataclass
+class Source:
+    """An opened file: its dialect and the SQL relation that reads it as text columns."""
 
+    path: Path  # the user's file (for messages)
     dialect: Dialect
-    rows: int
-    row_expr: str  # SQL expression of the file row number over the staging table
+    relation: str  # SQL table expression with the header's columns, all VARCHAR
+    row_offset: int  # file row of the first record (CSV 2: the header is row 1; Parquet 1)
+    row_column: str | None = None  # a relation column holding the file row (XLSX), else rowid + offset
+    read_path: Path | None = None  # the file DuckDB reads (a UTF-8 copy when transcoded)
+    retry: Callable[[], "Source"] | None = None  # re-open transcoded (UTF-8 guess proved wrong)
+
+    def materialize(self, con: duckdb.DuckDBPyConnection, select: str) -> int:
+        """``CREATE TEMP TABLE`` :data:`STAGE` ``AS SELECT {select} FROM`` the file; returns its rows."""
+        if self.row_column:
+            select = f"CAST({qi(self.row_column)} AS BIGINT) AS _src_row, {select}"
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {select} FROM {self.relation}")
+        except duckdb.InvalidInputException as exc:
+            if self.retry is not None and "unicode" in str(exc).lower():
+                again = self.retry()
+                self.dialect, self.relation, self.read_path, self.retry = again.dialect, again.relation, again.read_path, None
+                return self.materialize(con, select)
+            raise _csv_error(exc, self.read_path or self.path, self.path, self.dialect) from None
+        except duckdb.Error as exc:
+            raise FileFormatError(_("{file}: cannot be read ({error}).", file=self.path.name, error=str(exc).strip().splitlines()[0])) from None
+        return int(con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
+
+    @property
+    def row_sql(self) -> str:
+        """The file row number of a row of the materialized table."""
+        return "_src_row" if self.row_column else f"(rowid + {self.row_offset})"
 
 
 def _count_lines(path: Path) -> int:
@@ -87,35 +114,25 @@ def _read_csv_sql(path: Path, header: tuple[str, ...], delimiter: str) -> str:
     )
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, shown: Path, dialect: Dialect) -> int:
-    src = _read_csv_sql(path, dialect.header, dialect.delimiter or ",")
-    # Insertion order is preserved, so the table's rowid is the record number (header excluded).
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {src}")
-    return int(con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
-
-
-def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None) -> Staged:
-    dialect = sniff_csv(path, delimiter=opts.get("delimiter"), encoding=opts.get("encoding"), decimal=opts.get("decimal"))
-    read_path = path
+def _open_csv(path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None, force: str | None = None) -> Source:
+    dialect = sniff_csv(path, delimiter=opts.get("delimiter"), encoding=force or opts.get("encoding"), decimal=opts.get("decimal"))
+    if force:
+        dialect = replace(dialect, detected=tuple(d for d in dialect.detected if d != "encoding") + ("encoding",))
+    read_path: Path | None = path
     if dialect.encoding not in ("utf-8", "utf-8-sig"):
         read_path = _transcoded(path, tmp, dialect.encoding or "cp1252", progress)
         if read_path is None:
-            dialect = with_encoding(dialect, "latin-1", "cp1252 failed; read as latin-1")
+            dialect = with_encoding(dialect, "latin-1", _("The file is not valid cp1252; it was read as Latin-1."))
             read_path = _transcoded(path, tmp, "latin-1", progress)
-    try:
-        rows = _load_csv(con, read_path or path, path, dialect)
-    except duckdb.InvalidInputException as exc:
-        if "unicode" not in str(exc).lower() or read_path != path or "encoding" not in dialect.detected:
-            raise _csv_error(exc, read_path or path, path, dialect) from None
-        # The sample looked like UTF-8 but the file is not: transcode and read again.
-        read_path = _transcoded(path, tmp, "cp1252", progress)
-        dialect = replace(dialect, encoding="cp1252" if read_path else "latin-1")
-        read_path = read_path or _transcoded(path, tmp, "latin-1", progress)
-        try:
-            rows = _load_csv(con, read_path, path, dialect)  # type: ignore[arg-type]
-        except duckdb.InvalidInputException as exc2:
-            raise _csv_error(exc2, read_path, path, dialect) from None  # type: ignore[arg-type]
-    return Staged(dialect, rows, "rowid + 2")
+    assert read_path is not None
+    retry = None
+    if read_path == path and "encoding" in dialect.detected:
+        # The sample looked like UTF-8; if a later byte says otherwise, transcode and read again.
+        def retry() -> Source:
+            return _open_csv(path, tmp, opts, progress, force="cp1252")
+    relation = _read_csv_sql(read_path, dialect.header, dialect.delimiter or ",")
+    # Insertion order is preserved, so the materialized table's rowid is the record number.
+    return Source(path, dialect, relation, 2, None, read_path, retry)
 
 
 def _transcoded(path: Path, tmp: Path, encoding: str, progress: Progress | None) -> Path | None:
@@ -141,7 +158,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None) -> Staged:
+def _open_xlsx(path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None) -> Source:
     import openpyxl
 
     try:
@@ -150,67 +167,69 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tmp: Path, opts: dic
         raise FileFormatError(_("{file}: cannot be read as XLSX ({error}).", file=path.name, error=str(exc))) from None
     try:
         sheet_name = opts.get("sheet")
+        if sheet_name and sheet_name not in wb.sheetnames:
+            raise FileFormatError(_("{file}: no sheet named '{sheet}'.", file=path.name, sheet=sheet_name), hint=_("Sheets: {sheets}.", sheets=", ".join(wb.sheetnames)))
         ws = wb[sheet_name] if sheet_name else wb.worksheets[0]
-        total = max(ws.max_row or 1, 1)
         out = tmp / f"{path.stem}.xlsx.csv"
-        header: tuple[str, ...] | None = None
-        notes: list[str] = []
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                cells = [_cell(v) for v in values]
-                if header is None:
-                    if not any(cells):
-                        continue
-                    while cells and not cells[-1]:
-                        cells.pop()
-                    header, notes = clean_header(cells)
-                    writer.writerow([XLSX_ROW, *header])
-                    continue
-                cells = (cells + [""] * len(header))[: len(header)]
-                if any(cells):
-                    writer.writerow([str(i), *cells])
-                if progress and i % 10000 == 0:
-                    progress(min(i / total, 1.0))
+        header, notes = _xlsx_to_csv(ws, out, progress)
     finally:
         wb.close()
     if header is None:
         raise FileFormatError(_("{file} is empty.", file=path.name), hint=_("The first sheet holds no data."))
-    dialect = Dialect("xlsx", None, None, ".", header, (), tuple(notes))
-    src = _read_csv_sql(out, (XLSX_ROW, *header), ",")
-    cols = ", ".join(qi(c) for c in header)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT CAST({qi(XLSX_ROW)} AS BIGINT) AS _src_row, {cols} FROM {src}")
-    rows = int(con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
-    return Staged(dialect, rows, "_src_row")
+    relation = _read_csv_sql(out, (XLSX_ROW, *header), ",")
+    return Source(path, Dialect("xlsx", None, None, ".", header, (), tuple(notes)), relation, 0, XLSX_ROW, out)
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
+def _xlsx_to_csv(ws: Any, out: Path, progress: Progress | None) -> tuple[tuple[str, ...] | None, list[str]]:
+    """Stream a worksheet to a UTF-8 CSV whose first column is the sheet row number."""
+    total = max(ws.max_row or 1, 1)
+    header: tuple[str, ...] | None = None
+    notes: list[str] = []
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = [_cell(v) for v in values]
+            if header is None:
+                if not any(cells):
+                    continue
+                while cells and not cells[-1]:
+                    cells.pop()
+                header, notes = clean_header(cells)
+                writer.writerow([XLSX_ROW, *header])
+                continue
+            cells = (cells + [""] * len(header))[: len(header)]
+            if any(cells):
+                writer.writerow([str(i), *cells])
+            if progress and i % 10000 == 0:
+                progress(min(i / total, 1.0))
+    return header, notes
+
+
+def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     try:
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({ql(str(path))})").fetchall()]
-        header, notes = clean_header(names)
-        cols = ", ".join(f"CAST({qi(src)} AS VARCHAR) AS {qi(dst)}" for src, dst in zip(names, header, strict=True))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {cols} "
-            f"FROM read_parquet({ql(str(path))})"
-        )
     except duckdb.Error as exc:
         raise FileFormatError(_("{file}: cannot be read as Parquet ({error}).", file=path.name, error=str(exc).splitlines()[0])) from None
-    rows = int(con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
-    return Staged(Dialect("parquet", None, None, ".", header, (), tuple(notes)), rows, "rowid + 1")
+    header, notes = clean_header(names)
+    cols = ", ".join(f"CAST({qi(src)} AS VARCHAR) AS {qi(dst)}" for src, dst in zip(names, header, strict=True))
+    relation = f"(SELECT {cols} FROM read_parquet({ql(str(path))}))"
+    return Source(path, Dialect("parquet", None, None, ".", header, (), tuple(notes)), relation, 1, None, path)
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None = None) -> Staged:
-    """Read ``path`` into the temp table :data:`STAGE`; raises :class:`FileFormatError`."""
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, tmp: Path, opts: dict[str, Any], progress: Progress | None = None) -> Source:
+    """Open ``path`` (CSV, XLSX or Parquet) for reading; raises :class:`FileFormatError`."""
     fmt = detect_format(path)
     if fmt == "xlsx":
-        staged = _stage_xlsx(con, path, tmp, opts, progress)
-    elif fmt == "parquet":
-        staged = _stage_parquet(con, path)
-    else:
-        staged = _stage_csv(con, path, tmp, opts, progress)
-    if staged.rows == 0:
+        return _open_xlsx(path, tmp, opts, progress)
+    if fmt == "parquet":
+        return _open_parquet(con, path)
+    return _open_csv(path, tmp, opts, progress)
+
+
+def require_rows(source: Source, rows: int) -> None:
+    """A file with a header and no data is an error."""
+    if rows == 0:
         raise FileFormatError(
-            _("{file} has a header but no data rows.", file=path.name),
-            hint=_("Columns found: {columns}.", columns=", ".join(staged.dialect.header)),
+            _("{file} has a header but no data rows.", file=source.path.name),
+            hint=_("Columns found: {columns}.", columns=", ".join(source.dialect.header)),
         )
-    return staged
