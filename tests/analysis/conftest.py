@@ -71,3 +71,28 @@ def make_ws(tmp_path: Path):
     yield _make
     for ws in made:
         ws.close()
+
+
+def load_demo_parquet(ws: Workspace, data_dir: Path, tables: tuple[str, ...] = ("leads", "touches", "stage_events")) -> None:
+    """Insert the demo Parquet files into the raw tables (DuckDB), with _row_id and _batch."""
+    for name in tables:
+        cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+        path = (data_dir / f"{name}.parquet").as_posix().replace("'", "''")
+        ws.facts.con.raw_sql(f"INSERT INTO {name} SELECT {cols}, CAST(row_number() OVER () AS BIGINT) AS _row_id, CAST(1 AS BIGINT) AS _batch FROM read_parquet('{path}')")
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default demo data set (20,000 leads, seed 7), generated once per session."""
+    demo = pytest.importorskip("levier.data.demo")
+    out = tmp_path_factory.mktemp("demo") / "data"
+    demo.generate(out, leads=20_000, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_ws(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = create_workspace(tmp_path_factory.mktemp("demo_ws") / "ws", timezone="UTC")
+    load_demo_parquet(ws, demo_dir)
+    yield ws
+    ws.close()
