@@ -1,0 +1,143 @@
+"""Deterministic assignment: experiment key + unit id → variant, by weights.
+
+``bucket(key, unit)`` = the first 52 bits of ``sha256("<key>/<unit>")`` (UTF-8) read as an
+integer and divided by 2⁵² → a number in [0, 1) that is exactly representable as a float.
+The variant is the first whose cumulative weight share exceeds the bucket. SHA-256 is in
+Python's standard library, in DuckDB (``sha256``) and in Spark (``sha2(x, 256)``), so anyone
+can recompute an assignment; Levier computes it in Python and stores it in ``assignments``,
+so every engine reads the same rows (decision 0070).
+
+Rules: excluded units (opt-out, VIP, litigation, do-not-contact, or an explicit list) are
+never assigned; a unit already assigned keeps its variant whatever the new weights
+(re-balancing only changes where *new* units go).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scipy import stats as sps
+
+from levier.errors import OptionError
+from levier.i18n import gettext as _
+
+__all__ = ["bucket", "assign_variant", "assign_batch", "AssignmentPlan", "plan_assignments", "write_csv",
+           "HASH_BITS"]
+
+HASH_BITS = 52
+_HEX = HASH_BITS // 4
+
+
+def bucket(experiment_key: str, unit_id: str) -> float:
+    """Position of ``unit_id`` in [0, 1) for ``experiment_key`` (uniform, deterministic)."""
+    digest = hashlib.sha256(f"{experiment_key}/{unit_id}".encode()).hexdigest()
+    return int(digest[:_HEX], 16) / float(1 << HASH_BITS)
+
+
+def _cumulative(weights: Sequence[float]) -> list[float]:
+    if not weights or min(weights) < 0 or sum(weights) <= 0:
+        raise OptionError(_("Weights must be non-negative and not all zero (got {w}).", w=list(weights)))
+    total, acc, out = float(sum(weights)), 0.0, []
+    for w in weights:
+        acc += w / total
+        out.append(acc)
+    out[-1] = 1.0
+    return out
+
+
+def assign_variant(experiment_key: str, unit_id: str, variants: Sequence[str], weights: Sequence[float] | None = None) -> str:
+    """The variant of ``unit_id`` (pure function; the web endpoint and the CLI both call it)."""
+    if len(variants) < 2:
+        raise OptionError(_("An experiment needs at least two variants."))
+    weights = weights if weights is not None else [1.0] * len(variants)
+    if len(weights) != len(variants):
+        raise OptionError(_("Give one weight per variant ({n} variants, {m} weights).", n=len(variants), m=len(weights)))
+    return variants[bisect_right(_cumulative(weights), bucket(experiment_key, unit_id))]
+
+
+def assign_batch(experiment_key: str, unit_ids: Iterable[str], variants: Sequence[str],
+                 weights: Sequence[float] | None = None) -> dict[str, str]:
+    """Variants of many units at once (same result as :func:`assign_variant` per unit)."""
+    weights = weights if weights is not None else [1.0] * len(variants)
+    cum = _cumulative(weights)
+    return {u: variants[bisect_right(cum, bucket(experiment_key, u))] for u in unit_ids}
+
+
+@dataclass(frozen=True)
+class AssignmentPlan:
+    """What an assignment run does: new units, kept units, excluded units, balance."""
+
+    experiment_key: str
+    variants: tuple[str, ...]
+    weights: tuple[float, ...]
+    new: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(self.new.values()) + Counter(self.kept.values())
+        return {v: c.get(v, 0) for v in self.variants}
+
+    @property
+    def balance_p_value(self) -> float:
+        """χ² p-value of the new units' split against the weights (1.0 when < 2 units)."""
+        c = Counter(self.new.values())
+        obs = [c.get(v, 0) for v in self.variants]
+        n = sum(obs)
+        if n < 2:
+            return 1.0
+        tot = sum(self.weights)
+        exp = [n * w / tot for w in self.weights]
+        keep = [i for i, e in enumerate(exp) if e > 0]
+        return float(sps.chisquare([obs[i] for i in keep], [exp[i] for i in keep]).pvalue)
+
+    def rows(self) -> list[dict[str, str]]:
+        """Every assigned unit (kept first, then new), for export."""
+        return [{"experiment_key": self.experiment_key, "unit_id": u, "variant": v}
+                for u, v in {**self.kept, **self.new}.items()]
+
+    def to_dict(self) -> dict[str, Any]:
+        reasons = Counter(self.excluded.values())
+        return {"experiment_key": self.experiment_key, "variants": list(self.variants), "weights": list(self.weights),
+                "new": len(self.new), "kept": len(self.kept), "excluded": len(self.excluded),
+                "excluded_by_reason": dict(reasons), "counts": self.counts, "balance_p_value": self.balance_p_value}
+
+
+def plan_assignments(experiment_key: str, unit_ids: Iterable[str], variants: Sequence[str],
+                     weights: Sequence[float] | None = None, *, existing: Mapping[str, str] | None = None,
+                     exclusions: Mapping[str, str] | None = None) -> AssignmentPlan:
+    """Assign the units not yet assigned and not excluded; never touch an existing assignment."""
+    weights = tuple(float(w) for w in (weights if weights is not None else [1.0] * len(variants)))
+    existing = existing or {}
+    exclusions = exclusions or {}
+    kept, excluded, todo = {}, {}, []
+    for u in dict.fromkeys(str(x) for x in unit_ids):
+        if u in existing:
+            kept[u] = existing[u]
+        elif u in exclusions:
+            excluded[u] = exclusions[u]
+        else:
+            todo.append(u)
+    assign_variant(experiment_key, "check", variants, weights)  # validates variants and weights
+    new = assign_batch(experiment_key, todo, variants, weights)
+    return AssignmentPlan(experiment_key, tuple(variants), weights, new, kept, excluded)
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    """CRM import file: experiment_key, unit_id, variant (UTF-8, comma). Returns rows written."""
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["experiment_key", "unit_id", "variant"], extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow(row)
+            n += 1
+    return n
