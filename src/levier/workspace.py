@@ -54,8 +54,16 @@ class Workspace:
 
     @cached_property
     def engine(self) -> sa.Engine:
-        """SQLAlchemy engine of the loop database."""
-        return sa.create_engine(self.db_url, future=True)
+        """SQLAlchemy engine of the loop database (SQLite: foreign keys on, busy timeout)."""
+        from levier.loop.db import make_engine
+
+        return make_engine(self.db_url)
+
+    def session(self) -> Any:
+        """A new SQLAlchemy ``Session`` on the loop database (use as a context manager)."""
+        from levier.loop.db import make_sessionmaker
+
+        return make_sessionmaker(self.engine)()
 
     def close(self) -> None:
         if "engine" in self.__dict__:
@@ -72,15 +80,10 @@ class Workspace:
 
 
 def _init_loop_db(url: str) -> None:
-    engine = sa.create_engine(url, future=True)
-    meta = sa.MetaData()
-    sa.Table("levier_meta", meta, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
-    try:
-        meta.create_all(engine)
-    except sa.exc.SQLAlchemyError as exc:
-        raise ConfigError(_("Cannot create the loop database at '{url}': {problem}", url=url, problem=getattr(exc, "orig", exc))) from None
-    finally:
-        engine.dispose()
+    """Create or upgrade the loop database at ``url`` to the newest schema (Alembic; rows kept)."""
+    from levier.loop.db import migrate
+
+    migrate(url)
 
 
 def find_workspace(path: str | Path | None = None) -> Path:
@@ -100,6 +103,7 @@ def open_workspace(path: str | Path | None = None) -> Workspace:
     config = load_config(base / CONFIG_FILE)
     facts = Facts(connect_facts(config.facts_url, base), config.facts_url)
     facts.ensure_schema()
+    _init_loop_db(_resolve_db_url(config.db_url, base))
     return Workspace(path=base, config=config, facts=facts)
 
 
