@@ -49,8 +49,14 @@ def _list(items: tuple[str, ...]) -> str:
     return "[" + ", ".join(ql(i) for i in items) + "]"
 
 
+def _trimmed(col: str) -> str:
+    """Text without surrounding spaces, NULL when empty (trim only when needed: it is costly)."""
+    c = qi(col)
+    return f"(CASE WHEN {c} = '' THEN NULL WHEN prefix({c}, ' ') OR suffix({c}, ' ') THEN NULLIF(trim({c}), '') ELSE {c} END)"
+
+
 def _text(sources: tuple[str, ...]) -> str:
-    parts = [f"NULLIF(trim({qi(s)}), '')" for s in sources]
+    parts = [_trimmed(s) for s in sources]
     return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
@@ -150,7 +156,7 @@ def stage_select(plan: Plan) -> str:
     """The select list that reads each canonical column's text straight from the file."""
     cols = [f"{raw_sql(c)} AS {qi('r_' + c.name)}" for c in plan.columns if not (plan.stages and c.name in ("stage", "at"))]
     cols += [f"{_text(sources)} AS {qi(f'r__stage{i}')}" for i, (_s, sources) in enumerate(plan.stages)]
-    keep = " AND ".join(f"coalesce(lower(trim({qi(col)})) IN {_in(vals)}, false)" for col, vals in plan.keep.items())
+    keep = " AND ".join(f"coalesce(lower({_trimmed(col)}) IN {_in(vals)}, false)" for col, vals in plan.keep.items())
     if keep:
         cols.append(f"({keep}) AS _keep")
     return ", ".join(cols)
