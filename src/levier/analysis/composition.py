@@ -66,7 +66,7 @@ def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, lang: str | None 
     acc = acc[acc["account_id"] != "unknown"]
     if len(acc) > 3:
         cut = max(10.0, acc["leads"].mean() + 3 * acc["leads"].std(ddof=0))
-        big = acc[acc["leads"] > cut].sort_values("leads", ascending=False).head(10)
+        big = acc[acc["leads"] > cut].sort_values(["leads", "account_id"], ascending=[False, True], kind="mergesort").head(10)
         for row in big.itertuples(index=False):
             out.append({"kind": "large_account", "label": "Large account", "id": str(row.account_id), "n": int(row.leads), "conversion_rate": row.conversions / row.leads, "mean_touches": row.touches / row.leads, "vip": bool(row.vip)})
     return tuple(out)

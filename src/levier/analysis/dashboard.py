@@ -57,7 +57,7 @@ def _pick(cur: pd.DataFrame, prev: pd.DataFrame | None, quadrant: str, by: list[
         return ()
     before = set() if prev is None or prev.empty else set(prev.loc[prev["quadrant"] == quadrant, "account_id"])
     sel["cycles"] = 1 + sel["account_id"].isin(before).astype(int)
-    sel = sel.sort_values(["cycles", *by], ascending=False).head(LIST_SIZE)
+    sel = sel.sort_values(["cycles", *by, "account_id"], ascending=[False] * (1 + len(by)) + [True], kind="mergesort").head(LIST_SIZE)
     key = f"cycles_in_{quadrant}"
     return tuple(
         {"account_id": str(r.account_id), "leads": int(r.leads), "mean_touches": round(float(r.mean_touches), 2), "conversion_rate": round(float(r.conversion_rate), 4), key: int(r.cycles)}

@@ -95,7 +95,7 @@ def top_outliers(ws, agg: dict, overall, framing, k: int = 5) -> list[Outlier]: 
     """The ``k`` strongest outliers, ranked by score."""
     p = overall.conversion_rate or 0.0
     cands = _reps_volume(agg["reps"]) + _entities(agg["ent"]["owner"], "owner", "rep", p) + _entities(agg["ent"]["account_id"], "account_id", "account", p) + _leads(agg.get("top_leads", pd.DataFrame()), overall)
-    cands.sort(key=lambda o: -o.score)
+    cands.sort(key=lambda o: (-round(o.score, 9), o.kind, o.id))
     out = []
     for rank, o in enumerate(cands[:k], start=1):
         cat = _journal_class(ws, o.id)

@@ -26,7 +26,7 @@ def scatter(cells: pd.DataFrame, agg: dict, framing, overall) -> dict:  # noqa: 
     else:
         col = entity_column(framing.unit)
         e = agg["ent"][col]
-        e = e[e["leads"] >= framing.min_entity_leads].sort_values("leads", ascending=False).head(MAX_ENTITY_POINTS)
+        e = e[e["leads"] >= framing.min_entity_leads].sort_values(["leads", *segs, col], ascending=[False] + [True] * (len(segs) + 1), kind="mergesort").head(MAX_ENTITY_POINTS)
         for row in e.to_dict("records"):
             key = {c: row[f"seg_{c}"] for c in framing.segment_by}
             points.append({"x": row["touches"] / row["leads"], "y": row["conversions"] / row["leads"], "n": int(row["leads"]), "segment": label_of(key), "id": str(row[col])})
