@@ -37,8 +37,7 @@ def audit_dict(result: Any) -> dict[str, Any]:
                             kind=type(result).__name__))
     version = data.get("version", 1)
     if version not in SUPPORTED_VERSIONS:
-        raise OptionError(_("Audit result version {version} is not supported by this renderer "
-                            "(supported: {supported}); upgrade Levier.",
+        raise OptionError(_("Audit result version {version} is not supported by this renderer (supported: {supported}); upgrade Levier.",
                             version=version, supported=", ".join(map(str, SUPPORTED_VERSIONS))))
     return dict(data)
 
@@ -64,8 +63,8 @@ def _formats(formats: str | Iterable[str]) -> list[str]:
 def _lang(lang: str) -> str:
     code = str(lang or "").lower().replace("-", "_").split("_")[0]
     if code not in LANGUAGES:
-        raise OptionError(_("Unknown report language {lang}: choose among {known}.",
-                            lang=lang, known=", ".join(LANGUAGES)))
+        raise OptionError(_("Unknown report language {code}: choose among {known}.",
+                            code=lang, known=", ".join(LANGUAGES)))
     return code
 
 
@@ -84,8 +83,7 @@ def render_audit(result: Any, formats: str | Iterable[str] = ("html",), lang: st
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OptionError(_("Cannot create the output directory {path}: {error}. Choose a writable "
-                            "directory.", path=out, error=exc.strerror or exc)) from exc
+        raise OptionError(_("Cannot create the output directory {path}: {error}. Choose a writable directory.", path=out, error=exc.strerror or exc)) from exc
     base = stem or output_stem(data, code)
     doc = build_document(data, code) if set(wanted) & {"html", "md", "pdf"} else None
     pngs: dict[str, bytes] = {}
@@ -96,8 +94,7 @@ def render_audit(result: Any, formats: str | Iterable[str] = ("html",), lang: st
         for fmt in wanted:
             written += _write(fmt, data, doc, pngs, out, base, code, __version__)
     except OSError as exc:
-        raise OptionError(_("Cannot write the report into {path}: {error}. Choose a writable "
-                            "directory.", path=out, error=exc.strerror or exc)) from exc
+        raise OptionError(_("Cannot write the report into {path}: {error}. Choose a writable directory.", path=out, error=exc.strerror or exc)) from exc
     return written
 
 

@@ -45,8 +45,10 @@ def _kind(block: Any) -> str:
     return type(block).__name__.lower()
 
 
-def render_html(doc: Document, version: str = "", charts: dict[str, str] | None = None) -> str:
+def render_html(doc: Document, version: str | None = None, charts: dict[str, str] | None = None) -> str:
     """The note as one HTML string. ``charts`` maps figure keys to SVG (rendered when missing)."""
+    if version is None:
+        from levier import __version__ as version
     svgs = dict(charts or {})
     for fig in doc.figures():
         if fig.key not in svgs:
