@@ -11,6 +11,7 @@ from levier.analysis.experiments.readout import ReadoutOptions, read_out
 from levier.analysis.experiments.statistics import ProportionStatistic
 from levier.analysis.experiments.summary import parse_summary
 from levier.errors import DataError
+from levier.i18n import use_language
 
 CSV = """arm,units,conversions,metric,role,direction,dimension,value
 control,10000,1000,conversion,primary,higher,,
@@ -94,5 +95,5 @@ def test_means_and_cuped_from_summary() -> None:
      ("arm,units,conversions\na,10,1\n", "at least two arms")],
 )
 def test_summary_errors_name_row_and_column(text: str, fragment: str) -> None:
-    with pytest.raises(DataError, match=fragment):
+    with use_language("en"), pytest.raises(DataError, match=fragment):
         parse_summary(text)
