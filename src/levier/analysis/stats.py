@@ -175,7 +175,7 @@ def weighted_quantile(values: np.ndarray, counts: np.ndarray, q: float) -> float
     def at(pos: float) -> float:
         return float(values[int(np.searchsorted(cum, pos, side="right"))])
 
-    return at(lo) + (h - lo) * (at(hi) - at(lo))
+    return float(at(lo) + (h - lo) * (at(hi) - at(lo)))
 
 
 def wilson(k: float, n: float, level: float = 0.95) -> tuple[float, float] | None:
