@@ -45,6 +45,12 @@ def _with_db(url: str, name: str) -> str:
     return str(sa.make_url(url).set(database=name).render_as_string(hide_password=False))
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages in English (the msgids) so tests can match them."""
+    monkeypatch.setenv("LEVIER_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     """A migrated PostgreSQL template database (None when the server is unreachable)."""
@@ -121,3 +127,28 @@ def insert_facts(ws, name: str, rows: list[dict]) -> None:  # noqa: ANN001
         elif dtype.is_int64():
             frame[col] = frame[col].astype("int64")
     ws.facts.con.insert(name, frame)
+
+
+def insert_january(ws) -> None:  # noqa: ANN001
+    """Six leads created in January 2026 (4 inbound, 2 outbound) and one in February.
+
+    With the catalogue's definitions (docs/kpis.md; conversion = reached ``opportunity`` within
+    30 days): conversion 3/6 = 0.5 (L1, L3, L5), inbound 2/4 = 0.5; TTF hours 1, 3, 2, 10 →
+    median 2.5 (inbound 2.0); complaints 1 of 4 outbound touches = 0.25.
+    """
+    leads = [
+        ("L1", "2026-01-05 09:00", "inbound"), ("L2", "2026-01-06 09:00", "inbound"), ("L3", "2026-01-07 09:00", "inbound"),
+        ("L4", "2026-01-08 09:00", "inbound"), ("L5", "2026-01-09 09:00", "outbound"), ("L6", "2026-01-10 09:00", "outbound"),
+        ("L7", "2026-02-15 09:00", "inbound"),
+    ]
+    insert_facts(ws, "leads", [{"lead_id": i, "created_at": t, "channel": c} for i, t, c in leads])
+    stages = [("L1", "opportunity"), ("L2", "won"), ("L3", "opportunity"), ("L5", "opportunity"), ("L7", "opportunity"), ("L4", "mql")]
+    insert_facts(ws, "stage_events", [{"lead_id": i, "stage": st, "at": "2026-01-20 10:00"} for i, st in stages])
+    touches = [
+        ("T1", "L1", "2026-01-05 10:00", "out", "delivered"), ("T2", "L2", "2026-01-06 12:00", "out", "delivered"),
+        ("T3", "L3", "2026-01-07 11:00", "out", "complaint"), ("T4", "L5", "2026-01-09 19:00", "out", "replied"),
+        ("T5", "L1", "2026-01-12 10:00", "in", "replied"),
+    ]
+    insert_facts(ws, "touches", [
+        {"touch_id": t, "lead_id": lead, "at": at, "direction": d, "outcome": o, "channel": "email"} for t, lead, at, d, o in touches
+    ])

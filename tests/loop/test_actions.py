@@ -9,7 +9,7 @@ import pytest
 from levier.errors import OptionError, RuleError
 from levier.loop.services import actions, kpi, retros, users, webhooks
 
-from .conftest import insert_facts
+from .conftest import insert_january
 
 JAN = {"window_start": "2026-01-01", "window_end": "2026-01-31", "due_date": "2026-01-31"}
 AFTER = date(2026, 2, 10)
@@ -17,30 +17,8 @@ AFTER = date(2026, 2, 10)
 
 @pytest.fixture
 def ws(workspace):  # noqa: ANN001, ANN201
-    """Six leads created in January 2026 (4 inbound, 2 outbound) and one in February.
-
-    With the catalogue's definitions (docs/kpis.md; conversion = reached ``opportunity`` within
-    30 days): conversion 3/6 = 0.5 (L1, L3, L5), inbound 2/4 = 0.5; TTF hours 1, 3, 2, 10 →
-    median 2.5; complaints 1 of 4 outbound touches = 0.25.
-    """
-    leads = [
-        ("L1", "2026-01-05 09:00", "inbound"), ("L2", "2026-01-06 09:00", "inbound"), ("L3", "2026-01-07 09:00", "inbound"),
-        ("L4", "2026-01-08 09:00", "inbound"), ("L5", "2026-01-09 09:00", "outbound"), ("L6", "2026-01-10 09:00", "outbound"),
-        ("L7", "2026-02-15 09:00", "inbound"),
-    ]
-    insert_facts(workspace, "leads", [{"lead_id": i, "created_at": t, "channel": c} for i, t, c in leads])
-    # converted (opportunity or won): L1, L2, L3 (inbound) and L5 (outbound); L7 outside the window
-    stages = [("L1", "opportunity"), ("L2", "won"), ("L3", "opportunity"), ("L5", "opportunity"), ("L7", "opportunity"), ("L4", "mql")]
-    insert_facts(workspace, "stage_events", [{"lead_id": i, "stage": st, "at": "2026-01-20 10:00"} for i, st in stages])
-    # first outbound touch after creation: L1 1 h, L2 3 h, L3 2 h, L5 10 h → median 2.5 h; one complaint in 5 touches
-    touches = [
-        ("T1", "L1", "2026-01-05 10:00", "out", "delivered"), ("T2", "L2", "2026-01-06 12:00", "out", "delivered"),
-        ("T3", "L3", "2026-01-07 11:00", "out", "complaint"), ("T4", "L5", "2026-01-09 19:00", "out", "replied"),
-        ("T5", "L1", "2026-01-12 10:00", "in", "replied"),
-    ]
-    insert_facts(workspace, "touches", [
-        {"touch_id": t, "lead_id": lead, "at": at, "direction": d, "outcome": o, "channel": "email"} for t, lead, at, d, o in touches
-    ])
+    """The January 2026 facts of :func:`insert_january` and two users."""
+    insert_january(workspace)
     with workspace.session() as s:
         users.create_user(s, "ana", role="editor")
         users.create_user(s, "bo")

@@ -1,0 +1,1 @@
+"""HTTP routes: ``api`` (REST, JSON, /api/v1) and ``pages`` (server-rendered pages, a later issue)."""

@@ -1,0 +1,23 @@
+"""The REST API (``/api/v1``): one router per concept, role checks on every route."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from levier.web.routes.api import (
+    actions,
+    admin,
+    auth,
+    cycles,
+    experiments,
+    learnings,
+    playbook,
+    retros,
+    users,
+)
+
+__all__ = ["router"]
+
+router = APIRouter()
+for module in (auth, users, cycles, retros, experiments, actions, learnings, playbook, admin):
+    router.include_router(module.router)

@@ -1,0 +1,39 @@
+"""API fixtures: an app on a temporary workspace with an admin, an editor and a viewer (API tokens)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.testclient import TestClient
+
+from levier.loop.services import users
+from levier.web.app import create_app
+
+
+@dataclass
+class Api:
+    client: TestClient
+    ws: object
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def as_(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def call(self, method: str, path: str, role: str = "admin", **kw: object):  # noqa: ANN201
+        headers = {**self.as_(role), **kw.pop("headers", {})}  # type: ignore[dict-item]
+        return self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+
+
+@pytest.fixture
+def api(workspace) -> Iterator[Api]:  # noqa: ANN001
+    tokens = {}
+    with workspace.session() as s:
+        for role in ("admin", "editor", "viewer"):
+            u = users.create_user(s, role, role=role)
+            tokens[role] = users.create_token(s, u.id, "test")[1]
+        s.commit()
+    app = create_app(workspace.path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, app.state.workspace, tokens)
