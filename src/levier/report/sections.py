@@ -31,7 +31,7 @@ def build_document(data: dict[str, Any], lang: str = "fr") -> Document:
     framing = _d(data.get("framing"))
     period = _d(framing.get("period")).get("label") or f.na
     sections = (
-        framing_section(framing, f),
+        framing_section(framing, f, data.get("warnings")),
         definitions_section(_l(data.get("definitions")), f),
         dashboard_section(_d(data.get("dashboard")), framing, f),
         stats.scatter_section(data, f),
@@ -60,7 +60,7 @@ def _period(p: Any, f: Formatter) -> str:
     return f"{p.get('label') or ''} ({span})".strip()
 
 
-def framing_section(framing: dict[str, Any], f: Formatter) -> Section:
+def framing_section(framing: dict[str, Any], f: Formatter, warnings: Any = None) -> Section:
     conv = _d(framing.get("conversion"))
     contact = _d(framing.get("contact"))
     raci = _d(framing.get("raci"))
@@ -74,7 +74,7 @@ def framing_section(framing: dict[str, Any], f: Formatter) -> Section:
                                 stage=conv.get("stage") or f.na, days=f.text(conv.get("window_days")))),
         (f.t("Contact"), f.t("{direction} touch with outcome {outcomes}",
                              direction=enum_label(f, "direction", contact.get("direction")),
-                             outcomes=f.text(_l(contact.get("outcomes"))))),
+                             outcomes=f.text(_l(contact.get("outcomes") or contact.get("effective_outcomes"))))),
         (f.t("TTF target (SLA)"), f.hours(framing.get("ttf_sla_hours"))),
         (f.t("KPIs"), f.text(_l(framing.get("kpis")))),
         (f.t("Responsible"), f.text(raci.get("responsible"))),
@@ -87,7 +87,8 @@ def framing_section(framing: dict[str, Any], f: Formatter) -> Section:
         (f.t("Software version"), f.text(framing.get("software_version"))),
     ]
     intro = Para(f.t("Every figure in this note follows this framing."), "note")
-    return Section("framing", f.t("Framing note"), (intro, Pairs(tuple(items))))
+    alerts = tuple(Para(f.t(str(w)), "warning") for w in _l(warnings) if w)
+    return Section("framing", f.t("Framing note"), (intro, *alerts, Pairs(tuple(items))))
 
 
 def definitions_section(defs: list[Any], f: Formatter) -> Section:
@@ -157,6 +158,9 @@ def dashboard_section(dash: dict[str, Any], framing: dict[str, Any], f: Formatte
 
 
 def cleaning_section(cleaning: dict[str, Any], f: Formatter) -> Section:
+    if not cleaning:
+        return Section("cleaning", f.t("Cleaning journal"),
+                       (Para(f.t("No cleaning journal for this workspace: not available."), "note"),))
     rules = [r for r in _l(cleaning.get("rules")) if isinstance(r, dict)]
     rows = tuple((f.text(r.get("rule")), f.integer(r.get("rows")), enum_label(f, "category", r.get("category")),
                   enum_label(f, "action", r.get("action")), f.t(str(r.get("reason") or "")) or f.na)
@@ -178,6 +182,7 @@ def comparison_section(comparison: Any, data: dict[str, Any], f: Formatter) -> S
     overall = _d(data.get("overall"))
     now_label = _d(_d(data.get("framing")).get("period")).get("label") or f.t("current")
     prev_q = _d(prev.get("quadrants"))
+    prev_q = _d(prev_q.get("shares")) if "shares" in prev_q else prev_q
     now_q = _d(_d(overall.get("quadrants")).get("shares"))
     rows = [
         (f.t("Leads"), f.integer(overall.get("n")), f.integer(prev.get("n"))),
