@@ -25,7 +25,7 @@ __all__ = [
     "to_png",
 ]
 
-LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
+LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey": "#8a8f98"}
 _D3_LOCALES = {"fr": "fr-FR", "en": "en-GB"}
 _WIDTH = 560
 
@@ -143,7 +143,7 @@ def segments_spec(segments: list[dict[str, Any]], f: Formatter) -> dict[str, Any
     if not rows:
         return None
     domain = [f.t(c) for c in LIGHT_COLOURS] + [f.t("n/a")]
-    colours = list(LIGHT_COLOURS.values()) + ["#9e9e9e"]
+    colours = list(LIGHT_COLOURS.values()) + ["#d0d4da"]
     chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("segment:N", title=None, sort=None),
         x=alt.X("rate:Q", title=f.t("Conversion rate"), axis=alt.Axis(format=".0%")),

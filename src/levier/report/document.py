@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["Tile", "Tiles", "Pairs", "Table", "Para", "Figure", "Section", "Document", "Block"]
 
-LIGHTS = ("green", "amber", "red")
+LIGHTS = ("green", "amber", "red", "grey")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from levier.report.fmt import Formatter
 __all__ = ["enum_label", "LIGHT_MARKS"]
 
 _ENUMS: dict[str, dict[str, str]] = {
-    "light": {"green": "green", "amber": "amber", "red": "red"},
+    "light": {"green": "green", "amber": "amber", "red": "red", "grey": "grey"},
     "answer": {"yes": "yes", "no": "no", "unknown": "unknown"},
     "shape": {"linear": "linear", "plateau": "plateau", "u": "U-shaped (optimum)",
               "s": "S-shaped", "none": "no clear shape"},
@@ -30,7 +30,7 @@ _ENUMS: dict[str, dict[str, str]] = {
     "direction": {"out": "outbound", "in": "inbound"},
 }
 
-LIGHT_MARKS = {"green": "🟢", "amber": "🟠", "red": "🔴"}
+LIGHT_MARKS = {"green": "🟢", "amber": "🟠", "red": "🔴", "grey": "⚪"}
 
 
 def enum_label(f: Formatter, group: str, value: Any) -> str:

@@ -25,7 +25,7 @@ _SUBSTITUTES = {
     "≥": ">=", "≤": "<=", "≈": "~", "≠": "!=", "Δ": "Delta ", "→": "->", "←": "<-", "ρ": "rho",
     "—": "-", "–": "-", "−": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...",
     "œ": "oe", "Œ": "OE", "€": "EUR", "⚠": "!", "\u202f": "\xa0", "\u2009": " ", "•": "-",
-    "🟢": "", "🟠": "", "🔴": "",
+    "🟢": "", "🟠": "", "🔴": "", "⚪": "",
 }
 _FONT = "helvetica"
 _ACCENT = (31, 95, 168)
@@ -143,7 +143,7 @@ def _table(pdf: _NotePDF, block: Table, f: Formatter) -> None:
     heading = FontFace(emphasis="BOLD", fill_color=(238, 241, 245))
     widths = _col_widths(pdf, block.columns, block.rows, size)
     pdf.set_font(_FONT, "", size)
-    with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", text_align=align,
+    with pdf.table(col_widths=widths, width=min(sum(widths), pdf.epw), align="LEFT", text_align=align,
                    line_height=size * 0.5, headings_style=heading, borders_layout="HORIZONTAL_LINES",
                    cell_fill_color=(248, 249, 251), cell_fill_mode="ROWS", padding=0.8) as table:
         header = table.row()

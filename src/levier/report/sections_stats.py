@@ -139,7 +139,7 @@ def _segment_row(s: dict[str, Any], f: Formatter) -> tuple[str, ...]:
     return (f.text(s.get("label")), f.integer(s.get("n")), f.pct(s.get("conversion_rate")), iqr,
             f.hours(_d(s.get("ttf")).get("median_hours")), f.num(corr.get("r"), 2), f.num(corr.get("slope"), 4),
             f.num(corr.get("r2"), 3), f.pct(_d(_d(s.get("quadrants")).get("shares")).get("q1")),
-            f.pct(_d(s.get("complaints")).get("rate"), 2),
+            f.pct(_d(s.get("complaints")).get("rate"), 2), f.points(_d(s.get("comparison")).get("delta_cr_points")),
             enum_label(f, "light", colour),
             reasons, f.t(str(light.get("action") or "")) or f.na)
 
@@ -148,14 +148,15 @@ def segments_section(data: dict[str, Any], f: Formatter) -> Section:
     segs = _segments(data)
     title = f.t("Segments and traffic lights")
     cols = (f.t("Segment"), f.t("Leads"), f.t("CR"), f.t("Contacts (IQR)"), f.t("Median TTF"), "r",
-            f.t("Slope"), "R²", "%Q1", f.t("Complaints"), f.t("Light"), f.t("Reasons"), f.t("Action"))
+            f.t("Slope"), "R²", "%Q1", f.t("Complaints"), f.t("ΔCR"), f.t("Light"), f.t("Reasons"), f.t("Action"))
     rows = tuple(_segment_row(s, f) for s in segs)
     lights = tuple(_d(s.get("traffic_light")).get("colour") for s in segs)
-    numeric = (False,) + (True,) * 9 + (False, False, False)
-    table = Table(cols, rows, numeric=numeric, light_col=10, lights=lights, empty=f.t("not available"))
+    numeric = (False,) + (True,) * 10 + (False, False, False)
+    table = Table(cols, rows, numeric=numeric, light_col=11, lights=lights, empty=f.t("not available"))
     rule = Para(f.t("Green: r ≥ 0.25 and ΔCR ≥ +2 pts with stable complaints → deploy widely. "
                     "Amber: r between 0.10 and 0.25 or heterogeneous gains → re-segment, adjust the cadence. "
-                    "Red: r ≈ 0 or rising complaints → stop, revise content / TTF, test again."), "note")
+                    "Red: r ≈ 0 or rising complaints → stop, revise content / TTF, test again. "
+                    "Grey: too few leads or r undefined → collect more data before deciding."), "note")
     fig = _figure("segments", charts.segments_spec(segs, f), title,
                   f.t("Bar chart of the conversion rate per segment, coloured by traffic light."), f)
     return Section("segments", title, (rule, table, fig))

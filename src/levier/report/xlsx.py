@@ -134,7 +134,8 @@ def _segments(book: _Book, data: dict[str, Any]) -> None:
             ("r CI low", "num3", 9), ("r CI high", "num3", 9), ("Spearman ρ", "num3", 9), ("Slope", "num4", 9),
             ("Intercept b", "num4", 9), ("R²", "num3", 8), ("p-value", "p", 9), ("Status", None, 14),
             ("Q1", "int", 7), ("Q2", "int", 7), ("Q3", "int", 7), ("Q4", "int", 7), ("Complaint rate", "pct2", 10),
-            ("Unsubscribe rate", "pct2", 10), ("Light", None, 9), ("Reasons", "text", 50), ("Action", "text", 28)]
+            ("Unsubscribe rate", "pct2", 10), ("Light", None, 9), ("Reasons", "text", 50), ("Action", "text", 28),
+            ("ΔCR (pts)", "num2", 9)]
     rows = []
     segs = _l(data.get("segments"))
     for s in segs:
@@ -149,7 +150,8 @@ def _segments(book: _Book, data: dict[str, Any]) -> None:
                      counts.get("q2"), counts.get("q3"), counts.get("q4"), comp.get("rate"),
                      comp.get("unsubscribe_rate"), enum_label(f, "light", light.get("colour")),
                      "; ".join(f.t(str(r)) for r in light.get("reasons") or []) or None,
-                     f.t(str(light.get("action") or "")) or None])
+                     f.t(str(light.get("action") or "")) or None,
+                     _d(s.get("comparison")).get("delta_cr_points")])
     book.table(ws, 0, [f.t(name) for name, _, _ in cols], rows, [fmt for _, fmt, _ in cols],
                [w for _, _, w in cols])
     for r, s in enumerate(segs, start=1):
