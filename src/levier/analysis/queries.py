@@ -88,14 +88,13 @@ def daily_volume(touches: ir.Table, facts: ir.Table, segs: list[str]) -> pd.Data
     j = j.filter((j.at >= j.hcat) & (j.at < j.hz))
     outcome = j.outcome.fill_null("")
     j = j.mutate(day=j.at.truncate("D"), c=(outcome == "complaint").cast("int64"), u=(outcome == "unsubscribed").cast("int64"))
+    per_channel = j.group_by(["lead_id", "day", *segs, "channel"]).agg(k=j.count(), c=j.c.sum(), u=j.u.sum())
     frames = []
-    for by_channel in (True, False):
-        keys = ["lead_id", "day", *segs] + (["channel"] if by_channel else [])
-        d = j.group_by(keys).agg(k=j.count(), c=j.c.sum(), u=j.u.sum())
-        d = d.mutate(k=ibis.least(d.k, DAILY_CAP))
-        if not by_channel:
-            d = d.mutate(channel=ibis.literal("*"))
-        frames.append(_run(d.group_by([*segs, "channel", "k"]).agg(days=d.count(), touches=d.k.sum(), complaints=d.c.sum(), unsubscribes=d.u.sum())))
+    with per_channel.cache() as pc:
+        per_day = pc.group_by(["lead_id", "day", *segs]).agg(k=pc.k.sum(), c=pc.c.sum(), u=pc.u.sum()).mutate(channel=ibis.literal("*"))
+        for d in (pc, per_day):
+            d = d.mutate(k=ibis.least(d.k, DAILY_CAP))
+            frames.append(_run(d.group_by([*segs, "channel", "k"]).agg(days=d.count(), touches=d.k.sum(), complaints=d.c.sum(), unsubscribes=d.u.sum())))
     return pd.concat(frames, ignore_index=True)
 
 

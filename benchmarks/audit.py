@@ -1,0 +1,119 @@
+"""Audit benchmark: `run_audit` (DuckDB through Ibis) vs a straightforward pandas baseline.
+
+    .venv/bin/python benchmarks/audit.py                    # 1M leads and 100k leads
+    .venv/bin/python benchmarks/audit.py --leads 100000
+
+For each size: generate the demo data (``levier.data.demo.generate``, seed 7; reused from
+``benchmarks/_data/demo_<N>``), load leads / touches / stage_events into a DuckDB workspace, then
+run in separate subprocesses, one after the other, `repeat` times each: levier = the full
+``run_audit`` over all leads (``2026-07-01..2026-10-31``, segments channel × company_size,
+compare to the previous period), pandas = ``benchmarks/baselines/audit_pandas.py`` on the same
+Parquet files (the core figures only: a subset of the audit). Each child reports wall time and
+its own peak RSS. Targets: ≥ 5× faster than pandas at 1M leads; peak RSS < 3 GB; 100k leads in
+< 10 s. Results replace the "## Audit" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "_data"
+RESULTS = HERE / "RESULTS.md"
+PERIOD = ("2026-07-01", "2026-11-01", "2026-07-01..2026-10-31")
+
+LEVIER = """
+import json, resource, sys, time
+from levier.workspace import open_workspace
+from levier.analysis import run_audit, AuditOptions
+ws = open_workspace(sys.argv[1])
+t0 = time.perf_counter()
+r = run_audit(ws, AuditOptions(period=sys.argv[2]))
+d = r.to_dict("en")
+print(json.dumps({"seconds": time.perf_counter() - t0, "n": d["overall"]["n"], "r": d["overall"]["correlation"]["r"], "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+PANDAS = """
+import json, resource, runpy, sys, time
+sys.argv = ["audit_pandas", sys.argv[1], sys.argv[2], sys.argv[3]]
+t0 = time.perf_counter()
+runpy.run_path(sys.argv[0] if False else %r, run_name="__main__")
+print(json.dumps({"seconds": time.perf_counter() - t0, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+""" % str(HERE / "baselines" / "audit_pandas.py")
+
+
+def prepare(leads: int) -> Path:
+    base = DATA / f"demo_{leads}"
+    if not (base / "ws" / "levier.toml").exists():
+        sys.path.insert(0, str(HERE.parent / "tests" / "analysis"))
+        from conftest import load_demo_parquet  # the test helper that loads the Parquet files
+
+        from levier.data.demo import generate
+        from levier.workspace import create_workspace
+
+        generate(base / "data", leads=leads, seed=7)
+        ws = create_workspace(base / "ws", timezone="UTC")
+        load_demo_parquet(ws, base / "data")
+        ws.close()
+    return base
+
+
+def child(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), platform.processor())
+    mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))) / 1024**2
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GB RAM, Python {platform.python_version()}"
+
+
+def bench(leads: int, repeat: int) -> dict:
+    base = prepare(leads)
+    touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
+    lev = [child(LEVIER, str(base / "ws"), PERIOD[2]) for _ in range(repeat)]
+    pdx = [child(PANDAS, str(base / "data"), PERIOD[0], PERIOD[1]) for _ in range(repeat)]
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    return {"leads": leads, "touches": touches, "levier_s": med(lev, "seconds"), "levier_rss": max(r["rss"] for r in lev), "pandas_s": med(pdx, "seconds"), "pandas_rss": max(r["rss"] for r in pdx)}
+
+
+def write_results(rows: list[dict], repeat: int) -> None:
+    lines = ["## Audit", "", f"{dt.date.today()} — {machine()}; median of {repeat} run(s), each in its own subprocess;",
+             "levier = full `run_audit` (all leads, 9 segments, comparison period, every section);",
+             "pandas = `benchmarks/baselines/audit_pandas.py` (core figures only, per-lead frames in memory).", "",
+             "| leads | touches | levier s | pandas s | speed-up | levier peak RSS | pandas peak RSS |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['leads']:,} | {r['touches']:,} | {r['levier_s']:.2f} | {r['pandas_s']:.2f} | {r['pandas_s'] / r['levier_s']:.1f}× | {r['levier_rss'] / 1e9:.2f} GB | {r['pandas_rss'] / 1e9:.2f} GB |")
+    lines += ["", "Targets: ≥ 5× faster than pandas at 1M leads; peak RSS < 3 GB; 100k leads < 10 s.", ""]
+    text = RESULTS.read_text(encoding="utf-8")
+    section = "\n".join(lines)
+    text = re.sub(r"## Audit\n.*?(?=\n## |\Z)", lambda _m: section, text, flags=re.S)
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--leads", type=int, nargs="*", default=[100_000, 1_000_000])
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    rows = []
+    for n in a.leads:
+        t = time.perf_counter()
+        rows.append(bench(n, a.repeat))
+        print(json.dumps(rows[-1]), f"({time.perf_counter() - t:.0f} s)", flush=True)
+    write_results(rows, a.repeat)
+
+
+if __name__ == "__main__":
+    main()
