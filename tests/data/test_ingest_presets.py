@@ -173,3 +173,16 @@ def test_mapping_typos_are_named(ws, tmp_path, text, patterns):
 def test_missing_mapping_file(ws, tmp_path):
     with pytest.raises(MappingError, match="not found"):
         import_file(ws, SAMPLES / "hubspot_contacts.csv", "leads", mapping=tmp_path / "nope.yaml")
+
+
+def test_presets_doc_is_generated_from_the_yaml():
+    from levier.data.ingest.docs import MARKER, render_presets
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "presets.md"
+    text = page.read_text(encoding="utf-8")
+    assert MARKER in text and text.split(MARKER)[0] + render_presets() == text, "run: python -m levier.data.ingest.docs"
+    for name in list_presets():
+        for table, tm in load_preset(name).tables.items():
+            assert f"--preset {name} --table {table}" in text
+            for source in tm.ignored:
+                assert f"`{source}`" in text

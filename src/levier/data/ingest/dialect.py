@@ -26,8 +26,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 DELIMITERS = (",", ";", "\t")
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16")
 _DELIM_NAMES = {",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)"}
-_COMMA_NUMBER = re.compile(r"^[+-]?\d{1,3}(?:[ .\u00a0\u202f]?\d{3})*,\d+$")
-_DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+$")
+_COMMA_NUMBER = re.compile(r"^[+-]?\d{1,3}(?:[ .\u00a0\u202f]?\d{3})*,\d+(?:[eE][+-]?\d+)?$")
+_DOT_NUMBER = re.compile(r"^[+-]?\d+\.\d+(?:[eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True)

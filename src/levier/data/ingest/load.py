@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import ibis
+import pyarrow as pa
 
 from levier.data.facts import IMPORTS_SCHEMA, Facts
 from levier.data.ingest.convert import CONV
@@ -103,6 +103,37 @@ def _next_batch(facts: Facts) -> int:
     return int(value) + 1 if value is not None and value == value else 1
 
 
+def _spark(facts: Facts) -> Any:
+    """The SparkSession of a PySpark backend, else None (Ibis via pandas turns NULL text into 'NaN')."""
+    return getattr(facts.con, "_session", None) if facts.backend_name == "pyspark" else None
+
+
+def _register(facts: Facts, name: str, arrow: pa.Table) -> None:
+    session = _spark(facts)
+    if session is not None:
+        session.createDataFrame(arrow).createOrReplaceTempView(name)
+    else:
+        facts.con.create_table(name, arrow, overwrite=True)
+
+
+def _append(facts: Facts, name: str, arrow: pa.Table) -> None:
+    session = _spark(facts)
+    if session is not None:
+        session.createDataFrame(arrow).write.insertInto(name)
+    else:
+        facts.con.insert(name, arrow)
+
+
+def _drop(facts: Facts, name: str) -> None:
+    try:
+        session = _spark(facts)
+        if session is not None and session.catalog.dropTempView(name):
+            return
+        facts.con.drop_table(name, force=True)
+    except Exception:  # noqa: BLE001 - best-effort cleanup of a staging table
+        pass
+
+
 def write_ibis(facts: Facts, duck: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo) -> tuple[int, int, int]:
     """Upsert on a non-DuckDB backend (anti-join existing keys + union, then overwrite)."""
     con = facts.con
@@ -110,26 +141,21 @@ def write_ibis(facts: Facts, duck: duckdb.DuckDBPyConnection, plan: Plan, info: 
     base_value = existing._row_id.max().execute()
     base = int(base_value) if base_value is not None and base_value == base_value else 0
     batch = _next_batch(facts)
-    arrow = duck.execute(_select_new(plan, base, batch)).fetch_arrow_table()
+    schema = existing.schema()
+    arrow = duck.execute(_select_new(plan, base, batch)).fetch_arrow_table().select(list(schema.names)).cast(schema.to_pyarrow())
     new_name, merged_name = f"_lv_new_{batch}", f"_lv_merged_{batch}"
     try:
-        con.create_table(new_name, arrow, overwrite=True)
+        _register(facts, new_name, arrow)
         new = con.table(new_name)
-        schema = existing.schema()
-        new = new.select(*[new[c].cast(t).name(c) for c, t in schema.items()])
         replaced = int(existing.semi_join(new, list(plan.key)).count().execute())
         kept = existing.anti_join(new, list(plan.key))
-        con.create_table(merged_name, kept.union(new), overwrite=True)
+        con.create_table(merged_name, kept.union(new.select(*schema.names)), overwrite=True)
         con.create_table(plan.table, con.table(merged_name), overwrite=True)
         row = info.row(batch, arrow.num_rows, replaced)
-        con.insert("_imports", ibis.memtable([row], schema=IMPORTS_SCHEMA))
+        _append(facts, "_imports", pa.Table.from_pylist([row], schema=IMPORTS_SCHEMA.to_pyarrow()))
     except Exception as exc:
         raise EngineError(_("Writing to the facts engine failed: {error}", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     finally:
         for name in (new_name, merged_name):
-            try:
-                con.drop_table(name, force=True)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
+            _drop(facts, name)
     return batch, arrow.num_rows, replaced
-

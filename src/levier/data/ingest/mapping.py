@@ -86,6 +86,7 @@ class TableMapping:
     ignored: dict[str, str] = field(default_factory=dict)
     origin: str = "identity"
     strict: bool = True  # user mappings: a mapped source column must be in the file
+    description: str = ""
 
     @property
     def schema(self) -> Table:
@@ -96,7 +97,7 @@ class TableMapping:
 
     def signature(self) -> str:
         """A short hash of the mapping content (part of the duplicate-file check)."""
-        payload = {k: v for k, v in self.__dict__.items() if k not in ("origin", "ignored")}
+        payload = {k: v for k, v in self.__dict__.items() if k not in ("origin", "ignored", "description")}
         text = json.dumps(payload, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -175,7 +176,7 @@ def _parse_table(where: str, name: str, spec: Any, *, origin: str, strict: bool)
     return TableMapping(
         table=name, columns=columns, values=values, constants=constants, date_formats=date_formats,
         date_format=_as_tuple(spec.get("date_format")), when=when, keep=keep, stages=stages,
-        ignored=ignored, origin=origin, strict=strict,
+        ignored=ignored, origin=origin, strict=strict, description=str(spec.get("description") or ""),
     )
 
 
