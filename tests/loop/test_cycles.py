@@ -74,3 +74,16 @@ def test_run_audit_attaches_the_result(s, monkeypatch) -> None:  # noqa: ANN001
     row = cycles.run_audit(s, object(), c.id, {"segment_by": ["channel"]})
     assert row.kind == "audit" and row.payload == {"version": 1, "overall": {"n": 10}}
     assert seen["opts"]["start"] == date(2026, 10, 1) and seen["opts"]["segment_by"] == ["channel"]
+
+
+def test_real_audit_run_is_attached_to_its_cycle(workspace) -> None:  # noqa: ANN001
+    from .conftest import insert_january
+
+    insert_january(workspace)
+    with workspace.session() as s:
+        c = cycles.create_cycle(s, "January", period_start="2026-01-01", period_end="2026-02-01", framing={"segment_by": ["channel"], "compare_to": "none"})
+        row = cycles.run_audit(s, workspace, c.id)
+        assert row.payload["framing"]["period"]["start"] == "2026-01-01"
+        assert row.payload["overall"]["n"] == 6
+        with pytest.raises(OptionError, match="colour"):
+            cycles.run_audit(s, workspace, c.id, {"colour": "red"})

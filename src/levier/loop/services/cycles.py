@@ -137,19 +137,35 @@ def attach_result(s: Session, cycle_id: int, payload: dict[str, Any], *, kind: s
     return row
 
 
+def _audit_options(analysis: Any, cycle: Cycle, options: dict[str, Any]) -> Any:
+    """``AuditOptions`` from the cycle's period and framing, overridden by ``options``."""
+    from dataclasses import fields
+
+    from levier.analysis.framing import Period
+
+    cls = analysis.AuditOptions
+    allowed = {f.name for f in fields(cls)} - {"raci", "thresholds"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise OptionError(_("Invalid audit options: {problem}", problem=", ".join(unknown)), hint=_("Allowed: {allowed}.", allowed=", ".join(sorted(allowed))))
+    merged = {k: v for k, v in {**(cycle.framing or {}), **options}.items() if k in allowed}
+    merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
+    merged.setdefault("period", Period(cycle.period_start, cycle.period_end, f"{cycle.period_start}..{cycle.period_end}"))
+    return cls(**merged)
+
+
 def run_audit(s: Session, ws: Any, cycle_id: int, options: dict[str, Any] | None = None, *, user_id: int | None = None) -> CycleResult:
-    """Run the audit on the workspace facts and attach its result to the cycle."""
+    """Run the audit on the workspace facts for the cycle's period and attach its result."""
     cycle = get_cycle(s, cycle_id)
     try:
         from levier import analysis
 
-        run = analysis.run_audit  # type: ignore[attr-defined]
+        run = analysis.run_audit
     except (ImportError, AttributeError):
         raise ServiceUnavailableError(_("The audit analysis is not available in this installation.")) from None
-    opts = {"start": cycle.period_start, "end": cycle.period_end, **(cycle.framing or {}), **(options or {})}
-    options_cls = getattr(analysis, "AuditOptions", None)
+    opts = _audit_options(analysis, cycle, options or {}) if getattr(analysis, "AuditOptions", None) else {"start": cycle.period_start, "end": cycle.period_end, **(options or {})}
     try:
-        result = run(ws, options_cls(**opts) if options_cls else opts)
+        result = run(ws, opts)
     except TypeError as exc:
         raise OptionError(_("Invalid audit options: {problem}", problem=exc)) from None
     return attach_result(s, cycle_id, result.to_dict(), kind="audit", user_id=user_id)
