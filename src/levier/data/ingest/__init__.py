@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from levier.i18n import gettext as _
 __all__ = ["import_file", "ImportResult", "Dialect", "Mapping", "TableMapping", "PHASES", "list_presets", "load_preset", "load_mapping", "table_mapping"]
 
 PHASES = ("read", "convert", "check", "write")
+#: DuckDB memory limit while importing: staging tables spill to disk beyond it.
+IMPORT_MEMORY_LIMIT = "1GB"
 Progress = Callable[[str, float], None]
 
 
@@ -108,6 +111,19 @@ def _phase(progress: Progress | None, name: str) -> Callable[[float], None]:
     return report
 
 
+@contextmanager
+def _bounded(duck: duckdb.DuckDBPyConnection, tmp: str, native: bool) -> Iterator[None]:
+    """Cap DuckDB's memory for the import (spilling to disk), then restore the setting."""
+    before = duck.execute("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+    duck.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+    if not native:
+        duck.execute(f"SET temp_directory = '{tmp}'")
+    try:
+        yield
+    finally:
+        duck.execute(f"SET memory_limit = '{before}'")
+
+
 def _filtered(con: duckdb.DuckDBPyConnection, plan: Plan, rows_read: int) -> int:
     if not plan.keep:
         return 0
@@ -148,7 +164,7 @@ def import_file(
                             preset=preset_name, mapping=sig, timezone=tz)
     native = ws.facts.backend_name == "duckdb"
     duck = ws.facts.con.con if native else duckdb.connect()
-    with tempfile.TemporaryDirectory(prefix="levier-import-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="levier-import-") as tmp, _bounded(duck, tmp, native):
         try:
             source = open_source(duck, path, Path(tmp), opts, _phase(progress, "read"))
             plan = resolve(tm, source.dialect.header, source.dialect, file=path.name, stages=tuple(ws.config.stages), date_format=formats)
@@ -157,9 +173,9 @@ def import_file(
             _phase(progress, "convert")
             build_converted(duck, plan, source.row_sql, tz=tz, decimal=source.dialect.decimal)
             filtered = _filtered(duck, plan, rows_read)
-            duck.execute(f"DROP TABLE IF EXISTS {STAGE}")
             _phase(progress, "check")
-            check_converted(duck, plan, file=path.name)
+            check_converted(duck, plan, file=path.name, row_sql=source.row_sql)
+            duck.execute(f"DROP TABLE IF EXISTS {STAGE}")
             _phase(progress, "write")
             info = BatchInfo(table, str(path), digest, rows_read, preset_name, sig, tz)
             batch, inserted, replaced = write_duckdb(duck, plan, info) if native else write_ibis(ws.facts, duck, plan, info)

@@ -2,8 +2,9 @@
 
 Everything runs inside DuckDB over the text staging table: ``TRY_CAST`` / ``try_strptime``
 for values, ``timezone()`` for naive → UTC (DST-correct, ICU), ``CASE`` for booleans and value
-maps. The converted table keeps each typed column's source text (``_raw_<col>``) so that
-checks can quote the offending value with its row number.
+maps. The converted table keeps, for each typed column, whether the source had a value
+(``_has_<col>``); checks count ``_has AND value IS NULL`` and, only when something failed,
+join the few offending rows back to the staging text to quote them with their row number.
 
 Rules (documented in docs/presets.md):
 - a naive timestamp is wall-clock time in the import time zone; an ambiguous one (the hour
@@ -148,8 +149,8 @@ def typed_sql(c: ColumnPlan, r: str, *, decimal: str) -> str:
 
 
 def _checked(c: ColumnPlan) -> bool:
-    """Columns whose source text is kept for error messages."""
-    return c.dtype != "string" or bool(c.allowed)
+    """Typed columns: a NULL result may hide an unreadable source value."""
+    return c.dtype != "string"
 
 
 def stage_select(plan: Plan) -> str:
@@ -182,7 +183,7 @@ _BUCKET = "INTERVAL 15 MINUTE"
 
 
 def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_sql: str, *, tz: str, decimal: str) -> int:
-    """Create the temp table :data:`CONV` (canonical columns + ``_raw_*``); returns its row count.
+    """Create the temp table :data:`CONV` (canonical columns + ``_has_*``); returns its row count.
 
     Naive timestamps become UTC through a small table of UTC offsets per 15-minute bucket of
     local time (:data:`TZ`), built with DuckDB's ICU ``timezone()`` for the buckets present
@@ -215,7 +216,7 @@ def build_converted(con: duckdb.DuckDBPyConnection, plan: Plan, row_sql: str, *,
         else:
             outer.append(f"{typed_sql(c, r, decimal=decimal)} AS {qi(c.name)}")
         if _checked(c):
-            outer.append(f"{r} AS {qi('_raw_' + c.name)}")
+            outer.append(f"({r} IS NOT NULL) AS {qi('_has_' + c.name)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {CONV} AS SELECT {', '.join(outer)} FROM ({middle}) AS m {' '.join(joins)}")
     con.execute(f"DROP TABLE IF EXISTS {TZ}")
     return int(con.execute(f"SELECT count(*) FROM {CONV}").fetchone()[0])  # type: ignore[index]
@@ -232,20 +233,33 @@ class _Problem:
 def _problems(plan: Plan) -> list[_Problem]:
     out = []
     for c in plan.columns:
-        col, raw = qi(c.name), qi("_raw_" + c.name)
-        if c.dtype != "string":
-            out.append(_Problem(c.name, "parse", f"{raw} IS NOT NULL AND {col} IS NULL"))
+        col, has = qi(c.name), qi("_has_" + c.name)
+        if _checked(c):
+            out.append(_Problem(c.name, "parse", f"{has} AND {col} IS NULL"))
         if c.allowed:
             out.append(_Problem(c.name, "enum", f"{col} IS NOT NULL AND {col} NOT IN {_in(c.allowed)}"))
         if c.required:
-            out.append(_Problem(c.name, "missing", f"{raw if _checked(c) else col} IS NULL"))
+            out.append(_Problem(c.name, "missing", f"NOT {has}" if _checked(c) else f"{col} IS NULL"))
     return out
 
 
-def _describe(con: duckdb.DuckDBPyConnection, p: _Problem, plan: Plan, file: str) -> str:
+def _source_text(plan: Plan, c: ColumnPlan) -> str:
+    """SQL (over staging alias ``s`` and failing-row alias ``bad``) of the source text of ``c``."""
+    if plan.stages and c.name == "at":
+        return "CASE bad._sub " + " ".join(f"WHEN {i} THEN s.{qi(f'r__stage{i}')}" for i in range(len(plan.stages))) + " END"
+    if plan.stages and c.name == "stage":
+        return "bad.stage_"
+    return "s." + qi("r_" + c.name)
+
+
+def _describe(con: duckdb.DuckDBPyConnection, p: _Problem, plan: Plan, row_sql: str) -> str:
     c = plan.column(p.column)
-    shown = qi("_raw_" + c.name) if _checked(c) else qi(c.name)
-    rows = con.execute(f"SELECT _src_row, {shown} FROM {CONV} WHERE {p.condition} ORDER BY _src_row, _sub LIMIT {MAX_EXAMPLES}").fetchall()
+    bad = f"SELECT _src_row, _sub, {qi(c.name)} AS value_, {qi('stage') if plan.stages else 'NULL'} AS stage_ FROM {CONV} WHERE {p.condition} ORDER BY _src_row, _sub LIMIT {MAX_EXAMPLES}"
+    shown = _source_text(plan, c) if _checked(c) else "bad.value_"
+    rows = con.execute(
+        f"SELECT bad._src_row, {shown} FROM ({bad}) AS bad JOIN (SELECT {row_sql} AS row_, * FROM {STAGE}) AS s "
+        f"ON bad._src_row = s.row_ ORDER BY bad._src_row, bad._sub"
+    ).fetchall()
     examples = "; ".join(_("row {row}: '{value}'", row=r, value=v) if v is not None else _("row {row}: empty", row=r) for r, v in rows)
     if p.kind == "parse":
         head = _("column '{column}' ({dtype}): {n} value(s) cannot be read", column=c.name, dtype=c.dtype, n=p.count)
@@ -257,15 +271,18 @@ def _describe(con: duckdb.DuckDBPyConnection, p: _Problem, plan: Plan, file: str
     return f"  - {head}{source} — {examples}"
 
 
-def check_converted(con: duckdb.DuckDBPyConnection, plan: Plan, *, file: str) -> None:
-    """Raise a clear error when values are unreadable, empty, not allowed, or keys repeat."""
+def check_converted(con: duckdb.DuckDBPyConnection, plan: Plan, *, file: str, row_sql: str) -> None:
+    """Raise a clear error when values are unreadable, empty, not allowed, or keys repeat.
+
+    Needs the staging table (:data:`STAGE`) only when something failed, to quote values.
+    """
     problems = _problems(plan)
     if problems:
         counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {p.condition})" for p in problems) + f" FROM {CONV}").fetchone()
         found = [_Problem(p.column, p.kind, p.condition, int(n)) for p, n in zip(problems, counts or (), strict=True) if n]
         if found:
             total = sum(p.count for p in found)
-            lines = [_describe(con, p, plan, file) for p in found]
+            lines = [_describe(con, p, plan, row_sql) for p in found]
             cls = UnknownValueError if all(p.kind == "enum" for p in found) else ValueParseError
             raise cls(
                 _("{file}: {n} problem value(s) (rows are numbered from the header = row 1):", file=file, n=total) + "\n" + "\n".join(lines),
