@@ -119,6 +119,19 @@ def test_user_errors(make_ws) -> None:
 
 
 def test_default_period_is_last_full_month(make_ws) -> None:
-    # leads hourly from 2026-10-31 00:00 to 2026-11-02 01:00: the default period is October
-    res = run_audit(make_ws(_spec(50), start="2026-10-31"), AuditOptions(compare_to="none"))
+    # leads hourly from 2026-10-31 00:00 to 2026-11-02 01:00; with a 1-day window October is mature
+    res = run_audit(make_ws(_spec(50), start="2026-10-31"), AuditOptions(compare_to="none", conversion_window_days="1d"))
     assert res.framing.period.label == "2026-10" and res.overall.n == 24
+
+
+def test_default_period_waits_for_complete_conversion_windows() -> None:
+    from datetime import datetime
+
+    from levier.analysis.framing import default_period
+
+    latest = datetime(2026, 10, 31, 23, 0)
+    assert default_period(latest).label == "2026-10"
+    # a lead created on October 20 may still convert until November 19: October is not final
+    assert default_period(latest, 30).label == "2026-09"
+    assert default_period(datetime(2026, 11, 30, 12, 0), 30).label == "2026-10"
+    assert default_period(datetime(2026, 1, 15), 30).label == "2025-11"

@@ -106,11 +106,17 @@ def previous_period(p: Period) -> Period:
     return Period(start, p.start, f"{start}..{p.start - timedelta(days=1)}")
 
 
-def default_period(latest: datetime | None) -> Period:
-    """The last full calendar month ending on or before the day after ``latest``."""
+def default_period(latest: datetime | None, window_days: int = 0) -> Period:
+    """The last full calendar month whose leads have all had ``window_days`` to convert.
+
+    ``latest`` is the newest lead creation time (the data's "now"). With a 30-day conversion
+    window and data up to 2026-10-31, October's leads are still maturing (a lead created on
+    October 20 could convert until November 19), so the default is September: a period whose
+    conversion rate is final, comparable with the month before it.
+    """
     if latest is None:
         raise OptionError(_("The workspace has no leads, so no default period can be chosen."), hint=_("Import leads first, or pass --period 2026-10."))
-    ref = (latest + timedelta(days=1)).date()
+    ref = (latest + timedelta(days=1) - timedelta(days=window_days)).date()
     y, m = ref.year, ref.month
     y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return parse_period(f"{y}-{m:02d}")
@@ -239,7 +245,8 @@ def resolve(options: AuditOptions, *, latest_lead: datetime | None, extraction_t
         raise OptionError(_("Unknown segment column(s) in --segment-by: {bad}.", bad=", ".join(bad)), hint=_("Use columns of leads among: {allowed} (comma-separated), or leave it empty.", allowed=", ".join(SEGMENT_COLUMNS)))
     if o.conversion_stage not in stages:
         raise OptionError(_("Unknown stage for --conversion-stage: '{value}'.", value=o.conversion_stage), hint=_("Use one of the workspace stages: {allowed}.", allowed=", ".join(stages)))
-    period = o.period if isinstance(o.period, Period) else (parse_period(o.period) if o.period else default_period(latest_lead))
+    window_days = parse_duration_days(o.conversion_window_days)
+    period = o.period if isinstance(o.period, Period) else (parse_period(o.period) if o.period else default_period(latest_lead, window_days))
     cmp = (o.compare_to or "none").strip()
     compare = None if cmp.lower() == "none" else previous_period(period) if cmp.lower() == "previous" else parse_period(cmp, "--compare-to")
     return Framing(
@@ -248,7 +255,7 @@ def resolve(options: AuditOptions, *, latest_lead: datetime | None, extraction_t
         segment_by=tuple(o.segment_by),
         unit=o.unit,
         stage=o.conversion_stage,
-        window_days=parse_duration_days(o.conversion_window_days),
+        window_days=window_days,
         contact_outcomes=_check_outcomes(o.contact_outcomes, "--contact-outcomes"),
         effective_outcomes=_check_outcomes(o.effective_outcomes, "effective_outcomes") or DEFAULT_EFFECTIVE,
         ttf_sla_hours=parse_hours(o.ttf_sla_hours),

@@ -74,7 +74,7 @@ def _print_summary(d: dict, written: list[Path]) -> None:
 
 @app.command()
 def audit(
-    period: Annotated[str | None, typer.Option("--period", help="Period: 2026-10, 2026-Q3, 2026 or 2026-10-01..2026-10-31. Default: the last full month before the latest lead.")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Period: 2026-10, 2026-Q3, 2026 or 2026-10-01..2026-10-31. Default: the last full month whose leads have all had the conversion window to convert.")] = None,
     segment_by: Annotated[str, typer.Option("--segment-by", help="Comma-separated lead columns to segment by (channel, company_size, source, campaign_id, owner, team, country); empty for none.")] = "channel,company_size",
     unit: Annotated[str, typer.Option("--unit", help="Unit of the scatter: lead, account or rep.")] = "lead",
     conversion_stage: Annotated[str, typer.Option("--conversion-stage", help="Stage that counts as a conversion.")] = "opportunity",
