@@ -28,7 +28,13 @@ import duckdb
 from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted, stage_select
 from levier.data.ingest.dialect import Dialect
 from levier.data.ingest.load import BatchInfo, file_hash, find_previous, write_duckdb, write_ibis
-from levier.data.ingest.mapping import Mapping, TableMapping, list_presets, load_mapping, load_preset
+from levier.data.ingest.mapping import (
+    Mapping,
+    TableMapping,
+    list_presets,
+    load_mapping,
+    load_preset,
+)
 from levier.data.ingest.plan import Plan, resolve
 from levier.data.ingest.readers import STAGE, open_source, require_rows
 from levier.data.schema import table as canonical
@@ -121,7 +127,8 @@ def _bounded(duck: duckdb.DuckDBPyConnection, tmp: str, native: bool) -> Iterato
     try:
         yield
     finally:
-        duck.execute(f"SET memory_limit = '{before}'")
+        if native:  # a private in-memory connection is closed by the caller instead
+            duck.execute(f"SET memory_limit = '{before}'")
 
 
 def _filtered(con: duckdb.DuckDBPyConnection, plan: Plan, rows_read: int) -> int:

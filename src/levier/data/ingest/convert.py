@@ -293,10 +293,10 @@ def check_converted(con: duckdb.DuckDBPyConnection, plan: Plan, *, file: str, ro
 
 def _check_keys(con: duckdb.DuckDBPyConnection, plan: Plan, file: str) -> None:
     keys = ", ".join(qi(k) for k in plan.key)
-    dup = f"SELECT {keys}, list(_src_row ORDER BY _src_row) AS rows_ FROM {CONV} GROUP BY {keys} HAVING count(*) > 1"
-    n = int(con.execute(f"SELECT count(*) FROM ({dup})").fetchone()[0])  # type: ignore[index]
+    n = int(con.execute(f"SELECT count(*) FROM (SELECT {keys} FROM {CONV} GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0])  # type: ignore[index]
     if not n:
         return
+    dup = f"SELECT {keys}, list(_src_row ORDER BY _src_row) AS rows_ FROM {CONV} GROUP BY {keys} HAVING count(*) > 1"
     rows = con.execute(f"SELECT * FROM ({dup}) ORDER BY rows_[1] LIMIT {MAX_EXAMPLES}").fetchall()
     examples = "\n".join(
         "  - " + _("key {key}: rows {rows}", key=", ".join(str(v) for v in r[:-1]), rows=", ".join(str(x) for x in r[-1][:5])) for r in rows

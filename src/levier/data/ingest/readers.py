@@ -23,7 +23,14 @@ from typing import Any
 
 import duckdb
 
-from levier.data.ingest.dialect import Dialect, clean_header, detect_format, sniff_csv, transcode, with_encoding
+from levier.data.ingest.dialect import (
+    Dialect,
+    clean_header,
+    detect_format,
+    sniff_csv,
+    transcode,
+    with_encoding,
+)
 from levier.errors import FileFormatError
 from levier.i18n import gettext as _
 
@@ -54,7 +61,7 @@ class Source:
     row_offset: int  # file row of the first record (CSV 2: the header is row 1; Parquet 1)
     row_column: str | None = None  # a relation column holding the file row (XLSX), else rowid + offset
     read_path: Path | None = None  # the file DuckDB reads (a UTF-8 copy when transcoded)
-    retry: Callable[[], "Source"] | None = None  # re-open transcoded (UTF-8 guess proved wrong)
+    retry: Callable[[], Source] | None = None  # re-open transcoded (UTF-8 guess proved wrong)
 
     def materialize(self, con: duckdb.DuckDBPyConnection, select: str) -> int:
         """``CREATE TEMP TABLE`` :data:`STAGE` ``AS SELECT {select} FROM`` the file; returns its rows."""
