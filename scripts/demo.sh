@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's first command: demo data → new workspace → import → validate → clean → main job.
+# The README's first command: demo data → new workspace → import → validate → clean → the monthly audit.
 set -euo pipefail
 ws=${1:-demo-workspace}
 leads=${2:-20000}
@@ -7,9 +7,15 @@ levier=.venv/bin/levier
 rm -rf "$ws" demo-data
 $levier demo-data --leads "$leads" --seed 7 --out demo-data
 $levier init "$ws"
+# The demo files hold UTC timestamps; real exports usually hold local time (the workspace default).
 for t in leads stage_events touches deals spend web_events assignments orders; do
-  for f in demo-data/$t.*; do [ -e "$f" ] && $levier import "$f" --table "$t" --workspace "$ws" --no-validate; done
+  for f in demo-data/$t.*; do
+    [ -e "$f" ] && $levier import "$f" --table "$t" --timezone UTC --workspace "$ws" --no-validate
+  done
 done
-$levier validate --workspace "$ws" || true   # the demo data carries injected defects on purpose
+# The demo data carries injected defects on purpose: validation reports them (exit 1 on blocking ones).
+$levier validate --workspace "$ws" || echo "(validation found the demo's injected defects; cleaning handles them)"
 $levier clean --workspace "$ws"
-$levier info --workspace "$ws"
+$levier audit --workspace "$ws" --format html,pdf,xlsx,md,json --out "$ws/reports" --lang "${LEVIER_LANG:-fr}"
+echo
+echo "Audit note: $ws/reports/ (HTML, PDF, XLSX, Markdown, JSON)"

@@ -16,6 +16,7 @@ def corr(r: float | None, ci: tuple[float, float] | None = None, code: str = "ok
 
 STABLE = TwoProportion(0.001, 0.001, 0.0, 0.0, 0.9, "ok")
 RISING = TwoProportion(0.004, 0.001, 0.003, 3.0, 0.002, "ok")
+FALLING = TwoProportion(0.001, 0.004, -0.003, -3.0, 0.002, "ok")
 
 CASES = [
     # r, ci, n, ΔCR, complaints, heterogeneous → colour, reason codes
@@ -28,6 +29,7 @@ CASES = [
     (0.12, (-0.01, 0.25), 500, 5.0, STABLE, False, "red", ["r_zero"]),
     (-0.2, None, 500, 0.0, STABLE, False, "red", ["r_negative"]),
     (0.31, None, 500, 4.0, RISING, False, "red", ["complaints_rising"]),
+    (0.31, None, 500, 4.0, FALLING, False, "green", ["r_high", "delta_cr_ok", "complaints_falling"]),
     (0.05, None, 500, 4.0, RISING, False, "red", ["complaints_rising", "r_zero"]),
     (0.40, None, 20, 4.0, STABLE, False, "grey", ["too_few"]),
     (None, None, 500, 4.0, STABLE, False, "grey", ["r_undefined"]),

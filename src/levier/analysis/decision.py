@@ -115,7 +115,9 @@ def decide(
     stable = complaint_test is not None and complaint_test.code in ("ok", "zero_variance")
     if stable:
         p = complaint_test.p_value
-        reasons.append(Reason("complaints_stable", "complaints stable (p = {p})", {"p": "n/a" if p is None else f"{p:.2f}"}))
+        falling = p is not None and p < th.alpha and (complaint_test.diff or 0) < 0
+        msg = "complaints falling (p = {p})" if falling else "complaints stable (p = {p})"
+        reasons.append(Reason("complaints_falling" if falling else "complaints_stable", msg, {"p": "n/a" if p is None else f"{p:.2f}"}))
     if heterogeneous:
         reasons.append(Reason("heterogeneous", "gains are heterogeneous across segments"))
     colour = "green" if ok_r and ok_cr and stable and not heterogeneous else "amber"

@@ -33,39 +33,40 @@ def _formats(text: str) -> list[str]:
     return wanted
 
 
-def _pct(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{100 * v:.{digits}f} %"
+def _print_summary(d: dict, written: list[Path], lang: str) -> None:
+    from levier.report.fmt import Formatter
 
-
-def _num(v: float | None, fmt: str = ".2f") -> str:
-    return "—" if v is None else format(v, fmt)
-
-
-def _print_summary(d: dict, written: list[Path]) -> None:
+    fm = Formatter(lang)
     f, b = d["framing"], d["dashboard"]
     console.print(_("[bold]Audit {period}[/bold] — {phase}, conversion within {days} days, unit: {unit}", period=f["period"]["label"], phase=f["phase"], days=f["conversion"]["window_days"], unit=f["unit"]))
     t = Table(title=_("One-page dashboard"), show_header=False)
+    iqr = b["contacts_iqr"] or [None, None]
     rows = [
-        (_("Leads"), f"{b['n']:,}"),
-        (_("Conversion rate"), _pct(b["conversion_rate"])),
-        (_("Median TTF (h)"), _num(b["median_ttf_hours"])),
-        (_("Median contacts per lead (IQR)"), f"{_num(b['median_contacts'], 'g')} ({_num(b['contacts_iqr'][0], 'g')}–{_num(b['contacts_iqr'][1], 'g')})"),
-        ("r / m / R²", f"{_num(b['r'])} / {_num(b['slope'], '.4f')} / {_num(b['r2'], '.3f')}"),
-        (_("% in Q1"), _pct(b["pct_q1"])),
-        (_("Complaint rate"), _pct(b["complaint_rate"], 3)),
+        (_("Leads"), fm.integer(b["n"])),
+        (_("Conversion rate"), fm.pct(b["conversion_rate"])),
+        (_("Median TTF (h)"), fm.num(b["median_ttf_hours"])),
+        (_("Median contacts per lead (IQR)"), f"{fm.num(b['median_contacts'], 0)} ({fm.num(iqr[0], 0)}–{fm.num(iqr[1], 0)})"),
+        ("r / m / R²", f"{fm.num(b['r'])} / {fm.num(b['slope'], 4)} / {fm.num(b['r2'], 3)}"),
+        (_("% in Q1"), fm.pct(b["pct_q1"])),
+        (_("Complaint rate"), fm.pct(b["complaint_rate"], 3)),
     ]
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
     seg = Table(title=_("Traffic lights per segment"))
-    for col in (_("Segment"), _("Leads"), _("CR"), "r", _("Shape"), "ΔCR", _("Light"), _("Reasons")):
-        seg.add_column(col)
+    for col in (_("Segment"), _("Leads"), _("CR"), "r", _("Shape"), "ΔCR", _("Light")):
+        seg.add_column(col, overflow="fold")
+    reasons: list[str] = []
     for s in [d["overall"], *d["segments"]]:
         tl = s["traffic_light"] or {}
         c = COLOURS.get(tl.get("colour", ""), "white")
         delta = (s.get("comparison") or {}).get("delta_cr_points")
-        seg.add_row(s["label"], f"{s['n']:,}", _pct(s["conversion_rate"]), _num(s["correlation"]["r"]), s["response_curve"]["shape"], "—" if delta is None else f"{delta:+.1f}", f"[{c}]●[/{c}] {tl.get('colour', '')}", "; ".join(tl.get("reasons", [])))
+        light = f"[{c}]●[/{c}] {tl.get('colour', '')}"
+        seg.add_row(s["label"], fm.integer(s["n"]), fm.pct(s["conversion_rate"]), fm.num(s["correlation"]["r"]), s["response_curve"]["shape"], fm.points(delta), light)
+        reasons.append(f"{light} [bold]{s['label']}[/bold] — " + "; ".join(tl.get("reasons", [])))
     console.print(seg)
+    for line in reasons:
+        console.print(line)
     for w in d.get("warnings", []):
         console.print(f"[yellow]! {w}[/yellow]")
     for p in written:
@@ -120,7 +121,7 @@ def audit(
     if json_:
         emit_json({**data, "outputs": [str(p) for p in written]})
         return
-    _print_summary(data, written)
+    _print_summary(data, written, code)
 
 
 def _write(result, data: dict, formats: list[str], lang: str, out: Path) -> list[Path]:  # noqa: ANN001
