@@ -69,6 +69,16 @@ def insert_frames(facts: Facts, frames: dict[str, Any]) -> dict[str, int]:
     for name, data in frames.items():
         table = raw_frame(name, data)
         if table.num_rows:
-            facts.con.insert(name, table)
+            _insert(facts, name, table)
         out[name] = table.num_rows
     return out
+
+
+def _insert(facts: Facts, name: str, table: pa.Table) -> None:
+    if facts.backend_name == "pyspark":
+        # Ibis goes through pandas, where a missing string becomes NaN and Spark stores 'NaN':
+        # hand Arrow to Spark directly (PySpark >= 4.0) and append by position.
+        session = facts.con._session
+        session.createDataFrame(table).write.insertInto(name)
+        return
+    facts.con.insert(name, table)

@@ -66,18 +66,34 @@ class _Context:
     current: dict[str, ir.Table]
     excluded: list[tuple[str, str, ir.Table]] = field(default_factory=list)  # (table, rule, row_id expr)
     entries: list[JournalEntry] = field(default_factory=list)
+    staged: list[str] = field(default_factory=list)
 
     def exclude(self, table: str, rule: str, category: str, rows: ir.Table, example_cols: list[str], **params: Any) -> int:
         """Exclude ``rows`` (a filter of ``current[table]``) and journal it; returns the count."""
-        ids = rows.select(_x=rows._row_id).cache()  # materialised: later rules build on it
+        ids = self._materialise(rows.select(_x=rows._row_id))  # later rules build on it
         n = int(ids.count().execute())
         if n:
             self.excluded.append((table, rule, ids))
             cur = self.current[table]
             examples = examples_of(cur.semi_join(ids, cur._row_id == ids._x), example_cols)
-            self.current[table] = cur.anti_join(ids, cur._row_id == ids._x).cache()
+            kept = cur.anti_join(ids, cur._row_id == ids._x)
+            self.current[table] = kept.cache() if is_duckdb(self.ws) else kept
             self.entries.append(make_entry(table, rule, "exclude", category, n, examples, **params))
         return n
+
+    def _materialise(self, expr: ir.Table) -> ir.Table:
+        """DuckDB: a temporary table. Other engines: a staging table, which cuts the query
+        lineage (Spark plans would otherwise grow with every rule); dropped after the run."""
+        if is_duckdb(self.ws):
+            return expr.cache()
+        name = f"_clean_stage_{len(self.staged)}"
+        self.ws.facts.con.create_table(name, expr, overwrite=True)
+        self.staged.append(name)
+        return self.ws.facts.con.table(name)
+
+    def drop_staged(self) -> None:
+        for name in self.staged:
+            self.ws.facts.con.drop_table(name, force=True)
 
     def flag(self, table: str, rule: str, category: str, n: int, examples: list[dict[str, Any]], **params: Any) -> None:
         if n:
@@ -164,12 +180,12 @@ def timezone_shift(ctx: _Context) -> None:
 
 def missing_opportunity(ctx: _Context) -> None:
     n, examples = _outliers.missing_opportunity(ctx.current["stage_events"], ctx.current["deals"], ctx.ws.config.stages)
-    ctx.flag("stage_events", "missing_opportunity", "missing", n, examples)
+    ctx.flag("leads", "missing_opportunity", "missing", n, examples)
 
 
 def stage_skipped(ctx: _Context) -> None:
     n, examples, stages = _outliers.stage_skipped(ctx.current["stage_events"], ctx.ws.config.stages)
-    ctx.flag("stage_events", "stage_skipped", "missing", n, examples, stages=stages)
+    ctx.flag("leads", "stage_skipped", "missing", n, examples, stages=stages)
 
 
 def rep_day_outliers(ctx: _Context) -> None:
@@ -287,6 +303,14 @@ def clean_workspace(
     opts = options or _options(ws, near_duplicate_seconds)
     when, _source = extraction_time(ws, as_of)
     ctx = _Context(ws, opts, when, {name: ws.facts.raw(name) for name in TABLES})
+    try:
+        return _run(ws, ctx, opts, when, dry_run, tuple(skip))
+    finally:
+        ctx.drop_staged()
+
+
+def _run(ws: Workspace, ctx: _Context, opts: CleaningOptions, when: datetime, dry_run: bool,
+         skip: tuple[str, ...]) -> CleaningRun:
     for name, rule in RULES.items():
         if name not in skip:
             rule(ctx)
@@ -301,7 +325,7 @@ def clean_workspace(
             excluded[e.table_name] += e.rows_affected
     if not dry_run:
         _write(ws, ctx, run_id, entries)
-    return CleaningRun(run_id, ran_at, when, dry_run, entries, excluded, opts.__dict__.copy(), tuple(skip))
+    return CleaningRun(run_id, ran_at, when, dry_run, entries, excluded, opts.__dict__.copy(), skip)
 
 
 def _write(ws: Workspace, ctx: _Context, run_id: int, entries: tuple[JournalEntry, ...]) -> None:
