@@ -59,7 +59,7 @@ REASONS: dict[str, str] = {
     "missing_opportunity": N_("Won (stage or deal) without an opportunity stage: a missing event, flagged (not excluded)."),
     "stage_skipped": N_("A stage is missing between two stages the lead reached ({stages}): flagged (not excluded)."),
     "timezone_shift": N_("Touches of one owner during one week shifted by whole hours (time zone error at import): kept, flagged; fix the time zone and import again."),
-    "rep_day_outliers:error": N_("More than {max_per_day} outbound touches by one rep in one day (median {median}, robust z > {z}): not humanly possible (bulk logging or an integration loop), the rep-day's outbound touches are excluded."),
+    "rep_day_outliers:error": N_("More than {max_per_day} outbound touches by one rep in one day (median {median}, robust z > {z}): not humanly possible (bulk logging or an integration loop): that day's outbound touches that fit no ongoing cadence are excluded."),
     "rep_day_outliers:exceptional": N_("Unusually many outbound touches by one rep in one day (median {median}, robust z > {z}) but plausible: an exceptional day (event, blitz), flagged."),
     "lead_outliers:error": N_("At least {max_per_lead} outbound touches on one lead: not plausible, probably a logging error; flagged."),
     "lead_outliers:risk": N_("Many outbound touches (≥ {cut}, median {median}) on a lead that complained, unsubscribed, opted out, is in litigation or do-not-contact, or never converted: over-solicitation risk, flagged."),
