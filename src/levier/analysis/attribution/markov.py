@@ -90,7 +90,10 @@ def build_chain(pc: PathCounts, order: int = 1) -> MarkovChain:
         w = conv + null
         if w <= 0:
             continue
-        ids = [index.setdefault(s, len(index)) for s in _history(path, order)]
+        if order == 1:
+            ids = [0, *[index.setdefault((c,), len(index)) for c in path]]
+        else:
+            ids = [index.setdefault(s, len(index)) for s in _history(path, order)]
         rows.extend(ids[:-1])
         cols.extend(ids[1:])
         weights.extend([w] * (len(ids) - 1))
@@ -108,16 +111,24 @@ def build_chain(pc: PathCounts, order: int = 1) -> MarkovChain:
     return MarkovChain(int(order), states, counts, value_out)
 
 
-def absorption(chain: MarkovChain, keep: np.ndarray | None = None) -> tuple[float, float]:
-    """(P(conversion), expected value) from the start, using only the states in ``keep``."""
+def _system(chain: MarkovChain) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Row-normalised transitions (CSR) and the (conversion, value) reward of each state."""
     totals = np.asarray(chain.counts.sum(axis=1)).ravel()
-    if chain.n == 0 or totals[0] <= 0:
-        return 0.0, 0.0
     inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
-    keep_idx = np.arange(chain.n) if keep is None else np.flatnonzero(keep)
     probs = (sp.diags(inv) @ chain.counts).tocsr()
+    rewards = np.column_stack([probs[:, chain.n].toarray().ravel(), chain.value_out * inv])
+    return probs, rewards
+
+
+def absorption(chain: MarkovChain, keep: np.ndarray | None = None,
+               system: tuple[sp.csr_matrix, np.ndarray] | None = None) -> tuple[float, float]:
+    """(P(conversion), expected value) from the start, using only the states in ``keep``."""
+    if chain.n == 0 or chain.counts[0].sum() <= 0:
+        return 0.0, 0.0
+    probs, rewards = system or _system(chain)
+    keep_idx = np.arange(chain.n) if keep is None else np.flatnonzero(keep)
     q = probs[keep_idx][:, keep_idx]
-    rhs = np.column_stack([probs[keep_idx, chain.n].toarray().ravel(), (chain.value_out * inv)[keep_idx]])
+    rhs = rewards[keep_idx]
     system = (sp.identity(len(keep_idx), format="csc") - q.tocsc()).tocsc()
     x = splu(system).solve(rhs)
     start = int(np.flatnonzero(keep_idx == 0)[0])
@@ -154,12 +165,13 @@ def markov(pc: PathCounts, order: int = 1) -> Attribution:
     """Exact Markov attribution of order ``order`` (1–4) over the path counts ``pc``."""
     chain = build_chain(pc, order)
     channels = pc.channels
-    p, ev = absorption(chain)
+    system = _system(chain)
+    p, ev = absorption(chain, system=system)
     members = [set(s) for s in chain.states]
     re_conv, re_val = np.zeros(len(channels)), np.zeros(len(channels))
     for i, ch in enumerate(channels):
         keep = np.array([ch not in m for m in members])
-        p_c, ev_c = absorption(chain, keep)
+        p_c, ev_c = absorption(chain, keep, system)
         re_conv[i] = max(0.0, 1.0 - p_c / p) if p > 0 else 0.0
         re_val[i] = max(0.0, 1.0 - ev_c / ev) if ev > 0 else 0.0
     details = MarkovDetails(chain, p, ev, dict(zip(channels, re_conv.tolist())), dict(zip(channels, re_val.tolist())))
