@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime as dt
 
 import pytest
+from tests.analysis.attribution.conftest import insert
 
 from levier.analysis.funnel import funnel
 from levier.errors import OptionError
-from tests.analysis.attribution.conftest import insert
 
 
 @pytest.fixture

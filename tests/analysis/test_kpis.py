@@ -7,11 +7,11 @@ from datetime import datetime as dt
 from pathlib import Path
 
 import pytest
+from tests.analysis.attribution.conftest import insert
 
 from levier.analysis.kpis import KPIS, compute_kpi, kpi, render_markdown
 from levier.analysis.metrics import METRICS
 from levier.errors import OptionError
-from tests.analysis.attribution.conftest import insert
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime as dt
 
 import pytest
+from tests.analysis.attribution.conftest import insert
 
 from levier.analysis.marketing import pipeline_velocity, retention, sales_cycle, web_funnel
-from tests.analysis.attribution.conftest import insert
 
 OCT, NOV = dt(2026, 10, 1), dt(2026, 11, 1)
 

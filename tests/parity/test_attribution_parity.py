@@ -7,12 +7,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.parity.conftest import assert_parity
 
-from levier.analysis.attribution import JourneyOptions, attribute, path_counts, set_counts, time_to_conversion
+from levier.analysis.attribution import (
+    JourneyOptions,
+    attribute,
+    path_counts,
+    set_counts,
+    time_to_conversion,
+)
 from levier.analysis.funnel import funnel
 from levier.analysis.kpis import compute_kpis
 from levier.analysis.marketing import pipeline_velocity, retention, sales_cycle, web_funnel
-from tests.parity.conftest import assert_parity
 
 UTMS = [("google", "cpc", None), ("linkedin", "paid_social", None), ("brevo", "email", None), (None, None, "www.google.com"),
         (None, None, "blog.example.org"), (None, None, None)]
@@ -70,7 +76,7 @@ def pair(parity_pair):  # noqa: ANN001, ANN201
 
 
 def _paths(pc: Any) -> list[Any]:
-    return sorted((">".join(p), float(c), float(n), float(v)) for p, c, n, v in zip(pc.paths, pc.conversions, pc.nulls, pc.value))
+    return sorted((">".join(p), float(c), float(n), float(v)) for p, c, n, v in zip(pc.paths, pc.conversions, pc.nulls, pc.value, strict=False))
 
 
 @pytest.mark.spark

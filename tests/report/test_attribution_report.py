@@ -6,13 +6,19 @@ from pathlib import Path
 
 import openpyxl
 import xlsxwriter
+from tests.analysis.attribution.conftest import REFERENCE
 
 from levier.analysis.attribution import attribute_paths
 from levier.report.attribution import (
-    attribution_html, attribution_markdown, attribution_spec, funnel_html, funnel_markdown, funnel_spec,
-    write_attribution_sheet, write_funnel_sheet,
+    attribution_html,
+    attribution_markdown,
+    attribution_spec,
+    funnel_html,
+    funnel_markdown,
+    funnel_spec,
+    write_attribution_sheet,
+    write_funnel_sheet,
 )
-from tests.analysis.attribution.conftest import REFERENCE
 
 FUNNEL = {"funnel": {"overall": {"steps": [
     {"stage": "lead", "reached": 100, "step_rate": 1.0, "cumulative_rate": 1.0, "drop_off": 0, "median_hours_from_previous": None, "timed_leads": 0},

@@ -51,9 +51,9 @@ def _one(expr: ir.Table) -> Any:
 
 
 def _median(t: ir.Table, value: ir.Value) -> float | None:
-    from levier.analysis.stats import weighted_quantile
-
     import ibis
+
+    from levier.analysis.stats import weighted_quantile
 
     hist = t.mutate(v=value).filter(ibis._.v.notnull()).group_by("v").agg(n=ibis._.count()).execute()
     return weighted_quantile(hist["v"].to_numpy(float), hist["n"].to_numpy(float), 0.5) if len(hist) else None

@@ -20,7 +20,6 @@ from typing import Any
 from levier.analysis._kpi_compute import COMPUTE, Compute
 from levier.analysis.metrics import METRICS, Metric
 from levier.errors import OptionError
-from levier.i18n import get_language
 from levier.i18n import gettext as _
 
 __all__ = ["Kpi", "KpiValue", "KPIS", "kpi", "compute_kpi", "compute_kpis", "render_markdown"]
@@ -182,10 +181,6 @@ def render_markdown() -> str:
         lines += [f"## {k.key}", "", f"**{k.metric.name_en}** / *{k.metric.name_fr}* — {k.kind}, {k.timing}, {k.unit}, "
                   f"reviewed {k.frequency} ({k.category})", "", f"- en: {k.metric.formula_en}", f"- fr : {k.metric.formula_fr}", ""]
     return "\n".join(lines)
-
-
-def current_language() -> str:
-    return get_language()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -83,7 +83,12 @@ def attribute_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Attribute conversions and value to channels with one or several models."""
-    from levier.analysis.attribution import JourneyOptions, attribute, attribute_paths, channel_value
+    from levier.analysis.attribution import (
+        JourneyOptions,
+        attribute,
+        attribute_paths,
+        channel_value,
+    )
     from levier.analysis.framing import parse_duration_days
 
     models = parse_models(model)

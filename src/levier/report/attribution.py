@@ -173,7 +173,7 @@ def write_attribution_sheet(workbook: Any, comparison: dict[str, Any], lang: str
         ws.write_row(i, 1, [float(credit.get((m, ch), 0.0)) for m in models])
     if channels and models:
         chart = workbook.add_chart({"type": "bar"})
-        for j, m in enumerate(models, start=1):
+        for j in range(1, len(models) + 1):
             chart.add_series({"name": [ws.name, 0, j], "categories": [ws.name, 1, 0, len(channels), 0], "values": [ws.name, 1, j, len(channels), j]})
         chart.set_title({"name": f.t("Attribution by model")})
         ws.insert_chart(1, len(models) + 2, chart)

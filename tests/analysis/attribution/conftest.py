@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime as dt
+
 import pytest
 
 from levier.analysis.attribution.paths import PathCounts
@@ -22,3 +24,32 @@ def insert(ws, name: str, rows: list[dict]) -> None:  # noqa: ANN001
     start = ws.facts.count(name)
     full = [{**{f.name: None for f in schema}, **r, "_row_id": start + i + 1, "_batch": 1} for i, r in enumerate(rows)]
     ws.facts.con.insert(name, pa.Table.from_pylist(full, schema=schema))
+
+
+def _web(eid: str, anon: str, at: dt, **kw: object) -> dict:
+    return {"event_id": eid, "anonymous_id": anon, "at": at, "type": kw.pop("type", "page_view"), **kw}
+
+
+@pytest.fixture
+def small(workspace):  # noqa: ANN001, ANN201
+    insert(workspace, "leads", [{"lead_id": "L1", "created_at": dt(2026, 10, 3, 9, 5)},
+                                {"lead_id": "L2", "created_at": dt(2026, 10, 1)}])
+    insert(workspace, "web_events", [
+        _web("e0", "a1", dt(2026, 8, 1, 8), utm_medium="organic", utm_source="google"),
+        _web("e1", "a1", dt(2026, 10, 1, 10), utm_medium="cpc", utm_source="google", utm_campaign="brand"),
+        _web("e2", "a1", dt(2026, 10, 1, 10, 5), page="/pricing"),
+        _web("e3", "a1", dt(2026, 10, 3, 9)),
+        _web("e4", "a1", dt(2026, 10, 3, 9, 5), type="form_submit", lead_id="L1"),
+        _web("e5", "a3", dt(2026, 10, 2, 8), referrer="https://www.google.com/"),
+        _web("e6", "a3", dt(2026, 10, 2, 12), utm_medium="Email", utm_source="brevo"),
+    ])
+    insert(workspace, "touches", [
+        {"touch_id": "t1", "lead_id": "L1", "at": dt(2026, 10, 4, 12), "channel": "email", "direction": "out"},
+        {"touch_id": "t2", "lead_id": "L2", "at": dt(2026, 10, 2), "channel": "call", "direction": "out"},
+        {"touch_id": "t3", "lead_id": "L2", "at": dt(2026, 10, 5), "channel": "call", "direction": "out"},
+    ])
+    insert(workspace, "stage_events", [{"lead_id": "L1", "stage": "lead", "at": dt(2026, 10, 3, 9, 5)},
+                                       {"lead_id": "L1", "stage": "opportunity", "at": dt(2026, 10, 10)},
+                                       {"lead_id": "L2", "stage": "lead", "at": dt(2026, 10, 1)}])
+    insert(workspace, "deals", [{"deal_id": "D1", "lead_id": "L1", "created_at": dt(2026, 10, 10), "amount": 1000.0}])
+    return workspace

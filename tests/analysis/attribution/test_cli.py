@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from levier.cli import app
 from tests.analysis.attribution.conftest import REFERENCE
-from tests.analysis.attribution.test_journeys import small  # noqa: F401  (fixture)
+
+from levier.cli import app
 
 
 def test_attribute_paths_json(runner, tmp_path: Path) -> None:  # noqa: ANN001

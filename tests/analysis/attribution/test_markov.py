@@ -42,9 +42,9 @@ def _dense_order1(pc: PathCounts) -> tuple[list[str], np.ndarray]:
     names = ["start", *pc.channels, "conv", "null"]
     ix = {n: i for i, n in enumerate(names)}
     m = np.zeros((len(names), len(names)))
-    for path, c, n in zip(pc.paths, pc.conversions, pc.nulls):
+    for path, c, n in zip(pc.paths, pc.conversions, pc.nulls, strict=False):
         seq = ["start", *path]
-        for a, b in zip(seq, seq[1:]):
+        for a, b in zip(seq, seq[1:], strict=False):
             m[ix[a], ix[b]] += c + n
         m[ix[seq[-1]], ix["conv"]] += c
         m[ix[seq[-1]], ix["null"]] += n

@@ -39,10 +39,10 @@ def test_credits_sum_to_totals(pc: PathCounts) -> None:
 @settings(max_examples=40, deadline=None)
 @given(counts_st, st.permutations(ALPHABET))
 def test_relabelling_relabels_credits(pc: PathCounts, perm: list[str]) -> None:
-    mapping = dict(zip(ALPHABET, perm))
+    mapping = dict(zip(ALPHABET, perm, strict=False))
     renamed = pc.relabel(mapping)
-    for r, r2 in zip(_models(pc), _models(renamed)):
-        for ch, credit in zip(r.channels, r.conversions):
+    for r, r2 in zip(_models(pc), _models(renamed), strict=False):
+        for ch, credit in zip(r.channels, r.conversions, strict=False):
             assert r2.credit(mapping[ch]) == pytest.approx(credit, rel=1e-9, abs=1e-9), r.label
 
 
@@ -50,7 +50,7 @@ def test_relabelling_relabels_credits(pc: PathCounts, perm: list[str]) -> None:
 @given(counts_st, path_st, st.integers(1, 30))
 def test_channel_in_no_converting_journey_gets_zero(pc: PathCounts, path: tuple[str, ...], nulls: int) -> None:
     extra = PathCounts.from_records(
-        [*zip(pc.paths, pc.conversions, pc.nulls, pc.value), ((*path, "zz"), 0, nulls, 0.0)]
+        [*zip(pc.paths, pc.conversions, pc.nulls, pc.value, strict=False), ((*path, "zz"), 0, nulls, 0.0)]
     )
     for r in [rule(extra, m) for m in RULES] + [shapley(extra), shapley(extra, ordered=True)]:
         assert r.credit("zz") == 0.0, r.label

@@ -28,8 +28,8 @@ def test_reference_by_hand(reference: PathCounts, model: str) -> None:
 def test_last_non_direct_skips_direct() -> None:
     pc = PathCounts.from_records([("direct>A>direct", 2, 1, 100.0), ("direct", 1, 0, 10.0), ("B>direct", 1, 0, 5.0)])
     r = rule(pc, "last_non_direct")
-    assert dict(zip(r.channels, r.conversions)) == {"A": 2.0, "B": 1.0, "direct": 1.0}
-    assert dict(zip(r.channels, r.value)) == {"A": 100.0, "B": 5.0, "direct": 10.0}
+    assert dict(zip(r.channels, r.conversions, strict=False)) == {"A": 2.0, "B": 1.0, "direct": 1.0}
+    assert dict(zip(r.channels, r.value, strict=False)) == {"A": 100.0, "B": 5.0, "direct": 10.0}
 
 
 def test_position_weights() -> None:

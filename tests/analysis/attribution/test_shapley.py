@@ -48,7 +48,7 @@ def test_matches_brute_force(seed: int) -> None:
     pc = PathCounts.from_records(recs)
     r = shapley(pc)
     bf = _brute_force(pc)
-    for ch, credit in zip(r.channels, r.conversions):
+    for ch, credit in zip(r.channels, r.conversions, strict=False):
         assert credit == pytest.approx(bf[ch], abs=1e-9)
 
 

@@ -7,14 +7,13 @@ from datetime import datetime as dt
 from pathlib import Path
 
 import pytest
+from tests.analysis.attribution.conftest import REFERENCE, insert
 
 from levier.analysis.attribution.paths import read_paths_csv
 from levier.analysis.attribution.run import attribute, attribute_paths, check_models
 from levier.analysis.attribution.value import channel_value, spend_by_channel
 from levier.errors import DataError, OptionError
 from levier.i18n import use_language
-from tests.analysis.attribution.conftest import REFERENCE, insert
-from tests.analysis.attribution.test_journeys import small  # noqa: F401  (fixture)
 
 
 def _csv(tmp_path: Path, text: str) -> Path:

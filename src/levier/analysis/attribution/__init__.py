@@ -12,7 +12,13 @@ file (:func:`read_paths_csv`). Time-decay needs touch times and runs in the engi
 
 from __future__ import annotations
 
-from levier.analysis.attribution.journeys import JourneyOptions, path_counts, set_counts, time_decay, time_to_conversion
+from levier.analysis.attribution.journeys import (
+    JourneyOptions,
+    path_counts,
+    set_counts,
+    time_decay,
+    time_to_conversion,
+)
 from levier.analysis.attribution.markov import MarkovChain, MarkovDetails, build_chain, markov
 from levier.analysis.attribution.paths import PathCounts, parse_path, read_paths_csv
 from levier.analysis.attribution.result import MODELS, Attribution, Comparison

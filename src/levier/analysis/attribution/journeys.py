@@ -218,7 +218,7 @@ def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: floa
     n, v = float(totals["n"].iloc[0] or 0), float(totals["v"].iloc[0] or 0.0)
     pc = path_counts(ws, opts)
     channels = pc.channels
-    got = dict(zip(df["channel"], zip(df["conversions"], df["value"])))
+    got = dict(zip(df["channel"], zip(df["conversions"], df["value"], strict=False), strict=False))
     return Attribution(
         "time_decay", channels, tuple(float(got.get(c, (0.0, 0.0))[0]) for c in channels),
         tuple(float(got.get(c, (0.0, 0.0))[1]) for c in channels), n, v, {"half_life_days": half_life_days},
@@ -257,5 +257,5 @@ def time_to_conversion(ws: Any, opts: JourneyOptions | None = None) -> TimeToCon
     day = 1440.0
     return TimeToConversion(
         int(cnt.sum()), None if q[0] is None else q[0] / day, None if q[1] is None else q[1] / day,
-        float((vals * cnt).sum() / cnt.sum() / day), histogram=tuple(zip(vals.astype(int).tolist(), cnt.astype(int).tolist())),
+        float((vals * cnt).sum() / cnt.sum() / day), histogram=tuple(zip(vals.astype(int).tolist(), cnt.astype(int).tolist(), strict=False)),
     )

@@ -86,7 +86,7 @@ def build_chain(pc: PathCounts, order: int = 1) -> MarkovChain:
     cols: list[int] = []
     weights: list[float] = []
     ends: list[tuple[int, float, float, float]] = []
-    for path, conv, null, val in zip(pc.paths, pc.conversions, pc.nulls, pc.value):
+    for path, conv, null, val in zip(pc.paths, pc.conversions, pc.nulls, pc.value, strict=False):
         w = conv + null
         if w <= 0:
             continue
@@ -174,7 +174,7 @@ def markov(pc: PathCounts, order: int = 1) -> Attribution:
         p_c, ev_c = absorption(chain, keep, system)
         re_conv[i] = max(0.0, 1.0 - p_c / p) if p > 0 else 0.0
         re_val[i] = max(0.0, 1.0 - ev_c / ev) if ev > 0 else 0.0
-    details = MarkovDetails(chain, p, ev, dict(zip(channels, re_conv.tolist())), dict(zip(channels, re_val.tolist())))
+    details = MarkovDetails(chain, p, ev, dict(zip(channels, re_conv.tolist(), strict=False)), dict(zip(channels, re_val.tolist(), strict=False)))
     return Attribution(
         "markov", channels, tuple(_shares(re_conv, pc.total_conversions).tolist()),
         tuple(_shares(re_val, pc.total_value).tolist()), pc.total_conversions, pc.total_value,

@@ -97,7 +97,7 @@ class PathCounts:
         """The same counts with channels renamed (paths that become equal are merged)."""
         return PathCounts.from_records(
             (tuple(mapping.get(c, c) for c in p), c1, n1, v1)
-            for p, c1, n1, v1 in zip(self.paths, self.conversions, self.nulls, self.value)
+            for p, c1, n1, v1 in zip(self.paths, self.conversions, self.nulls, self.value, strict=False)
         )
 
     def to_frame(self) -> pd.DataFrame:

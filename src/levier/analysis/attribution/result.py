@@ -38,10 +38,10 @@ class Attribution:
 
     def credit(self, channel: str) -> float:
         """Conversions credited to ``channel`` (0 if unknown)."""
-        return dict(zip(self.channels, self.conversions)).get(channel, 0.0)
+        return dict(zip(self.channels, self.conversions, strict=False)).get(channel, 0.0)
 
     def value_credit(self, channel: str) -> float:
-        return dict(zip(self.channels, self.value)).get(channel, 0.0)
+        return dict(zip(self.channels, self.value, strict=False)).get(channel, 0.0)
 
     def to_frame(self) -> pd.DataFrame:
         tc = self.total_conversions or 1.0
@@ -57,7 +57,7 @@ class Attribution:
             "model": self.model, "label": self.label, "params": dict(self.params),
             "total_conversions": self.total_conversions, "total_value": self.total_value,
             "channels": [{"channel": ch, "conversions": _clean(c), "value": _clean(v)}
-                         for ch, c, v in zip(self.channels, self.conversions, self.value)],
+                         for ch, c, v in zip(self.channels, self.conversions, self.value, strict=False)],
         }
         if self.details is not None:
             out["details"] = self.details.to_dict()

@@ -92,7 +92,7 @@ def rule(pc: PathCounts, model: str, *, direct: Collection[str] = (DIRECT,),
     channels = pc.channels
     ix = {c: i for i, c in enumerate(channels)}
     conv, val = np.zeros(len(channels)), np.zeros(len(channels))
-    for path, c, v in zip(pc.paths, pc.conversions, pc.value):
+    for path, c, v in zip(pc.paths, pc.conversions, pc.value, strict=False):
         if c <= 0 and v <= 0:
             continue
         w = rule_weights(model, path, direct=direct, shares=shares)

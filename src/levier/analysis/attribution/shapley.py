@@ -36,7 +36,7 @@ def first_occurrences(path: tuple[str, ...]) -> tuple[str, ...]:
 def channel_sets(pc: PathCounts, ordered: bool = False) -> dict[tuple[str, ...], tuple[float, float]]:
     """Conversions and value per channel set (sorted) or first-touch sequence (ordered)."""
     out: dict[tuple[str, ...], list[float]] = {}
-    for path, c, v in zip(pc.paths, pc.conversions, pc.value):
+    for path, c, v in zip(pc.paths, pc.conversions, pc.value, strict=False):
         key = first_occurrences(path) if ordered else tuple(sorted(set(path)))
         cell = out.setdefault(key, [0.0, 0.0])
         cell[0] += c

@@ -108,7 +108,7 @@ def spend_by_channel(ws: Any, options: JourneyOptions | None = None,
     if opts.level == "campaign":
         label = label + "/" + s.campaign_id.fill_null("(none)")
     df = s.mutate(label=label).group_by("label").agg(cost=s.cost.sum()).execute()
-    return {str(k): float(v) for k, v in zip(df["label"], df["cost"]) if v == v}
+    return {str(k): float(v) for k, v in zip(df["label"], df["cost"], strict=False) if v == v}
 
 
 def channel_value(ws: Any, models: Sequence[str] = ("last", "linear", "markov", "shapley"), *,
