@@ -88,6 +88,8 @@ def audit(
     fmt: Annotated[str, typer.Option("--format", help="Comma-separated outputs: html, pdf, xlsx, md, json.")] = "",
     lang: LangOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory of the outputs (and of framing.json).")] = Path("audit"),
+    cycle: Annotated[int | None, typer.Option("--cycle", help="Attach the run to this loop cycle (default: the cycle of the same period, created if missing).")] = None,
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Save the run and its framing note in the loop database.")] = True,
     workspace: WorkspaceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -118,10 +120,23 @@ def audit(
             if formats:
                 written.insert(0, write_framing(result, out))
                 step("outputs")
+            recorded = _record(ws, data, cycle) if record else None
     if json_:
-        emit_json({**data, "outputs": [str(p) for p in written]})
+        emit_json({**data, "outputs": [str(p) for p in written], "recorded": recorded})
         return
-    _print_summary(data, written, code)
+    with use_language(code):
+        _print_summary(data, written, code)
+        if recorded:
+            console.print(_("Recorded in the loop: cycle {cycle}, result {result}.", cycle=recorded["cycle_id"], result=recorded["result_id"]))
+
+
+def _record(ws, data: dict, cycle: int | None) -> dict:  # noqa: ANN001
+    """Attach the run and its framing note to the loop cycle of its period."""
+    from levier.loop.services.cycles import record_audit
+
+    with ws.session() as s, s.begin():
+        row = record_audit(s, data, cycle_id=cycle)
+        return {"cycle_id": row.cycle_id, "result_id": row.id}
 
 
 def _write(result, data: dict, formats: list[str], lang: str, out: Path) -> list[Path]:  # noqa: ANN001

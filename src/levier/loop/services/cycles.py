@@ -16,8 +16,11 @@ from levier.loop.services._common import as_date, get, require_text
 
 __all__ = [
     "STEPS", "WEEKS", "create_cycle", "list_cycles", "get_cycle", "cycle_detail", "complete_step", "attach_result",
-    "run_audit", "list_results", "add_decision", "reminders", "replay", "add_months",
+    "run_audit", "record_audit", "list_results", "add_decision", "reminders", "replay", "add_months",
 ]
+
+#: Framing keys kept on the cycle as audit options (the full framing note stays in each result).
+FRAMING_OPTIONS = ("segment_by", "unit", "conversion_stage", "conversion_window_days", "contact_outcomes", "ttf_sla_hours")
 
 #: (number, key, week the step is due at the end of)
 STEPS: tuple[tuple[int, str, int], ...] = (
@@ -169,6 +172,36 @@ def run_audit(s: Session, ws: Any, cycle_id: int, options: dict[str, Any] | None
     except TypeError as exc:
         raise OptionError(_("Invalid audit options: {problem}", problem=exc)) from None
     return attach_result(s, cycle_id, result.to_dict(), kind="audit", user_id=user_id)
+
+
+def _framing_options(framing: dict[str, Any]) -> dict[str, Any]:
+    """The audit options of a framing note (``AuditResult.to_dict()["framing"]``)."""
+    conversion, contact = framing.get("conversion") or {}, framing.get("contact") or {}
+    values = {
+        "segment_by": framing.get("segment_by"), "unit": framing.get("unit"),
+        "conversion_stage": conversion.get("stage"), "conversion_window_days": conversion.get("window_days"),
+        "contact_outcomes": contact.get("outcomes"), "ttf_sla_hours": framing.get("ttf_sla_hours"),
+    }
+    return {k: v for k, v in values.items() if k in FRAMING_OPTIONS and v not in (None, [])}
+
+
+def record_audit(s: Session, payload: dict[str, Any], *, cycle_id: int | None = None, user_id: int | None = None) -> CycleResult:
+    """Attach an audit run (``AuditResult.to_dict()``) to its cycle: ``cycle_id``, else the cycle
+    of the same period, else a new cycle whose framing note is the run's framing."""
+    framing = payload.get("framing") or {}
+    period = framing.get("period") or {}
+    if cycle_id is None:
+        start, end = as_date(period.get("start"), "period.start"), as_date(period.get("end"), "period.end")
+        if start is None or end is None:
+            raise OptionError(_("The audit result has no period; it cannot be attached to a cycle."))
+        found = s.scalars(sa.select(Cycle).where(Cycle.period_start == start, Cycle.period_end == end).order_by(Cycle.id.desc())).first()
+        if found is None:
+            found = create_cycle(
+                s, _("Audit {period}", period=period.get("label") or start), period_start=start, period_end=end,
+                framing=_framing_options(framing), raci={k: v for k, v in (framing.get("raci") or {}).items() if v},
+            )
+        cycle_id = found.id
+    return attach_result(s, cycle_id, payload, kind="audit", user_id=user_id)
 
 
 def list_results(s: Session, cycle_id: int) -> list[CycleResult]:
