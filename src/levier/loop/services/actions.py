@@ -53,9 +53,10 @@ def _check_window(start: date, end: date) -> None:
         raise OptionError(_("window_end ({end}) is before window_start ({start}).", end=end, start=start))
 
 
-def _check_retro_open(s: Session, retro_id: int | None) -> None:
+def require_retro_open(s: Session, retro_id: int | None) -> Retro | None:
+    """The retro ``retro_id`` if it accepts new items; a RuleError while it awaits its review or is closed."""
     if retro_id is None:
-        return
+        return None
     retro = get(s, Retro, retro_id, _("retro"))
     if retro.status == "review":
         raise RuleError(
@@ -64,6 +65,7 @@ def _check_retro_open(s: Session, retro_id: int | None) -> None:
         )
     if retro.status == "closed":
         raise RuleError(_("Retro {id} is closed.", id=retro_id))
+    return retro
 
 
 def action_dict(s: Session, action: Action, today: date | None = None) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def create_action(
     end = as_date(window_end, "window_end") or due
     start = as_date(window_start, "window_start") or end - timedelta(days=29)
     _check_window(start, end)
-    _check_retro_open(s, retro_id)
+    require_retro_open(s, retro_id)
     if target is None:
         raise OptionError(_("target: give the KPI value the action aims for."))
     action = Action(

@@ -58,14 +58,8 @@ def get_retro(s: Session, retro_id: int) -> Retro:
 
 
 def _require_open(s: Session, retro_id: int) -> Retro:
-    retro = get_retro(s, retro_id)
-    if retro.status == "review":
-        raise RuleError(
-            _("Retro {id} opens with the review of the previous retro's actions.", id=retro_id),
-            hint=_("Run the review first (`levier retro review {id}`).", id=retro_id),
-        )
-    if retro.status == "closed":
-        raise RuleError(_("Retro {id} is closed.", id=retro_id))
+    retro = action_svc.require_retro_open(s, retro_id)
+    assert retro is not None
     return retro
 
 
