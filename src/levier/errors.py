@@ -146,3 +146,7 @@ class CsrfError(PermissionDeniedError):
 
 class ServiceUnavailableError(LevierError):
     """A component the request needs (e.g. the audit analysis) is not installed or not reachable."""
+
+
+class FormulaError(OptionError):
+    """A user-defined KPI formula cannot be parsed or names an unknown table, column or function."""

@@ -53,7 +53,7 @@ def test_upgrade_from_first_revision_keeps_data(empty_url: str) -> None:
     engine = make_engine(empty_url)
     with engine.begin() as con:
         _insert_first_revision_rows(con)
-    assert migrate(empty_url) == head_revision() == "0003"
+    assert migrate(empty_url) == head_revision()
     with engine.connect() as con:
         assert con.execute(sa.text("SELECT username FROM users")).scalars().all() == ["ana"]
         row = con.execute(sa.text("SELECT title, overdue_notified_at, due_soon_notified_at FROM actions")).one()
@@ -66,13 +66,13 @@ def test_upgrade_from_first_revision_keeps_data(empty_url: str) -> None:
 
 
 def test_migrate_is_idempotent_and_models_match_migrations(db_url: str) -> None:
-    assert migrate(db_url) == "0003"
+    assert migrate(db_url) == head_revision()
     engine = make_engine(db_url)
     with engine.connect() as con:
         ctx = MigrationContext.configure(con, opts={"compare_type": True})
         diff = [d for d in compare_metadata(ctx, Base.metadata) if "loop_search" not in repr(d) and "_fts" not in repr(d)]
     assert diff == []
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == head_revision()
     engine.dispose()
 
 
@@ -81,7 +81,7 @@ def test_workspace_create_and_open_upgrade_the_loop_db(tmp_path: Path) -> None:
     levier.create_workspace(ws_dir).close()
     db = ws_dir / "loop.sqlite"
     engine = make_engine(f"sqlite:///{db}")
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == head_revision()
     # simulate a workspace made by an older Levier: downgrade to revision 1 with a row in place
     from alembic import command
 
@@ -94,6 +94,6 @@ def test_workspace_create_and_open_upgrade_the_loop_db(tmp_path: Path) -> None:
         con.execute(sa.text("INSERT INTO users (username, name, role, active, created_at) VALUES ('bo', 'Bo', 'viewer', true, '2026-01-01')"))
     assert current_revision(engine) == "0001"
     with levier.open_workspace(ws_dir) as ws, ws.session() as s:
-        assert current_revision(ws.engine) == "0003"
+        assert current_revision(ws.engine) == head_revision()
         assert s.execute(sa.text("SELECT username FROM users")).scalars().all() == ["bo"]
     engine.dispose()

@@ -404,3 +404,7 @@ class WebhookDelivery(Base):
     log: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = _created()
     delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+# KPI registry tables (their module owns them; imported here so the metadata is complete).
+from levier.kpi import models as _kpi_models  # noqa: E402,F401

@@ -31,7 +31,7 @@ __all__ = [
     "deliver_pending", "list_deliveries", "slack_text", "sign",
 ]
 
-EVENTS = ("action.created", "action.due_soon", "action.overdue", "experiment.decided", "playbook.standardised")
+EVENTS = ("action.created", "action.due_soon", "action.overdue", "experiment.decided", "playbook.standardised", "kpi.alert")
 FORMATS = ("json", "slack")
 
 
@@ -97,6 +97,7 @@ def slack_text(event: str, data: dict[str, Any]) -> str:
         "action.overdue": f"was due {data.get('due_date', '')} ({data.get('owner', '')})",
         "experiment.decided": f"decision: {data.get('decision', '')}",
         "playbook.standardised": f"version {data.get('version', '')} is now the standard",
+        "kpi.alert": f"{data.get('message', '')} (owner {data.get('owner', '')})",
     }.get(event, "")
     return f"[Levier] {event}: {title} — {extra}".strip()
 
