@@ -16,7 +16,7 @@ from levier.loop.models import Base, _created, _fk, _id, utcnow
 
 __all__ = [
     "KINDS", "TIMINGS", "FREQUENCIES", "AARRR", "DIRECTIONS", "ROLES", "ALERT_KINDS", "ALERT_STATUSES",
-    "KpiDefinition", "KpiTarget", "Objective", "KeyResult", "Dashboard", "KpiAlert",
+    "KpiDefinition", "KpiTarget", "Objective", "KeyResult", "Dashboard", "KpiAlert", "KpiPoint", "KpiSeriesState",
 ]
 
 KINDS = ("activity", "impact")
@@ -113,3 +113,26 @@ class KpiAlert(Base):
     first_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
     last_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+class KpiSeriesState(Base):
+    """The watermark of one stored time series: the last import batch seen per facts table."""
+
+    __tablename__ = "kpi_series_state"
+    id: Mapped[int] = _id()
+    series_key: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    watermark: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class KpiPoint(Base):
+    """One computed value of a KPI time series (period start, segment label)."""
+
+    __tablename__ = "kpi_points"
+    __table_args__ = (sa.UniqueConstraint("series_key", "period_start", "segment"),)
+    id: Mapped[int] = _id()
+    series_key: Mapped[str] = mapped_column(sa.String(300), index=True)
+    period_start: Mapped[datetime] = mapped_column(sa.DateTime)
+    segment: Mapped[str] = mapped_column(sa.String(300), default="")
+    value: Mapped[float | None] = mapped_column(sa.Float)
+    computed_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""KPI registry: definitions, SMART targets, OKRs, dashboards, alerts
+"""KPI registry: definitions, SMART targets, OKRs, dashboards, alerts, stored time series
 
 Revision ID: 0004
 Revises: 0003
@@ -15,7 +15,7 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-TABLES = ('okr_key_results', 'okr_objectives', 'kpi_definitions', 'kpi_alerts', 'kpi_targets', 'kpi_dashboards')
+TABLES = ('kpi_series_state', 'kpi_points', 'okr_key_results', 'okr_objectives', 'kpi_definitions', 'kpi_alerts', 'kpi_targets', 'kpi_dashboards')
 
 
 def upgrade() -> None:
@@ -106,6 +106,26 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_okr_key_results_objective_id'), 'okr_key_results', ['objective_id'], unique=False)
     op.create_index(op.f('ix_okr_key_results_target_id'), 'okr_key_results', ['target_id'], unique=False)
+
+    op.create_table('kpi_points',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('series_key', sa.String(length=300), nullable=False),
+    sa.Column('period_start', sa.DateTime(), nullable=False),
+    sa.Column('segment', sa.String(length=300), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('computed_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_points')),
+    sa.UniqueConstraint('series_key', 'period_start', 'segment', name=op.f('uq_kpi_points_series_key'))
+    )
+    op.create_index(op.f('ix_kpi_points_series_key'), 'kpi_points', ['series_key'], unique=False)
+    op.create_table('kpi_series_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('series_key', sa.String(length=300), nullable=False),
+    sa.Column('watermark', sa.JSON(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_series_state')),
+    sa.UniqueConstraint('series_key', name=op.f('uq_kpi_series_state_series_key'))
+    )
 
 
 def downgrade() -> None:
