@@ -21,7 +21,17 @@ from levier.analysis.kpis import KPIS
 from levier.errors import ConflictError, NotFoundError, OptionError, RuleError
 from levier.i18n import gettext as _
 from levier.kpi import formula as fml
-from levier.kpi.models import AARRR, DIRECTIONS, FREQUENCIES, KINDS, TIMINGS, KeyResult, KpiDefinition, KpiTarget, Objective
+from levier.kpi.models import (
+    AARRR,
+    DIRECTIONS,
+    FREQUENCIES,
+    KINDS,
+    TIMINGS,
+    KeyResult,
+    KpiDefinition,
+    KpiTarget,
+    Objective,
+)
 from levier.loop.models import User
 from levier.loop.services._common import as_date, check_choice, require_text
 from levier.loop.services.users import get_user

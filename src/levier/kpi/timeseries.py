@@ -1,0 +1,260 @@
+"""KPI time series per day / week / month / quarter and per lead segment, refreshed incrementally.
+
+Values are computed in the facts engine: a user formula is one grouped query per aggregate
+(``GROUP BY period, segment``); a catalogue KPI is its own compute function
+(:func:`levier.analysis.kpis.compute_kpi`) run per period, which pushes its aggregation to the
+engine. Points are stored in the loop store (``kpi_points``) with a watermark per series
+(``kpi_series_state``: the last import batch seen of every facts table the KPI reads).
+
+A refresh recomputes only (a) periods never computed and (b) periods that rows of the new import
+batches can change: a new row at time *t* changes the periods ending after *t − settle*, where
+*settle* is 0 for event KPIs and the conversion window for lead-cohort KPIs (ADR 0111).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import product
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from levier.data.schema import TABLES
+from levier.errors import OptionError
+from levier.i18n import gettext as _
+from levier.kpi import formula as fml
+from levier.kpi.models import KpiPoint, KpiSeriesState
+from levier.kpi.registry import Entry, get_kpi
+from levier.loop.models import utcnow
+
+__all__ = ["Point", "Series", "series", "period_starts", "period_end", "segment_label", "compute_periods"]
+
+GRAINS = ("day", "week", "month", "quarter")
+FREQUENCY_GRAIN = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
+_ADDITIVE = ("count", "nunique", "sum")
+
+
+@dataclass(frozen=True)
+class Point:
+    period_start: datetime
+    segment: str
+    value: float | None
+    partial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period_start": self.period_start.isoformat(), "segment": self.segment, "value": self.value, "partial": self.partial}
+
+
+@dataclass(frozen=True)
+class Series:
+    """A KPI per period (and segment); ``recomputed`` / ``reused`` count periods of this refresh."""
+
+    key: str
+    grain: str
+    segment_by: tuple[str, ...]
+    start: datetime
+    end: datetime
+    points: tuple[Point, ...]
+    recomputed: int
+    reused: int
+    data_end: datetime | None = None
+
+    def values(self, segment: str = "") -> list[float | None]:
+        return [p.value for p in self.points if p.segment == segment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "grain": self.grain, "segment_by": list(self.segment_by), "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "recomputed": self.recomputed, "reused": self.reused,
+                "data_end": self.data_end.isoformat() if self.data_end else None, "points": [p.to_dict() for p in self.points]}
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([p.to_dict() for p in self.points], columns=["period_start", "segment", "value", "partial"])
+
+
+# -- calendar ------------------------------------------------------------------------------
+def _floor(d: datetime, grain: str) -> datetime:
+    d = datetime.combine(d.date(), datetime.min.time())
+    if grain == "week":
+        return d - timedelta(days=d.weekday())
+    if grain == "month":
+        return d.replace(day=1)
+    if grain == "quarter":
+        return d.replace(day=1, month=3 * ((d.month - 1) // 3) + 1)
+    return d
+
+
+def period_end(p: datetime, grain: str) -> datetime:
+    if grain == "day":
+        return p + timedelta(days=1)
+    if grain == "week":
+        return p + timedelta(days=7)
+    months = 1 if grain == "month" else 3
+    y, m = divmod(p.month - 1 + months, 12)
+    return p.replace(year=p.year + y, month=m + 1)
+
+
+def period_starts(start: datetime, end: datetime, grain: str) -> list[datetime]:
+    """Aligned starts (weeks on Monday) of every period meeting ``[start, end)``."""
+    if grain not in GRAINS:
+        raise OptionError(_("grain: '{g}' is not one of {all}.", g=grain, all=", ".join(GRAINS)))
+    out, p = [], _floor(start, grain)
+    while p < end:
+        out.append(p)
+        p = period_end(p, grain)
+    return out
+
+
+def segment_label(values: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+# -- computation in the engine ---------------------------------------------------------------
+def _segments(ws: Any, segment_by: Sequence[str]) -> list[dict[str, str]]:
+    if not segment_by:
+        return [{}]
+    leads = ws.table("leads")
+    df = leads.select(*[leads[c].cast("string").fill_null("").name(c) for c in segment_by]).distinct().execute()
+    return [dict(zip(segment_by, map(str, row), strict=True)) for row in sorted(df.itertuples(index=False, name=None))]
+
+
+def _custom(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> dict[tuple[datetime, str], float | None]:
+    f = fml.parse(e.formula or "")
+    if segment_by and not f.segmentable:
+        raise OptionError(_("KPI '{key}' reads a table without lead_id: it cannot be split by segment.", key=e.key))
+    lo, hi = periods[0], period_end(periods[-1], grain)
+    per_term: dict[fml.Term, dict[tuple[datetime, str], float]] = {}
+    for term in f.terms:
+        df = fml.aggregate_frame(ws, term, lo, hi, grain, segment_by)
+        per_term[term] = {(_floor(r["period"].to_pydatetime(), grain), segment_label({c: str(r[f"seg_{c}"]) for c in segment_by})): r["value"]
+                          for _i, r in df.iterrows()}
+    sources = fml.term_sources(f)
+    out: dict[tuple[datetime, str], float | None] = {}
+    for p, seg in product(periods, [segment_label(x) for x in _segments(ws, segment_by)]):
+        vals = {t: per_term[t].get((p, seg), 0.0 if t.func in _ADDITIVE else None) for t in f.terms}
+        vals = {t: (None if v is None or v != v else float(v)) for t, v in vals.items()}
+        out[(p, seg)] = fml.evaluate(f.tree, vals, sources)
+    return out
+
+
+def _catalogue(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> dict[tuple[datetime, str], float | None]:
+    from levier.analysis.kpis import compute_kpi
+
+    out: dict[tuple[datetime, str], float | None] = {}
+    for seg in _segments(ws, segment_by):
+        for p in periods:
+            out[(p, segment_label(seg))] = compute_kpi(ws, e.key, p, period_end(p, grain), seg or None).value
+    return out
+
+
+def compute_periods(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: tuple[str, ...] = ()) -> dict[tuple[datetime, str], float | None]:
+    """The KPI over each period (and segment), computed now (nothing stored)."""
+    if not periods:
+        return {}
+    if not e.computable:
+        raise OptionError(_("KPI '{key}' is not measured over a period alone; read it in the audit or the attribution.", key=e.key))
+    return (_custom if e.source == "custom" else _catalogue)(ws, e, periods, grain, segment_by)
+
+
+# -- watermarks and storage ------------------------------------------------------------------
+def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
+    out = {}
+    for name in tables:
+        v = ws.facts.raw(name)._batch.max().execute()
+        out[name] = -1 if v is None or v != v else int(v)
+    return out
+
+
+def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
+    """The earliest time of a row imported after the watermark (None when nothing is new)."""
+    first: datetime | None = None
+    for name, batch in new.items():
+        if batch <= old.get(name, -1):
+            continue
+        raw = ws.facts.raw(name)
+        cols = [c.name for c in TABLES[name].columns if c.is_time and c.name in ("created_at", "at", "date", "closed_at", "assigned_at")]
+        for col in cols:
+            v = raw.filter(raw._batch > old.get(name, -1))[col].min().execute()
+            if v is not None and v == v:
+                v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+                v = datetime.combine(v, datetime.min.time()) if isinstance(v, date) and not isinstance(v, datetime) else v
+                first = v if first is None or v < first else first
+    return first
+
+
+def _data_end(ws: Any, tables: Sequence[str]) -> datetime | None:
+    ends = []
+    for name in tables:
+        col = TABLES[name].time_column
+        v = ws.table(name)[col].max().execute() if col else None
+        if v is not None and v == v:
+            v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+            ends.append(v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()) + timedelta(days=1))
+    return max(ends) if ends else None
+
+
+def _series_key(e: Entry, grain: str, segment_by: tuple[str, ...], start: datetime) -> str:
+    extra = hashlib.sha1((e.formula or "").encode()).hexdigest()[:8] if e.formula else "catalogue"
+    return f"{e.key}|{grain}|{','.join(segment_by)}|{start.date().isoformat()}|{extra}"
+
+
+def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | datetime | None = None, end: date | datetime | None = None,
+           segment_by: Sequence[str] = (), *, full: bool = False) -> Series:
+    """The stored series of ``key``, refreshed: only new or changed periods are recomputed.
+
+    ``full=True`` recomputes every period (and replaces the stored points).
+    """
+    e = get_kpi(s, key)
+    seg_by = tuple(segment_by)
+    tables = e.tables or ("leads",)
+    data_end = _data_end(ws, tables)
+    lo = _as_dt(start) if start else _floor(_data_start(ws), grain)
+    hi = _as_dt(end) if end else (data_end or lo + timedelta(days=1))
+    periods = period_starts(lo, hi, grain)
+    skey = _series_key(e, grain, seg_by, lo)
+    state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
+    batches = _batches(ws, tables)
+    stored = {(p.period_start, p.segment): p for p in s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey))}
+    have = {p for p, _seg in stored}
+    if full or state is None:
+        todo = periods
+    else:
+        dirty = _dirty_from(ws, state.watermark.get("batches", {}), batches)
+        cut = dirty - timedelta(days=e.settle_days) if dirty else None
+        todo = [p for p in periods if p not in have or (cut is not None and period_end(p, grain) > cut)]
+    values = compute_periods(ws, e, todo, grain, seg_by)
+    _store(s, skey, todo, values, stored)
+    if state is None:
+        state = KpiSeriesState(series_key=skey, watermark={})
+        s.add(state)
+    state.watermark = {"batches": batches, "data_end": data_end.isoformat() if data_end else None}
+    state.updated_at = utcnow()
+    s.flush()
+    pts = s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey, KpiPoint.period_start.in_(periods))
+                    .order_by(KpiPoint.segment, KpiPoint.period_start))
+    points = tuple(Point(p.period_start, p.segment, p.value, bool(data_end and period_end(p.period_start, grain) > data_end)) for p in pts)
+    return Series(key, grain, seg_by, lo, period_end(periods[-1], grain) if periods else hi, points, len(todo), len(periods) - len(todo), data_end)
+
+
+def _store(s: Session, skey: str, todo: list[datetime], values: dict[tuple[datetime, str], float | None], stored: dict[tuple[datetime, str], Any]) -> None:
+    if todo:
+        s.execute(sa.delete(KpiPoint).where(KpiPoint.series_key == skey, KpiPoint.period_start.in_(todo)))
+    now = utcnow()
+    s.add_all([KpiPoint(series_key=skey, period_start=p, segment=seg, value=v, computed_at=now) for (p, seg), v in values.items()])
+    s.flush()
+
+
+def _data_start(ws: Any) -> datetime:
+    v = ws.table("leads").created_at.min().execute()
+    if v is None or v != v:
+        raise OptionError(_("No leads yet: give --start and --end, or import data first."))
+    return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+
+
+def _as_dt(d: date | datetime) -> datetime:
+    return d if isinstance(d, datetime) else datetime.combine(d, datetime.min.time())
