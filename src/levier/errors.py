@@ -150,3 +150,7 @@ class ServiceUnavailableError(LevierError):
 
 class FormulaError(OptionError):
     """A user-defined KPI formula cannot be parsed or names an unknown table, column or function."""
+
+
+class PolicyError(ConfigError):
+    """The contact policy (YAML rules) is invalid; the message names the field path."""

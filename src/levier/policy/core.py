@@ -1,0 +1,168 @@
+"""``Policy``: the rules of a workspace plus its incremental state — check and record touches."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from levier.data.schema import DIRECTIONS, OUTCOMES, TOUCH_CHANNELS
+from levier.errors import NotFoundError, OptionError
+from levier.i18n import gettext as _
+from levier.policy._time import parse_time, to_epoch
+from levier.policy.engine import Decision, decide
+from levier.policy.rules import PolicyRules, default_rules_text, parse_rules, rules_from_dict
+from levier.policy.state import STATE_FILE, LeadState, StateStore, build_state, facts_fingerprint
+
+__all__ = ["Policy", "POLICY_KEY", "active_rules", "save_rules"]
+
+#: Key of the playbook entry (kind threshold_sla) that stores the workspace's contact policy.
+POLICY_KEY = "contact-policy"
+API_BATCH_FILE = "(levier api: posted touches)"
+
+
+def active_rules(ws: Any) -> tuple[PolicyRules, str]:
+    """The workspace policy: the standard playbook version, else the newest draft, else the default."""
+    from levier.loop.services import playbook
+
+    with ws.session() as s:
+        rows = [r for r in playbook.versions(s, POLICY_KEY) if r.status != "retired"]
+    chosen = next((r for r in reversed(rows) if r.status == "standard"), rows[-1] if rows else None)
+    if chosen is None:
+        return parse_rules(default_rules_text(), "default_policy.yaml"), "default"
+    text = chosen.content.get("yaml")
+    rules = parse_rules(text, f"playbook {POLICY_KEY} v{chosen.version}") if text else rules_from_dict(chosen.content.get("value"))
+    return rules, f"playbook:{POLICY_KEY}:v{chosen.version}:{chosen.status}"
+
+
+def save_rules(ws: Any, text: str, *, learning_ids: list[int] | None = None, experiment_ids: list[int] | None = None) -> dict[str, Any]:
+    """Store validated YAML as a new playbook version (standardised when evidence is linked)."""
+    from levier.loop.services import playbook
+
+    rules = parse_rules(text)
+    content = {"metric": "contact_policy", "unit": "rules", "value": rules.model_dump(mode="json"), "yaml": text}
+    with ws.session() as s:
+        if playbook.versions(s, POLICY_KEY):
+            latest = playbook.versions(s, POLICY_KEY)[-1]
+            row = (playbook.update_draft(s, latest.id, content=content) if latest.status == "draft"
+                   else playbook.new_version(s, POLICY_KEY, content=content, learning_ids=learning_ids, experiment_ids=experiment_ids))
+        else:
+            row = playbook.create_entry(s, POLICY_KEY, "threshold_sla", _("Contact policy"), content=content,
+                                        learning_ids=learning_ids, experiment_ids=experiment_ids)
+        if learning_ids or experiment_ids:
+            playbook.link(s, row.id, learning_ids=learning_ids, experiment_ids=experiment_ids)
+            row = playbook.standardise(s, row.id)
+        detail = playbook.entry_detail(s, row.id)
+        s.commit()
+    return detail
+
+
+class Policy:
+    """Contact rules + state of one workspace. Use :meth:`load`."""
+
+    def __init__(self, ws: Any, rules: PolicyRules, store: StateStore, source: str) -> None:
+        self.ws, self.rules, self.store, self.source = ws, rules, store, source
+        self.responses = frozenset(rules.response_outcomes)
+        self._checked_at = time.monotonic()
+
+    @classmethod
+    def load(cls, ws: Any, *, rules: PolicyRules | None = None, state_path: str | Path | None = None, rebuild: bool = False) -> Policy:
+        """The workspace policy with its state, (re)built from the facts when they changed."""
+        source = "given"
+        if rules is None:
+            rules, source = active_rules(ws)
+        store = StateStore(state_path or Path(ws.path) / STATE_FILE)
+        policy = cls(ws, rules, store, source)
+        policy.refresh(force=rebuild)
+        return policy
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Policy:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- state --------------------------------------------------------------------------
+    def is_stale(self) -> bool:
+        return (self.store.meta("fingerprint") != facts_fingerprint(self.ws)
+                or self.store.meta("responses") != ",".join(sorted(self.responses)))
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild the state when the facts changed outside this policy (imports, cleaning)."""
+        self._checked_at = time.monotonic()
+        if force or self.is_stale():
+            build_state(self.ws, self.store, self.responses)
+            return True
+        return False
+
+    def lead_state(self, lead_id: str) -> LeadState:
+        lead = self.store.lead(str(lead_id))
+        if lead is None:
+            raise NotFoundError(_("No lead '{lead}' in the facts.", lead=lead_id), hint=_("Check the id, or import the lead first."))
+        return lead
+
+    # -- the check ----------------------------------------------------------------------
+    def check(self, lead_id: str, channel: str, at: str | datetime | None = None) -> Decision:
+        """May ``lead_id`` be contacted on ``channel`` at ``at`` (default: now, UTC)?"""
+        _check_channel(channel)
+        when = parse_time(at)
+        lead = self.lead_state(lead_id)
+        seg = self.rules.segment_for(lead.channel, lead.size, lead.phase)
+        account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
+        return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_counts)
+
+    def record_touch(self, lead_id: str, channel: str, at: str | datetime | None = None, *, direction: str = "out",
+                     outcome: str | None = None, owner: str | None = None, campaign_id: str | None = None,
+                     touch_id: str | None = None) -> dict[str, Any]:
+        """Append a touch to the facts and fold it into the state at once; returns the stored row."""
+        _check_channel(channel)
+        if direction not in DIRECTIONS:
+            raise OptionError(_("direction: '{value}' is not one of {allowed}.", value=direction, allowed=", ".join(DIRECTIONS)))
+        if outcome is not None and outcome not in OUTCOMES:
+            raise OptionError(_("outcome: '{value}' is not one of {allowed}.", value=outcome, allowed=", ".join(OUTCOMES)))
+        when = parse_time(at)
+        lead = self.lead_state(lead_id)
+        row = {"touch_id": touch_id or f"api-{uuid.uuid4().hex[:20]}", "lead_id": lead.lead_id, "at": when, "channel": channel,
+               "direction": direction, "owner": owner or lead.owner, "outcome": outcome, "campaign_id": campaign_id}
+        _append_touch(self.ws, row)
+        meta = {"fingerprint": facts_fingerprint(self.ws)}
+        self.store.record(lead, to_epoch(when), channel, direction == "out", outcome, self.responses, meta)
+        return row
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in TOUCH_CHANNELS:
+        raise OptionError(_("channel: '{value}' is not one of {allowed}.", value=channel, allowed=", ".join(TOUCH_CHANNELS)))
+
+
+def _api_batch(ws: Any) -> int:
+    imports = ws.facts.imports()
+    found = imports.filter(imports.file_name == API_BATCH_FILE).batch_id.max().execute()
+    if found is not None and found == found:
+        return int(found)
+    batch = int((imports.batch_id.max().execute() or 0)) + 1
+    ws.facts.con.insert("_imports", pa.table({
+        "batch_id": [batch], "table_name": ["touches"], "file_name": [API_BATCH_FILE], "file_hash": [""],
+        "imported_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us")), "rows_read": [0],
+        "rows_inserted": [0], "rows_replaced": [0], "preset": [None], "mapping": [None], "timezone": ["UTC"]},
+        schema=ws.facts.imports().schema().to_pyarrow()))
+    return batch
+
+
+def _append_touch(ws: Any, row: dict[str, Any]) -> None:
+    raw = ws.facts.raw("touches")
+    if int(raw.filter(raw.touch_id == row["touch_id"]).count().execute()):
+        from levier.errors import ConflictError
+
+        raise ConflictError(_("A touch with id '{id}' already exists.", id=row["touch_id"]), hint=_("Leave touch_id empty to get a new id."))
+    next_id = int(raw._row_id.max().execute() or 0) + 1
+    values = {**row, "_row_id": next_id, "_batch": _api_batch(ws)}
+    schema = ws.facts.raw_schema("touches").to_pyarrow()
+    ws.facts.con.insert("touches", pa.table({k: [values[k]] for k in schema.names}, schema=schema))

@@ -1,0 +1,173 @@
+"""The decision tree: may this lead be contacted on this channel at this time?
+
+Order (docs/policy.md): opt-out → stop; escalation flags (VIP, litigation, no-reach) → a
+manager on the validated channel; then every limiting rule — complaint guardrail (pause),
+cool-down after consecutive non-responses, sending window (hours, weekend, holiday), daily cap
+per channel (lowered by the guardrail), cadence maximum over its window, cap per account over
+its rolling window. All failing rules are reported; the next allowed time is the earliest
+instant at which every one of them passes (a fixed point over the rules' own next times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from levier.i18n import gettext as _
+from levier.policy._time import DAY, WEEK, from_epoch, local_day_bounds, next_window_open, week_start, window_state, zone
+from levier.policy.rules import PolicyRules, Segment
+from levier.policy.state import CHANNEL_CODE, FLAG_BITS, LeadState
+
+__all__ = ["Decision", "decide", "ALLOW", "DENY", "ESCALATE"]
+
+ALLOW, DENY, ESCALATE = "allow", "deny", "escalate"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer of a check: allow / deny / escalate, the deciding rules, the next allowed time."""
+
+    lead_id: str
+    channel: str
+    at: datetime
+    decision: str
+    rules: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    next_allowed_at: datetime | None = None
+    segment: str | None = None
+    escalate_to: str | None = None
+    validated_channel: str | None = None
+    flag_content: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == ALLOW
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lead_id": self.lead_id, "channel": self.channel, "at": self.at.isoformat(), "decision": self.decision,
+            "rules": list(self.rules), "reasons": list(self.reasons),
+            "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
+            "segment": self.segment, "escalate_to": self.escalate_to, "validated_channel": self.validated_channel,
+            "flag_content": self.flag_content, "details": dict(self.details),
+        }
+
+
+@dataclass
+class _Ctx:
+    rules: PolicyRules
+    lead: LeadState
+    seg: Segment | None
+    channel: str
+    account: list[int]
+    week_counts: Any  # callable week -> counts
+
+
+def _guardrail(ctx: _Ctx, ts: int) -> tuple[float, int, int] | None:
+    """(rate, sent, complaints) of the last complete week when it breaches the guardrail."""
+    g = ctx.rules.complaints
+    if ctx.channel not in g.channels:
+        return None
+    week = week_start(ts) - WEEK
+    sent = bad = 0
+    for (ch, size, tch), (n, k) in ctx.week_counts(week).items():
+        if tch in g.channels and _same_cell(ctx, ch, size):
+            sent, bad = sent + n, bad + k
+    if sent >= g.min_sent and bad / sent > g.max_rate:
+        return bad / sent, sent, bad
+    return None
+
+
+def _same_cell(ctx: _Ctx, ch: str, size: str) -> bool:
+    seg = ctx.seg
+    if seg is None:
+        return ch == (ctx.lead.channel or "") and size == (ctx.lead.size or "")
+    return (seg.channel is None or seg.channel == ch) and (seg.company_size is None or seg.company_size == size)
+
+
+def _in_window(times: list[int], lo: int, hi: int) -> list[int]:
+    """Times t with lo < t <= hi, newest first."""
+    return sorted((t for t in times if lo < t <= hi), reverse=True)
+
+
+def _limits(ctx: _Ctx, ts: int) -> list[tuple[str, int, str]]:
+    """Every limiting rule failing at ``ts``: (rule id, earliest time it passes, reason)."""
+    r, lead, seg, ch = ctx.rules, ctx.lead, ctx.seg, ctx.channel
+    out: list[tuple[str, int, str]] = []
+    tz = zone(lead.tz, r.timezone)
+    breach = _guardrail(ctx, ts)
+    if breach and r.complaints.action == "pause":
+        out.append(("complaints.pause", week_start(ts) + WEEK, _("Complaint rate {rate:.2%} last week is above the guardrail; {channel} is paused.", rate=breach[0], channel=ch)))
+    cd = r.cool_down
+    if lead.consec >= cd.after_non_responses and lead.last_out is not None and ts < lead.last_out + cd.days * DAY:
+        out.append(("cool_down", lead.last_out + cd.days * DAY, _("{n} consecutive touches without a response: cool-down of {days} days.", n=lead.consec, days=cd.days)))
+    why = window_state(ts, tz, r.window)
+    if why:
+        out.append((f"window.{why}", next_window_open(ts, tz, r.window), _window_reason(why, tz.key)))
+    cap = r.daily_cap(seg, ch)
+    if breach and r.complaints.action == "lower_cap":
+        cap = r.complaints.lowered_daily_cap if cap is None else min(cap, r.complaints.lowered_daily_cap)
+    if cap is not None:
+        lo, hi = local_day_bounds(ts, tz)
+        code = CHANNEL_CODE.get(ch, 7)
+        n = sum(1 for c in lead.recent if lo <= c >> 3 < hi and c & 7 == code)
+        if n >= cap:
+            rule = "complaints.lower_cap" if breach and r.complaints.action == "lower_cap" else f"daily_cap.{ch}"
+            out.append((rule, hi, _("{n} {channel} touch(es) already today in the lead's time (cap {cap}).", n=n, channel=ch, cap=cap)))
+    if seg is not None and seg.cadence is not None and seg.cadence.max_touches:
+        span = seg.cadence.days * DAY
+        recent = _in_window([c >> 3 for c in lead.recent], ts - span, ts)
+        if len(recent) >= seg.cadence.max_touches:
+            out.append(("cadence.max", recent[seg.cadence.max_touches - 1] + span, _("{n} touches in the last {days} days (maximum {max}).", n=len(recent), days=seg.cadence.days, max=seg.cadence.max_touches)))
+    if seg is not None and seg.account_cap is not None and lead.account_id:
+        span = seg.account_cap.hours * 3600
+        recent = _in_window([c >> 3 for c in ctx.account], ts - span, ts)
+        if len(recent) >= seg.account_cap.touches:
+            out.append(("account_cap", recent[seg.account_cap.touches - 1] + span, _("{n} touches on this account in the last {hours} h (maximum {max}).", n=len(recent), hours=seg.account_cap.hours, max=seg.account_cap.touches)))
+    return out
+
+
+def _window_reason(why: str, tz: str) -> str:
+    if why == "holiday":
+        return _("Public holiday in the lead's calendar ({tz}).", tz=tz)
+    if why == "weekend":
+        return _("Not a sending day in the lead's time zone ({tz}).", tz=tz)
+    return _("Outside the sending hours in the lead's local time ({tz}).", tz=tz)
+
+
+def _next_allowed(ctx: _Ctx, ts: int, first: list[tuple[str, int, str]]) -> int | None:
+    """The earliest time ≥ ts at which no limiting rule fails (None if not found in a year)."""
+    failing, t = first, ts
+    for _i in range(200):
+        if not failing:
+            return t
+        t = max(max(nxt for _r, nxt, _m in failing), t + 1)
+        if t - ts > 366 * DAY:
+            return None
+        failing = _limits(ctx, t)
+    return None
+
+
+def decide(rules: PolicyRules, lead: LeadState, channel: str, at: datetime, ts: int, account: list[int], week_counts: Any) -> Decision:
+    """Apply the decision tree to one lead's state (pure: no I/O)."""
+    seg = rules.segment_for(lead.channel, lead.size, lead.phase)
+    base = {"lead_id": lead.lead_id, "channel": channel, "at": at, "segment": seg.key if seg else None}
+    if lead.opted_out is not None and ts >= lead.opted_out:
+        return Decision(**base, decision=DENY, rules=("opt_out",), reasons=(_("The lead opted out on {when}: stop all contact.", when=from_epoch(lead.opted_out).isoformat()),))
+    flags = [f for f in rules.escalation.flags if lead.flags & FLAG_BITS[f]]
+    if flags:
+        esc = rules.escalation
+        return Decision(**base, decision=ESCALATE, rules=tuple(f"escalation.{f}" for f in flags),
+                        reasons=(_("Flagged {flags}: escalate to a {to}; contact only through the validated channel ({channel}).", flags=", ".join(flags), to=esc.to, channel=esc.validated_channel),),
+                        escalate_to=esc.to, validated_channel=esc.validated_channel)
+    ctx = _Ctx(rules, lead, seg, channel, account, week_counts)
+    failing = _limits(ctx, ts)
+    flag = _guardrail(ctx, ts) is not None
+    if not failing:
+        return Decision(**base, decision=ALLOW, flag_content=flag)
+    nxt = _next_allowed(ctx, ts, failing)
+    return Decision(**base, decision=DENY, rules=tuple(r for r, _n, _m in failing), reasons=tuple(m for _r, _n, m in failing),
+                    next_allowed_at=from_epoch(nxt) if nxt is not None else None, flag_content=flag)
+
