@@ -10,6 +10,7 @@ one-page protocol in French or English (Markdown or HTML).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +22,58 @@ from levier.analysis.experiments.metrics import MetricSpec, default_metrics
 from levier.errors import ConfigError, OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["Arm", "Protocol", "ProtocolStore", "render_protocol", "DEFAULT_EXCLUSIONS"]
+__all__ = ["Arm", "Change", "WebSettings", "Protocol", "ProtocolStore", "render_protocol", "DEFAULT_EXCLUSIONS"]
 
 DEFAULT_EXCLUSIONS = ("opted_out", "vip", "litigation", "do_not_contact")
 _P, _S, _G = default_metrics()
+
+
+_CSS_PROPERTY = r"^-?[a-z][a-z0-9-]*$"
+_ATTRIBUTE = r"^[A-Za-z_:][A-Za-z0-9_.:-]*$"
+_URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "srcdoc"}
+
+
+class Change(BaseModel):
+    """One change the landing-page snippet applies to the elements matching ``selector``.
+
+    - ``{"selector": "h1", "action": "text", "value": "New headline"}`` — replace the text;
+    - ``{"selector": ".cta", "action": "attr", "name": "aria-label", "value": "Book a demo"}``;
+    - ``{"selector": ".cta", "action": "css", "name": "background-color", "value": "#e4572e"}``;
+    - ``{"selector": "#phone-row", "action": "hide"}`` — hide (and disable the fields inside).
+
+    Event-handler attributes (``on…``), ``style`` and ``javascript:`` URLs are refused: a
+    protocol must not be able to run code on the landing page.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selector: str = Field(min_length=1, max_length=300)
+    action: Literal["text", "attr", "css", "hide"]
+    name: str | None = Field(None, max_length=80)
+    value: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _check(self) -> Change:
+        if self.action in ("text", "attr", "css") and self.value is None:
+            raise ValueError(f"action '{self.action}' needs a value")
+        if self.action == "hide" and (self.value is not None or self.name is not None):
+            raise ValueError("action 'hide' takes only a selector")
+        if self.action == "text" and self.name is not None:
+            raise ValueError("action 'text' takes a selector and a value, no name")
+        if self.action in ("attr", "css") and not self.name:
+            raise ValueError(f"action '{self.action}' needs a name (attribute or CSS property)")
+        if self.action == "css" and not re.match(_CSS_PROPERTY, self.name or ""):
+            raise ValueError(f"'{self.name}' is not a CSS property name (e.g. background-color)")
+        if self.action == "css" and re.search(r"url\s*\(|expression\s*\(|[;{}<]", self.value or "", re.I):
+            raise ValueError("a CSS value cannot contain url(), expression(), ';', braces or '<'")
+        if self.action == "attr":
+            name = (self.name or "").lower()
+            if not re.match(_ATTRIBUTE, self.name or "") or name.startswith("on") or name == "style":
+                raise ValueError(f"attribute '{self.name}' is not allowed (no event handlers, no style: use action css)")
+            if name in _URL_ATTRIBUTES and re.sub(r"[\s\x00-\x1f]", "", self.value or "").lower().startswith(
+                    ("javascript:", "data:", "vbscript:")):
+                raise ValueError(f"attribute '{self.name}' cannot hold a javascript:, data: or vbscript: URL")
+        return self
 
 
 class Arm(BaseModel):
@@ -35,7 +84,33 @@ class Arm(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     weight: float = Field(1.0, ge=0)
     description: str = ""
-    changes: list[dict[str, Any]] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list, max_length=50)
+
+
+class WebSettings(BaseModel):
+    """Publication of the experiment to landing pages (public variant and events endpoints).
+
+    Off by default. ``origins`` is the CORS allow-list of the pages that may call the
+    endpoints from a browser (``https://www.example.com``; ``*`` allows any origin);
+    ``rate_per_minute`` caps requests per client address and experiment (decision 0073).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    origins: list[str] = Field(default_factory=list)
+    rate_per_minute: int = Field(120, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> WebSettings:
+        for o in self.origins:
+            if o != "*" and not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", o):
+                raise ValueError(f"origin '{o}' must look like https://www.example.com (scheme, host, optional port; no path)")
+        return self
+
+    def allows(self, origin: str | None) -> bool:
+        """Whether a browser request from ``origin`` may call the endpoints (no Origin: yes)."""
+        return origin is None or "*" in self.origins or origin.rstrip("/") in self.origins
 
 
 class Protocol(BaseModel):
@@ -65,6 +140,7 @@ class Protocol(BaseModel):
     start: date | None = None
     end: date | None = None
     exclusions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUSIONS))
+    web: WebSettings = Field(default_factory=WebSettings)
     decision_rule: str = ""
     owner: str = ""
     version: int = 1

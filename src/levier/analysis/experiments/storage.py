@@ -17,8 +17,8 @@ from levier.analysis.experiments.assignment import AssignmentPlan
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["eligible_leads", "lead_exclusions", "existing_assignments", "store_assignments", "daily_traffic",
-           "EXCLUSION_RULES"]
+__all__ = ["eligible_leads", "lead_exclusions", "existing_assignments", "store_assignments", "append_rows",
+           "daily_traffic", "EXCLUSION_RULES"]
 
 #: exclusion name → condition on the leads table
 EXCLUSION_RULES = ("opted_out", "vip", "litigation", "do_not_contact")
@@ -58,31 +58,46 @@ def existing_assignments(ws: Any, key: str) -> dict[str, str]:
     return dict(zip(rows["unit_id"].astype(str), rows["variant"].astype(str), strict=True))
 
 
-def store_assignments(ws: Any, plan: AssignmentPlan, assigned_at: datetime) -> int:
-    """Append the plan's new assignments to the ``assignments`` table (one import batch)."""
-    if not plan.new:
+def append_rows(ws: Any, table: str, rows: Sequence[dict[str, Any]], *, source: str,
+                preset: str = "levier-experiment") -> int:
+    """Append ``rows`` (canonical columns) to the raw ``table`` as one import batch.
+
+    Numbers the rows after the table's largest ``_row_id`` and records the batch in ``_imports``
+    (``source`` is its file name). The caller serialises writers (one writer per facts store).
+    """
+    if not rows:
         return 0
     con = ws.facts.con
-    raw = ws.facts.raw("assignments")
+    raw = ws.facts.raw(table)
     start = int(raw._row_id.max().fill_null(0).execute()) + 1
     batch = int(ws.facts.imports().batch_id.max().fill_null(0).execute()) + 1
-    n = len(plan.new)
-    frame = pd.DataFrame({
-        "experiment_key": plan.experiment_key,
-        "unit_id": list(plan.new),
-        "variant": list(plan.new.values()),
-        "assigned_at": pd.Timestamp(assigned_at).tz_localize(None),
-        "_row_id": range(start, start + n),
-        "_batch": batch,
-    })
-    frame["_row_id"] = frame["_row_id"].astype("int64")
-    frame["_batch"] = frame["_batch"].astype("int64")
-    con.insert("assignments", frame[list(ws.facts.raw_schema("assignments").names)])
+    n = len(rows)
+    frame = pd.DataFrame(list(rows))
+    frame["_row_id"] = pd.Series(range(start, start + n), dtype="int64")
+    frame["_batch"] = pd.Series([batch] * n, dtype="int64")
+    schema = ws.facts.raw_schema(table)
+    for name, dtype in schema.items():
+        if name not in frame.columns:
+            frame[name] = None
+        if dtype.is_timestamp():
+            frame[name] = pd.to_datetime(frame[name]).dt.tz_localize(None) if frame[name].notna().any() \
+                else pd.Series([pd.NaT] * n, dtype="datetime64[us]")
+        elif dtype.is_string():
+            frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
+    con.insert(table, ibis.memtable(frame[list(schema.names)], schema=schema))
     con.insert("_imports", pd.DataFrame([{
-        "batch_id": batch, "table_name": "assignments", "file_name": f"levier experiment assign {plan.experiment_key}",
+        "batch_id": batch, "table_name": table, "file_name": source,
         "file_hash": "", "imported_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "rows_read": n,
-        "rows_inserted": n, "rows_replaced": 0, "preset": "levier-experiment", "mapping": "", "timezone": "UTC"}]))
+        "rows_inserted": n, "rows_replaced": 0, "preset": preset, "mapping": "", "timezone": "UTC"}]))
     return n
+
+
+def store_assignments(ws: Any, plan: AssignmentPlan, assigned_at: datetime) -> int:
+    """Append the plan's new assignments to the ``assignments`` table (one import batch)."""
+    at = pd.Timestamp(assigned_at).tz_localize(None) if pd.Timestamp(assigned_at).tzinfo else pd.Timestamp(assigned_at)
+    rows = [{"experiment_key": plan.experiment_key, "unit_id": u, "variant": v, "assigned_at": at}
+            for u, v in plan.new.items()]
+    return append_rows(ws, "assignments", rows, source=f"levier experiment assign {plan.experiment_key}")
 
 
 def daily_traffic(ws: Any, *, days: int = 28, until: datetime | None = None) -> float | None:

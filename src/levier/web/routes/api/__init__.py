@@ -10,6 +10,7 @@ from levier.web.routes.api import (
     auth,
     cycles,
     experiments,
+    experiments_public,
     learnings,
     playbook,
     retros,
@@ -19,5 +20,5 @@ from levier.web.routes.api import (
 __all__ = ["router"]
 
 router = APIRouter()
-for module in (auth, users, cycles, retros, experiments, actions, learnings, playbook, admin):
+for module in (experiments_public, auth, users, cycles, retros, experiments, actions, learnings, playbook, admin):
     router.include_router(module.router)

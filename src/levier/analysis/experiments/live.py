@@ -1,0 +1,260 @@
+"""Live experiments for landing pages: the variant of a visitor, exposure and conversion events.
+
+:class:`LiveExperiments` serves the public web endpoints (``GET /api/v1/experiments/{key}/variant``
+and ``POST /api/v1/events``, :mod:`levier.web.routes.api.experiments_public`) for *published*
+experiments (``web.enabled: true`` in the protocol), with the same hashing as
+:func:`~levier.analysis.experiments.assignment.assign_variant`:
+
+- a unit already in ``assignments`` keeps its stored variant (whatever the weights now);
+- excluded units (the protocol's exclusion rules, for lead units) get no variant and no row;
+- a unit's first call appends its assignment to ``assignments``; events are appended to
+  ``web_events`` with the variant qualified by the experiment key (``"<key>/<arm>"``).
+
+Writes are *group commits*: a request queues its row, then takes the write lock; the thread
+that holds it writes every queued row in one import batch, so concurrent requests share one
+insert, and a request answers only once its row is stored. One lock serialises every facts
+access of this object (a DuckDB connection must not be used by two threads at once). Known
+assignments and exclusions of a published experiment are loaded once into memory (exclusions
+are re-read after ``ttl`` seconds), so a returning visitor costs no query (decision 0073).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from levier.analysis.experiments.assignment import assign_variant
+from levier.analysis.experiments.protocol import Protocol, ProtocolStore
+from levier.analysis.experiments.storage import (
+    EXCLUSION_RULES,
+    append_rows,
+    existing_assignments,
+    lead_exclusions,
+)
+from levier.errors import NotFoundError, RuleError
+from levier.i18n import gettext as _
+
+__all__ = ["LiveExperiments", "VariantAnswer", "RateLimiter", "EVENT_TYPES", "qualified_variant"]
+
+#: web event types the public endpoint accepts (a subset of the canonical ``web_events.type``)
+EVENT_TYPES = ("exposure", "conversion", "form_start", "form_submit", "click")
+_TEXT_LIMIT = 500
+
+
+def qualified_variant(key: str, variant: str) -> str:
+    """How an experiment's variant is stored in ``web_events.variant``: ``"<key>/<arm>"``."""
+    return f"{key}/{variant}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _clip(value: str | None, limit: int = _TEXT_LIMIT) -> str | None:
+    if value is None:
+        return None
+    value = "".join(ch for ch in str(value) if ch.isprintable())[:limit]
+    return value or None
+
+
+@dataclass(frozen=True)
+class VariantAnswer:
+    """What a landing page needs: the variant and the changes to apply (none when excluded)."""
+
+    experiment: str
+    unit_id: str
+    variant: str | None
+    changes: tuple[dict[str, Any], ...] = ()
+    excluded: bool = False
+    reason: str | None = None
+    new: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "unit_id": self.unit_id, "variant": self.variant,
+                "changes": [dict(c) for c in self.changes], "excluded": self.excluded, "reason": self.reason,
+                "new": self.new}
+
+
+@dataclass
+class RateLimiter:
+    """Token buckets: ``per_minute`` requests per key, refilled continuously (bursts up to it)."""
+
+    clock: Callable[[], float] = time.monotonic
+    max_keys: int = 100_000
+    _buckets: dict[Any, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, key: Any, per_minute: int) -> tuple[bool, float]:
+        """(allowed, seconds until the next token) for one request of ``key``."""
+        now, cap, rate = self.clock(), float(per_minute), per_minute / 60.0
+        with self._lock:
+            tokens, last = self._buckets.get(key, (cap, now))
+            tokens = min(cap, tokens + (now - last) * rate)
+            if len(self._buckets) >= self.max_keys:
+                self._prune(now, rate, cap)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return True, 0.0
+            self._buckets[key] = (tokens, now)
+            return False, (1.0 - tokens) / rate
+
+    def _prune(self, now: float, rate: float, cap: float) -> None:
+        full = [k for k, (t, last) in self._buckets.items() if t + (now - last) * rate >= cap]
+        for k in full or list(self._buckets)[: self.max_keys // 2]:
+            del self._buckets[k]
+
+
+class LiveExperiments:
+    """Published experiments of one workspace, their assignments and events (thread-safe)."""
+
+    def __init__(self, ws: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ws = ws
+        self.store = ProtocolStore(ws.path)
+        self.ttl = ttl
+        self.clock = clock
+        self.limiter = RateLimiter(clock=clock)
+        self._state = threading.Lock()       # in-memory caches and queues
+        self._facts = threading.RLock()      # every facts access (reads and writes)
+        self._protocols: dict[str, tuple[int, Protocol]] = {}
+        self._assigned: dict[str, dict[str, str]] = {}
+        self._excluded: dict[str, tuple[float, dict[str, str]]] = {}
+        self._queue: dict[str, list[dict[str, Any]]] = {"assignments": [], "web_events": []}
+
+    # -- protocols --------------------------------------------------------------------------
+    def published(self, key: str) -> Protocol:
+        """The protocol of ``key`` if it is published to landing pages, else NotFoundError."""
+        path = self.store.path(key) if key and "/" not in key and not key.startswith(".") else None
+        try:
+            mtime = path.stat().st_mtime_ns if path is not None else -1
+        except OSError:
+            mtime = -1
+        cached = self._protocols.get(key)
+        if cached and cached[0] == mtime:
+            proto = cached[1]
+        elif mtime < 0:
+            proto = None
+        else:
+            proto = self.store.load(key)
+            with self._state:
+                self._protocols[key] = (mtime, proto)
+                self._excluded.pop(key, None)
+        if proto is None or not proto.web.enabled:
+            raise NotFoundError(_("No published experiment '{key}'.", key=key),
+                                hint=_("Set web.enabled: true in its protocol (levier experiment protocol {key} --from FILE).", key=key))
+        return proto
+
+    def origins(self) -> set[str]:
+        """Every origin allowed by a published experiment (for CORS preflight requests)."""
+        out: set[str] = set()
+        for key in self.store.keys():
+            try:
+                out.update(self.published(key).web.origins)
+            except Exception:  # noqa: BLE001 - unpublished or invalid protocols allow nothing
+                continue
+        return out
+
+    # -- state loaded from the facts ---------------------------------------------------------
+    def _known(self, key: str) -> dict[str, str]:
+        known = self._assigned.get(key)
+        if known is None:
+            with self._facts:
+                loaded = existing_assignments(self.ws, key)
+            with self._state:
+                known = self._assigned.setdefault(key, loaded)
+        return known
+
+    def _exclusions(self, proto: Protocol) -> dict[str, str]:
+        entry = self._excluded.get(proto.key)
+        if entry is not None and self.clock() - entry[0] < self.ttl:
+            return entry[1]
+        rules = [r for r in proto.exclusions if r in EXCLUSION_RULES]
+        found: dict[str, str] = {}
+        if proto.unit == "lead" and rules:
+            with self._facts:
+                found = lead_exclusions(self.ws, rules)
+        with self._state:
+            self._excluded[proto.key] = (self.clock(), found)
+        return found
+
+    # -- the two public operations ------------------------------------------------------------
+    def variant(self, key: str, unit_id: str) -> VariantAnswer:
+        """The variant of ``unit_id`` (stored on the first call) and its arm's changes."""
+        proto = self.published(key)
+        known = self._known(key)
+        stored = known.get(unit_id)
+        new = False
+        if stored is None:
+            reason = self._exclusions(proto).get(unit_id)
+            if reason is not None:
+                return VariantAnswer(key, unit_id, None, excluded=True, reason=reason)
+            variant = assign_variant(key, unit_id, proto.variants, proto.weights)
+            with self._state:
+                stored = known.get(unit_id)
+                if stored is None:
+                    stored, new = variant, True
+                    known[unit_id] = variant
+                    self._queue["assignments"].append({"experiment_key": key, "unit_id": unit_id,
+                                                       "variant": variant, "assigned_at": _now()})
+            self.flush()  # also when another request queued this unit: answer once it is stored
+        arm = next((a for a in proto.arms if a.name == stored), None)
+        changes = tuple(c.model_dump(exclude_none=True) for c in arm.changes) if arm else ()
+        return VariantAnswer(key, unit_id, stored, changes, new=new)
+
+    def record_event(self, key: str, unit_id: str, event_type: str, *, page: str | None = None,
+                     referrer: str | None = None, anonymous_id: str | None = None,
+                     utm: dict[str, str | None] | None = None) -> dict[str, Any]:
+        """Store one exposure / conversion / form event of an assigned unit in ``web_events``."""
+        proto = self.published(key)
+        if event_type not in EVENT_TYPES:
+            raise RuleError(_("Event type '{type}' is not accepted here; use one of: {types}.",
+                              type=event_type, types=", ".join(EVENT_TYPES)))
+        variant = self._known(key).get(unit_id)
+        if variant is None:
+            raise RuleError(_("Unit '{unit}' has no variant in experiment '{key}'.", unit=unit_id, key=key),
+                            hint=_("Ask for its variant first (GET /api/v1/experiments/{key}/variant?unit_id=…).", key=key))
+        utm = utm or {}
+        row = {
+            "event_id": f"lvr_{uuid.uuid4().hex}",
+            "anonymous_id": _clip(anonymous_id, 200) or unit_id,
+            "lead_id": unit_id if proto.unit == "lead" else None,
+            "at": _now(),
+            "type": event_type,
+            "page": _clip(page),
+            "utm_source": _clip(utm.get("utm_source"), 200),
+            "utm_medium": _clip(utm.get("utm_medium"), 200),
+            "utm_campaign": _clip(utm.get("utm_campaign"), 200),
+            "referrer": _clip(referrer),
+            "variant": qualified_variant(key, variant),
+        }
+        with self._state:
+            self._queue["web_events"].append(row)
+        self.flush()
+        return row
+
+    # -- writing ------------------------------------------------------------------------------
+    def flush(self) -> dict[str, int]:
+        """Write every queued row (one batch per table); rows of a failed write are re-queued."""
+        written = {"assignments": 0, "web_events": 0}
+        with self._facts:
+            for table in written:
+                with self._state:
+                    rows, self._queue[table] = self._queue[table], []
+                if not rows:
+                    continue
+                try:
+                    written[table] = append_rows(self.ws, table, rows, source=f"levier live {table}",
+                                                 preset="levier-live")
+                except Exception:
+                    with self._state:
+                        self._queue[table] = rows + self._queue[table]
+                    raise
+        return written
+
+    def pending(self) -> dict[str, int]:
+        with self._state:
+            return {t: len(rows) for t, rows in self._queue.items()}
