@@ -20,6 +20,7 @@ __all__ = [
     "User", "ApiToken", "LoginSession", "Cycle", "CycleStep", "CycleResult", "Decision", "Retro",
     "Observation", "Vote", "WhyChain", "SwotItem", "Hypothesis", "Experiment", "Action", "ActionReview",
     "Learning", "PlaybookEntry", "PlaybookLink", "AccessLog", "Webhook", "WebhookDelivery",
+    "SHARE_KINDS", "ShareLink", "CustomerNote",
 ]
 
 ROLES = ("admin", "editor", "viewer")
@@ -408,3 +409,41 @@ class WebhookDelivery(Base):
 
 # KPI registry tables (their module owns them; imported here so the metadata is complete).
 from levier.kpi import models as _kpi_models  # noqa: E402,F401
+
+# -- web: read-only share links and customer notes (migration 0004) -----------------------
+SHARE_KINDS = ("dashboard", "cycle")
+
+
+class ShareLink(Base):
+    """A read-only link to a dashboard or a cycle report: secret token (hashed), expiry, revocable."""
+
+    __tablename__ = "share_links"
+    id: Mapped[int] = _id()
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    target_id: Mapped[int | None] = mapped_column(sa.Integer)
+    lang: Mapped[str] = mapped_column(sa.String(8), default="fr")
+    label: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_by_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    last_viewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.pop("token_hash")
+        return out
+
+
+class CustomerNote(Base):
+    """A note on a lead or an account, shown in its customer-context timeline."""
+
+    __tablename__ = "customer_notes"
+    id: Mapped[int] = _id()
+    lead_id: Mapped[str | None] = mapped_column(sa.String(120), index=True)
+    account_id: Mapped[str | None] = mapped_column(sa.String(120), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    created_at: Mapped[datetime] = _created()

@@ -1,0 +1,65 @@
+"""The home dashboard, by role: CMO (funnel, CPLQ, channel value), sales (TTF, cadence, Q3 accounts), CEO (KPIs with targets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from levier.report.fmt import Formatter
+from levier.web.deps import Db, Ws
+from levier.web.pages_core import PageRoute, PageViewer, render, request_lang
+from levier.web.pages_data import (
+    audit_payload,
+    ceo_kpis,
+    channel_value,
+    funnel_steps,
+    kpi_value,
+    latest_audit,
+    period_of,
+    rep_owners,
+    rep_q3_accounts,
+)
+
+__all__ = ["router", "VIEWS", "dashboard_context"]
+
+router = APIRouter(route_class=PageRoute)
+VIEWS = ("ceo", "cmo", "sales")
+VIEW_COOKIE = "levier_view"
+
+
+def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = None) -> dict[str, Any]:
+    """Everything the dashboard of ``view`` shows (also used by read-only share links)."""
+    f = Formatter(lang)
+    cycle, result = latest_audit(s)
+    payload = audit_payload(ws, result)
+    start, end = period_of(payload, cycle)
+    ctx: dict[str, Any] = {"view": view, "views": VIEWS, "cycle": cycle, "result": result, "start": start, "end": end, "payload": payload}
+    if view == "ceo":
+        ctx["kpis"] = ceo_kpis(s, ws, payload, cycle, f)
+    elif view == "cmo":
+        steps = funnel_steps(ws, start, end)
+        top = max((st["reached"] for st in steps), default=0) or 1
+        ctx.update(funnel=steps, funnel_top=top, channels=channel_value(ws, start, end),
+                   cplq=kpi_value(ws, "cplq", start, end), cpl=kpi_value(ws, "cpl", start, end), spend=kpi_value(ws, "spend", start, end))
+    else:
+        owners = rep_owners(ws, start, end)
+        chosen = rep if rep in owners else (owners[0] if owners else None)
+        overall = payload.get("overall") or {}
+        ctx.update(owners=owners, rep=chosen, overall=overall, dash=payload.get("dashboard") or {},
+                   thresholds=payload.get("thresholds") or [], framing=payload.get("framing") or {},
+                   q3=rep_q3_accounts(ws, payload, chosen, start, end) if chosen else [],
+                   rep_ttf=kpi_value(ws, "ttf_hours", start, end))
+    return ctx
+
+
+@router.get("/")
+def home(request: Request, user: PageViewer, s: Db, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
+    chosen = view if view in VIEWS else request.cookies.get(VIEW_COOKIE)
+    chosen = chosen if chosen in VIEWS else ("ceo" if user.role == "admin" else "sales" if user.role == "editor" else "cmo")
+    ctx = dashboard_context(s, ws, chosen, request_lang(request), rep)
+    out = render(request, "dashboard.html", **ctx)
+    if view in VIEWS:
+        out.set_cookie(VIEW_COOKIE, view, max_age=365 * 86400, samesite="lax", path="/")
+    return out
