@@ -66,5 +66,10 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     install_error_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.include_router(api_router, prefix=API_PREFIX)
+    from levier.web.routes.pages import (
+        mount_pages,  # server-rendered pages + /static (web-app issue)
+    )
+
+    mount_pages(app)
 
     return app
