@@ -6,11 +6,11 @@ from datetime import datetime
 
 import pytest
 import yaml
+from tests.policy.conftest import touches
 
 from levier.errors import NotFoundError, OptionError
 from levier.policy import default_rules_text
 from levier.policy.rules import rules_from_dict
-from tests.policy.conftest import touches
 
 
 def _rules(**changes):  # noqa: ANN003, ANN202

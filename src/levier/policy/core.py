@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -68,6 +69,7 @@ class Policy:
         self.ws, self.rules, self.store, self.source = ws, rules, store, source
         self.responses = frozenset(rules.response_outcomes)
         self._checked_at = time.monotonic()
+        self._lock = threading.RLock()
 
     @classmethod
     def load(cls, ws: Any, *, rules: PolicyRules | None = None, state_path: str | Path | None = None, rebuild: bool = False) -> Policy:
@@ -96,14 +98,21 @@ class Policy:
 
     def refresh(self, *, force: bool = False) -> bool:
         """Rebuild the state when the facts changed outside this policy (imports, cleaning)."""
-        self._checked_at = time.monotonic()
-        if force or self.is_stale():
-            build_state(self.ws, self.store, self.responses)
-            return True
-        return False
+        with self._lock:
+            self._checked_at = time.monotonic()
+            if force or self.is_stale():
+                build_state(self.ws, self.store, self.responses)
+                return True
+            return False
+
+    def refresh_every(self, seconds: float = 60.0) -> None:
+        """:meth:`refresh` at most once per ``seconds`` (servers call it before each request)."""
+        if time.monotonic() - self._checked_at >= seconds:
+            self.refresh()
 
     def lead_state(self, lead_id: str) -> LeadState:
-        lead = self.store.lead(str(lead_id))
+        with self._lock:
+            lead = self.store.lead(str(lead_id))
         if lead is None:
             raise NotFoundError(_("No lead '{lead}' in the facts.", lead=lead_id), hint=_("Check the id, or import the lead first."))
         return lead
@@ -115,8 +124,9 @@ class Policy:
         when = parse_time(at)
         lead = self.lead_state(lead_id)
         seg = self.rules.segment_for(lead.channel, lead.size, lead.phase)
-        account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
-        return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_counts)
+        with self._lock:
+            account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
+            return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_counts)
 
     def record_touch(self, lead_id: str, channel: str, at: str | datetime | None = None, *, direction: str = "out",
                      outcome: str | None = None, owner: str | None = None, campaign_id: str | None = None,
@@ -131,9 +141,10 @@ class Policy:
         lead = self.lead_state(lead_id)
         row = {"touch_id": touch_id or f"api-{uuid.uuid4().hex[:20]}", "lead_id": lead.lead_id, "at": when, "channel": channel,
                "direction": direction, "owner": owner or lead.owner, "outcome": outcome, "campaign_id": campaign_id}
-        _append_touch(self.ws, row)
-        meta = {"fingerprint": facts_fingerprint(self.ws)}
-        self.store.record(lead, to_epoch(when), channel, direction == "out", outcome, self.responses, meta)
+        with self._lock:
+            _append_touch(self.ws, row)
+            meta = {"fingerprint": facts_fingerprint(self.ws)}
+            self.store.record(lead, to_epoch(when), channel, direction == "out", outcome, self.responses, meta)
         return row
 
 
@@ -147,7 +158,7 @@ def _api_batch(ws: Any) -> int:
     found = imports.filter(imports.file_name == API_BATCH_FILE).batch_id.max().execute()
     if found is not None and found == found:
         return int(found)
-    batch = int((imports.batch_id.max().execute() or 0)) + 1
+    batch = int(imports.batch_id.max().execute() or 0) + 1
     ws.facts.con.insert("_imports", pa.table({
         "batch_id": [batch], "table_name": ["touches"], "file_name": [API_BATCH_FILE], "file_hash": [""],
         "imported_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us")), "rows_read": [0],

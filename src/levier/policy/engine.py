@@ -15,7 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from levier.i18n import gettext as _
-from levier.policy._time import DAY, WEEK, from_epoch, local_day_bounds, next_window_open, week_start, window_state, zone
+from levier.policy._time import (
+    DAY,
+    WEEK,
+    from_epoch,
+    local_day_bounds,
+    next_window_open,
+    week_start,
+    window_state,
+    zone,
+)
 from levier.policy.rules import PolicyRules, Segment
 from levier.policy.state import CHANNEL_CODE, FLAG_BITS, LeadState
 

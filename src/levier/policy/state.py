@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leads (lead_id TEXT PRIMARY KEY, account_id TEXT, tz TEXT, channel TEXT, size TEXT, phase TEXT,
   owner TEXT, created INTEGER, opted_out INTEGER, flags INTEGER NOT NULL, first_out INTEGER, last_out INTEGER,
   consec INTEGER NOT NULL, recent TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_leads_owner ON leads (owner, created);
+CREATE INDEX IF NOT EXISTS ix_leads_created ON leads (created);
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, recent TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS weeks (week INTEGER, channel TEXT, size TEXT, touch_channel TEXT, sent INTEGER NOT NULL,
   complaints INTEGER NOT NULL, PRIMARY KEY (week, channel, size, touch_channel));
@@ -155,6 +157,10 @@ class StateStore:
             rows = self.con.execute("SELECT channel, size, touch_channel, sent, complaints FROM weeks WHERE week = ?", (week,))
             self._weeks[week] = {(c or "", s or "", t): (n, k) for c, s, t, n, k in rows}
         return self._weeks[week]
+
+    def leads_where(self, sql: str, params: tuple[Any, ...]) -> list[LeadState]:
+        """Leads matching a WHERE clause over the state columns (queues; indexed on owner, created)."""
+        return [_lead(r) for r in self.con.execute(f"SELECT * FROM leads WHERE {sql}", params)]
 
     def count(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])

@@ -22,3 +22,4 @@ __all__ = ["router"]
 router = APIRouter()
 for module in (experiments_public, auth, users, cycles, retros, experiments, actions, learnings, playbook, admin):
     router.include_router(module.router)
+router.include_router(__import__("levier.web.routes.api.policy", fromlist=["router"]).router)  # contact policy

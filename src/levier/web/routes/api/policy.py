@@ -1,0 +1,93 @@
+"""Contact policy: the real-time check, posted touches, due steps, the TTF queue, compliance."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from levier.policy import Policy
+from levier.web.deps import Editor, Viewer
+
+router = APIRouter(tags=["policy"])
+_LOCK = threading.Lock()
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str = Field(min_length=1)
+    channel: str
+    at: datetime | None = None
+
+
+class TouchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str = Field(min_length=1)
+    channel: str
+    at: datetime | None = None
+    direction: Literal["out", "in"] = "out"
+    outcome: str | None = None
+    owner: str | None = None
+    campaign_id: str | None = None
+    touch_id: str | None = None
+
+
+def policy_of(request: Request) -> Policy:
+    """The app's policy (loaded once per worker; refreshed from the facts at most once a minute)."""
+    state = request.app.state
+    policy = getattr(state, "policy", None)
+    if policy is None:
+        with _LOCK:
+            policy = getattr(state, "policy", None)
+            if policy is None:
+                policy = state.policy = Policy.load(state.workspace)
+    policy.refresh_every(60)
+    return policy
+
+
+@router.get("/policy")
+def show(request: Request, _user: Viewer) -> dict[str, Any]:
+    """The active rules and where they come from (default file or playbook version)."""
+    p = policy_of(request)
+    return {"source": p.source, "rules": p.rules.model_dump(mode="json")}
+
+
+@router.post("/policy/check")
+def check(body: CheckIn, request: Request, _user: Viewer) -> dict[str, Any]:
+    """allow / deny / escalate, the deciding rules and the next allowed time (UTC)."""
+    return policy_of(request).check(body.lead_id, body.channel, body.at).to_dict()
+
+
+@router.post("/touches", status_code=201)
+def post_touch(body: TouchIn, request: Request, _user: Editor) -> dict[str, Any]:
+    """Append a touch to the facts; the next check sees it at once."""
+    row = policy_of(request).record_touch(**body.model_dump())
+    return {**row, "at": row["at"].isoformat()}
+
+
+@router.get("/policy/due")
+def due(request: Request, _user: Viewer, rep: str | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Sequence steps due today (or overdue) per rep."""
+    from levier.policy.sequences import due_today
+
+    return [d.to_dict() for d in due_today(policy_of(request), rep, at)]
+
+
+@router.get("/policy/queue")
+def queue(request: Request, _user: Viewer, at: datetime | None = None, within_days: int = 7, rep: str | None = None) -> list[dict[str, Any]]:
+    """Leads breaching the TTF SLA now, most overdue first."""
+    from levier.policy.sequences import ttf_queue
+
+    return [b.to_dict() for b in ttf_queue(policy_of(request), at, within_days, rep)]
+
+
+@router.get("/policy/compliance")
+def compliance(request: Request, _user: Viewer, start: date, end: date) -> dict[str, Any]:
+    """Violations by rule, rep, segment and week; TTF breaches; touches after opt-out; complaints."""
+    from levier.policy.compliance import audit
+
+    p = policy_of(request)
+    return audit(p.ws, p.rules, start, end).to_dict()
