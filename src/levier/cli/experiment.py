@@ -1,4 +1,4 @@
-"""`levier experiment design|assign|analyze|report|protocol`: thin layer over levier.analysis.experiments."""
+"""`levier experiment design|assign|analyze|report|protocol|decide`: thin layer over levier.analysis.experiments."""
 
 from __future__ import annotations
 
@@ -312,3 +312,55 @@ def protocol_cmd(
         console.print(_("Protocol written to {path}", path=out))
     else:
         console.print(text, markup=False, soft_wrap=True)
+
+
+@experiment_app.command("decide")
+def decide_cmd(
+    key: Annotated[str, typer.Argument(help="Experiment key (its registry entry in the loop is created if missing).")],
+    from_summary: Annotated[Path | None, typer.Option("--from-summary", help="Summary CSV instead of the workspace's facts.")] = None,
+    engine: EngineOpt = "frequentist",
+    difference: DiffOpt = "relative",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    target: Annotated[float | None, typer.Option("--target", help="Relative effect needed to ship (default: the protocol's MDE, else 0.10).")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Override the proposed action: ship, iterate or stop.")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Override the learning's outcome: success or failure.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the decision and learning draft; write nothing.")] = False,
+    workspace: WorkspaceOpt = None,
+    json_: JsonOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """Decide an experiment in the loop: registry status (ship / iterate / stop) and a learning draft."""
+    from levier.analysis.experiments.record import learning_fields, record_decision
+
+    if outcome is not None and outcome not in ("success", "failure"):
+        raise OptionError(_("--outcome must be success or failure (got '{v}').", v=outcome))
+    args = {"engine": engine, "difference": difference, "alpha": alpha, "correction": "holm", "target": target,
+            "prior_mean": None, "prior_sd": None, "tuning": 5000.0}
+    result, decision = _analyse(key, from_summary, workspace, None, None, args, lang)
+    with open_workspace(workspace) as ws:
+        store = ProtocolStore(ws.path)
+        proto = store.load(key) if store.exists(key) else None
+        if proto is not None and from_summary is not None:
+            decision = decide(result, proto, target=target, lang=lang)
+        if dry_run:
+            payload: dict[str, Any] = {"dry_run": True, "light": decision.light, "action": action or decision.action,
+                                       "learning": learning_fields(decision, action=action, outcome=outcome, lang=lang)}
+        else:
+            with ws.session() as s:
+                recorded = record_decision(s, result, decision, proto, action=action, outcome=outcome, lang=lang)
+                s.commit()
+            payload = {"dry_run": False, **recorded.to_dict()}
+    if json_:
+        emit_json(payload)
+        return
+    learning = payload["learning"]
+    console.print(_("Decision: {action} ({light}).", lang=lang, action=payload["action"], light=decision.light))
+    for _code, message in decision.reasons:
+        console.print(f"- {message}", markup=False)
+    if dry_run:
+        console.print(_("Learning draft (not saved): {title} — {outcome}", lang=lang, title=learning["title"],
+                        outcome=learning["outcome"]), markup=False)
+    else:
+        console.print(_("Experiment #{id} is {status}; learning #{lid} written ({outcome}).", lang=lang,
+                        id=payload["experiment_id"], status=payload["status"], lid=payload["learning_id"],
+                        outcome=learning["outcome"]), markup=False)
