@@ -24,3 +24,25 @@ def s(workspace: Workspace) -> Iterator[Session]:
 def rows(**cols: Any) -> list[dict[str, Any]]:
     keys = list(cols)
     return [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small demo data set (8,000 leads, seed 7), generated once per session (~2 s)."""
+    from levier.data.demo import generate
+
+    out = tmp_path_factory.mktemp("kpi_demo") / "data"
+    generate(out, leads=8_000, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_ws(demo_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    from tests.analysis.conftest import load_demo_parquet
+
+    from levier.workspace import create_workspace
+
+    ws = create_workspace(tmp_path_factory.mktemp("kpi_demo_ws") / "ws", timezone="UTC")
+    load_demo_parquet(ws, demo_dir, ("leads", "touches", "stage_events", "deals", "web_events"))
+    yield ws
+    ws.close()
