@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
-from levier.analysis.attribution.paths import SEPARATOR, PathCounts, parse_path
+from levier.analysis.attribution.paths import SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import time_decay_weights
 from levier.errors import OptionError
@@ -186,9 +186,7 @@ def _reduce(per: ir.Table) -> PathCounts:
         value=(per.value * per.converted).sum(),
     )
     df = agg.execute()
-    return PathCounts.from_records(
-        (parse_path(p), c, n, v) for p, c, n, v in df[["path", "conversions", "nulls", "value"]].itertuples(index=False, name=None)
-    )
+    return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 
 def path_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:

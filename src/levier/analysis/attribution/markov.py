@@ -27,12 +27,13 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from levier.analysis.attribution.encode import EncodedPaths
 from levier.analysis.attribution.paths import PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["MarkovChain", "MarkovDetails", "build_chain", "absorption", "markov"]
+__all__ = ["MarkovChain", "MarkovDetails", "build_chain", "absorption", "removal_absorptions", "markov"]
 
 MAX_ORDER = 4
 CONVERSION, NULL = "(conversion)", "(null)"
@@ -51,6 +52,7 @@ class MarkovChain:
     states: tuple[tuple[str, ...], ...]  # transient states, index 0 = start ()
     counts: sp.csr_matrix  # shape (n, n + 2)
     value_out: np.ndarray  # conversion value observed leaving each state
+    member: np.ndarray | None = None  # (n, channels) bool: channel j is in state i (channels sorted)
 
     @property
     def n(self) -> int:
@@ -73,42 +75,106 @@ class MarkovChain:
         }).sort_values(["from", "to"], ignore_index=True)
 
 
-def _history(path: tuple[str, ...], order: int) -> list[tuple[str, ...]]:
-    return [path[max(0, j - order):j] for j in range(len(path) + 1)]
+_BLOCK_LIMIT = 200_000  # unknowns of the stacked removal systems solved by one sparse LU
+
+
+def _state_keys(enc: EncodedPaths, order: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mixed-radix key of the state after each step of each path, and the path of each state.
+
+    Every path of ``L`` steps visits ``L + 1`` states (the start, then one per step), laid out
+    path after path. A state is its last ``order`` channels: digit ``t`` = (channel code + 1)
+    of the ``t``-th most recent step, 0 when the history is shorter (so the start is key 0 and
+    prefixes stay distinct). Digits are shifted copies of one flat array: no Python loop.
+    """
+    base = len(enc.channels) + 1
+    per_path = enc.lengths + 1
+    path_of = np.repeat(np.arange(len(enc.lengths), dtype=np.int64), per_path)
+    starts = np.cumsum(per_path) - per_path
+    step = np.arange(len(path_of), dtype=np.int64) - np.repeat(starts, per_path)  # 0 … L
+    flat = np.ones(len(path_of), dtype=bool)
+    flat[starts] = False
+    digit0 = np.zeros(len(path_of), dtype=np.int64)
+    digit0[flat] = enc.codes + 1  # the channel just seen (0 at the start)
+    digits = np.zeros((len(path_of), order), dtype=np.int64)
+    for t in range(order):
+        digits[t:, t] = digit0[:len(digit0) - t]
+        digits[step < t + 1, t] = 0
+    if float(base) ** order >= 2.0 ** 62:  # too many labels for one integer: unique rows
+        _u, keys = np.unique(digits, axis=0, return_inverse=True)
+        return keys.ravel().astype(np.int64), path_of, base
+    return digits @ (base ** np.arange(order, dtype=np.int64)), path_of, base
+
+
+def _compact(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (sorted; 0 = start first) and each key's index among them."""
+    top = int(keys.max()) if len(keys) else 0
+    if top > 8 * len(keys) + 1_000_000:
+        uniq, idx = np.unique(np.concatenate([[0], keys]), return_inverse=True)
+        return uniq, idx.ravel()[1:]
+    seen = np.zeros(top + 1, dtype=bool)
+    seen[0] = True
+    seen[keys] = True
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[keys]
+
+
+def _decode(keys: np.ndarray, order: int, base: int, channels: tuple[str, ...]) -> tuple[tuple[tuple[str, ...], ...], np.ndarray]:
+    """State tuples (oldest channel first) and channel membership (states × channels)."""
+    digits = np.stack([(keys // base ** t) % base for t in range(order)], axis=1) if len(keys) else np.zeros((0, order), dtype=np.int64)
+    member = np.zeros((len(keys), base), dtype=bool)
+    member[np.repeat(np.arange(len(keys)), order), digits.ravel()] = True
+    states = tuple(tuple(channels[d - 1] for d in row[::-1] if d) for row in digits.tolist())
+    return states, member[:, 1:]
 
 
 def build_chain(pc: PathCounts, order: int = 1) -> MarkovChain:
-    """Count transitions of every path (weighted by its journeys) into a sparse matrix."""
+    """Count transitions of every path (weighted by its journeys) into a sparse matrix.
+
+    Vectorised: states are integer keys computed from the paths' channel codes for all
+    steps at once; transitions are aggregated by one sparse ``coo → csr`` sum of duplicates.
+    """
     if not 1 <= int(order) <= MAX_ORDER:
         raise OptionError(_("--order must be between 1 and {max}, not {order}.", max=MAX_ORDER, order=order))
-    index: dict[tuple[str, ...], int] = {(): 0}
-    rows: list[int] = []
-    cols: list[int] = []
-    weights: list[float] = []
-    ends: list[tuple[int, float, float, float]] = []
-    for path, conv, null, val in zip(pc.paths, pc.conversions, pc.nulls, pc.value, strict=False):
-        w = conv + null
-        if w <= 0:
-            continue
-        if order == 1:
-            ids = [0, *[index.setdefault((c,), len(index)) for c in path]]
-        else:
-            ids = [index.setdefault(s, len(index)) for s in _history(path, order)]
-        rows.extend(ids[:-1])
-        cols.extend(ids[1:])
-        weights.extend([w] * (len(ids) - 1))
-        ends.append((ids[-1], conv, null, val))
-    n = len(index)
-    end = np.array(ends, dtype=float).reshape(-1, 4)
-    e_rows = end[:, 0].astype(int)
-    all_rows = np.concatenate([rows, e_rows, e_rows]).astype(int)
-    all_cols = np.concatenate([cols, np.full(len(e_rows), n), np.full(len(e_rows), n + 1)]).astype(int)
-    all_w = np.concatenate([weights, end[:, 1], end[:, 2]])
-    counts = sp.coo_matrix((all_w, (all_rows, all_cols)), shape=(n, n + 2)).tocsr()
+    order = int(order)
+    enc = pc.encoded()
+    w = pc.conversions + pc.nulls
+    live = w > 0
+    if not live.all():
+        sub = PathCounts(tuple(p for p, k in zip(pc.paths, live, strict=True) if k), pc.conversions[live], pc.nulls[live], pc.value[live])
+        return build_chain(sub, order) if live.any() else MarkovChain(order, ((),), sp.csr_matrix((1, 3)), np.zeros(1), np.zeros((1, 0), dtype=bool))
+    keys, path_of, base = _state_keys(enc, order)
+    is_last = np.zeros(len(keys), dtype=bool)
+    is_last[np.cumsum(enc.lengths + 1) - 1] = True
+    uniq, idx = _compact(keys)  # key 0 (the start) → index 0
+    n = len(uniq)
+    src = np.flatnonzero(~is_last)
+    ends = idx[is_last]
+    rows = np.concatenate([idx[src], ends, ends])
+    cols = np.concatenate([idx[src + 1], np.full(len(ends), n), np.full(len(ends), n + 1)])
+    data = np.concatenate([w[path_of[src]], pc.conversions, pc.nulls])
+    counts = sp.coo_matrix((data, (rows, cols)), shape=(n, n + 2)).tocsr()
+    counts.sum_duplicates()
     counts.eliminate_zeros()
-    value_out = np.bincount(e_rows, weights=end[:, 3], minlength=n)
-    states = tuple(sorted(index, key=index.__getitem__))
-    return MarkovChain(int(order), states, counts, value_out)
+    value_out = np.bincount(ends, weights=pc.value, minlength=n)
+    if base ** order >= 2 ** 62:  # keys are row numbers, not mixed-radix: decode from the paths
+        states, member = _states_from_paths(pc, order, idx, n, len(enc.channels))
+    else:
+        states, member = _decode(uniq, order, base, enc.channels)
+    return MarkovChain(order, states, counts, value_out, member)
+
+
+def _states_from_paths(pc: PathCounts, order: int, idx: np.ndarray, n: int, n_channels: int) -> tuple[tuple[tuple[str, ...], ...], np.ndarray]:
+    states: list[tuple[str, ...] | None] = [None] * n
+    pos = 0
+    for path in pc.paths:
+        for j in range(len(path) + 1):
+            states[idx[pos + j]] = path[max(0, j - order):j]
+        pos += len(path) + 1
+    ix = {c: i for i, c in enumerate(pc.encoded().channels)}
+    member = np.zeros((n, n_channels), dtype=bool)
+    for i, s in enumerate(states):
+        member[i, [ix[c] for c in s or ()]] = True
+    return tuple(s or () for s in states), member
 
 
 def _system(chain: MarkovChain) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -161,19 +227,50 @@ def _shares(effects: np.ndarray, total: float) -> np.ndarray:
     return total * effects / s if s > 0 else np.zeros_like(effects)
 
 
+def removal_absorptions(chain: MarkovChain, system: tuple[sp.csr_matrix, np.ndarray] | None = None) -> np.ndarray:
+    """``(P(conversion), expected value)`` from the start, first with every state, then with
+    each channel removed in turn (row ``1 + j`` = channel ``j``): shape ``(channels + 1, 2)``.
+
+    Removing a channel sends its states to *null*: the system restricted to the other states,
+    i.e. the full system ``(I − Q) x = r`` whose removed rows and columns are replaced by the
+    identity (their unknowns are then 0). All ``channels + 1`` systems are stacked into one
+    block-diagonal sparse matrix and solved by a single sparse LU (one call, no Python loop
+    per removal); very large chains fall back to one LU per removal to bound memory. Direct
+    solves: exact to rounding, no sampling.
+    """
+    member = chain.member if chain.member is not None else np.zeros((chain.n, 0), dtype=bool)
+    n, k = chain.n, member.shape[1]
+    out = np.zeros((k + 1, 2))
+    if n == 0 or chain.counts[0].sum() <= 0:
+        return out
+    probs, rewards = system or _system(chain)
+    if (k + 1) * n > _BLOCK_LIMIT:
+        out[0] = absorption(chain, None, (probs, rewards))
+        for j in range(k):
+            out[j + 1] = absorption(chain, ~member[:, j], (probs, rewards))
+        return out
+    q = probs[:, :n].tocoo()
+    gone = np.vstack([np.zeros((1, n), dtype=bool), member.T])  # (k + 1, n)
+    kept = ~(gone[:, q.row] | gone[:, q.col])  # (k + 1, nnz)
+    block, entry = np.nonzero(kept)
+    size = (k + 1) * n
+    rows = np.concatenate([q.row[entry] + block * n, np.arange(size)])
+    cols = np.concatenate([q.col[entry] + block * n, np.arange(size)])
+    data = np.concatenate([-q.data[entry], np.ones(size)])
+    a = sp.csc_matrix((data, (rows, cols)), shape=(size, size))
+    rhs = np.where(gone.reshape(-1, 1), 0.0, np.tile(rewards, (k + 1, 1)))
+    x = splu(a).solve(rhs)
+    return x.reshape(k + 1, n, 2)[:, 0, :]
+
+
 def markov(pc: PathCounts, order: int = 1) -> Attribution:
     """Exact Markov attribution of order ``order`` (1–4) over the path counts ``pc``."""
     chain = build_chain(pc, order)
-    channels = pc.channels
-    system = _system(chain)
-    p, ev = absorption(chain, system=system)
-    members = [set(s) for s in chain.states]
-    re_conv, re_val = np.zeros(len(channels)), np.zeros(len(channels))
-    for i, ch in enumerate(channels):
-        keep = np.array([ch not in m for m in members])
-        p_c, ev_c = absorption(chain, keep, system)
-        re_conv[i] = max(0.0, 1.0 - p_c / p) if p > 0 else 0.0
-        re_val[i] = max(0.0, 1.0 - ev_c / ev) if ev > 0 else 0.0
+    channels = pc.encoded().channels
+    solved = removal_absorptions(chain)
+    p, ev = float(solved[0, 0]), float(solved[0, 1])
+    re_conv = np.clip(1.0 - solved[1:, 0] / p, 0.0, None) if p > 0 else np.zeros(len(channels))
+    re_val = np.clip(1.0 - solved[1:, 1] / ev, 0.0, None) if ev > 0 else np.zeros(len(channels))
     details = MarkovDetails(chain, p, ev, dict(zip(channels, re_conv.tolist(), strict=False)), dict(zip(channels, re_val.tolist(), strict=False)))
     return Attribution(
         "markov", channels, tuple(_shares(re_conv, pc.total_conversions).tolist()),

@@ -11,18 +11,19 @@ the ChannelAttribution format (``path`` with ``>`` between channels, ``conversio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from levier.analysis.attribution.encode import EncodedPaths, encode_tuples, parse_many
 from levier.errors import DataError
 from levier.i18n import gettext as _
 
-__all__ = ["PathCounts", "SEPARATOR", "DIRECT", "read_paths_csv", "parse_path"]
+__all__ = ["PathCounts", "SEPARATOR", "DIRECT", "EncodedPaths", "read_paths_csv", "parse_path"]
 
 SEPARATOR = ">"
 DIRECT = "direct"
@@ -42,6 +43,36 @@ class PathCounts:
     conversions: np.ndarray
     nulls: np.ndarray
     value: np.ndarray
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def encoded(self) -> EncodedPaths:
+        """Integer codes of every step (built once, then cached): the vectorised models' input."""
+        enc = self._cache.get("encoded")
+        if enc is None:
+            enc = self._cache["encoded"] = encode_tuples(self.paths)
+        return enc
+
+    @classmethod
+    def from_arrays(cls, paths: Sequence[str] | np.ndarray | pd.Series, conversions: Any, nulls: Any,
+                    value: Any = None, sep: str = SEPARATOR) -> PathCounts:
+        """From path strings and numeric columns, vectorised; equal paths are summed.
+
+        Same result as :meth:`from_records` (first-appearance order, blank steps dropped,
+        paths without any channel skipped), without a Python loop over rows or steps.
+        """
+        inverse, keys, enc = parse_many(paths, sep)
+        n = len(keys)
+        ok = inverse >= 0
+
+        def total(column: Any) -> np.ndarray:
+            if column is None:
+                return np.zeros(n)
+            arr = np.asarray(column, dtype=float)
+            return np.bincount(inverse[ok], weights=arr[ok], minlength=n) if n else np.zeros(0)
+
+        out = cls(tuple(keys), total(conversions), total(nulls), total(None if value is None else np.nan_to_num(np.asarray(value, dtype=float))))
+        out._cache["encoded"] = enc
+        return out
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...]]) -> PathCounts:
@@ -65,9 +96,10 @@ class PathCounts:
         return cls(keys, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> PathCounts:
-        cols = ["path", "conversions", "nulls"] + (["value"] if "value" in df.columns else [])
-        return cls.from_records(df[cols].itertuples(index=False, name=None))
+    def from_frame(cls, df: pd.DataFrame, sep: str = SEPARATOR) -> PathCounts:
+        """From a frame with ``path``, ``conversions``, ``nulls`` and optionally ``value``."""
+        return cls.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"],
+                               df["value"] if "value" in df.columns else None, sep)
 
     # -- views ---------------------------------------------------------------------------
     @property

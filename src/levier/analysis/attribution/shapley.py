@@ -62,8 +62,28 @@ class ShapleyDetails:
         return out
 
 
+def _shapley_bitmask(pc: PathCounts) -> Attribution:
+    """Unordered variant, vectorised: each path's channel set as a bit mask (≤ 62 channels)."""
+    enc = pc.encoded()
+    k = len(enc.channels)
+    bits = np.left_shift(np.int64(1), enc.codes)
+    masks = np.bitwise_or.reduceat(bits, enc.offsets) if len(bits) else np.zeros(0, dtype=np.int64)
+    sets, inverse = np.unique(masks, return_inverse=True)
+    inverse = inverse.ravel()
+    conv_t = np.bincount(inverse, weights=pc.conversions, minlength=len(sets))
+    val_t = np.bincount(inverse, weights=pc.value, minlength=len(sets))
+    has = ((sets[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(float)  # (sets, channels)
+    size = has.sum(axis=1)
+    conv = (conv_t / size) @ has
+    val = (val_t / size) @ has
+    return Attribution("shapley", enc.channels, tuple(conv.tolist()), tuple(val.tolist()),
+                       pc.total_conversions, pc.total_value, {"ordered": False}, ShapleyDetails(len(sets), False))
+
+
 def shapley(pc: PathCounts, ordered: bool = False) -> Attribution:
     """Exact simplified Shapley attribution of ``pc`` (repeated touches count once)."""
+    if not ordered and len(pc) and len(pc.encoded().channels) <= 62:
+        return _shapley_bitmask(pc)
     channels = pc.channels
     ix = {c: i for i, c in enumerate(channels)}
     conv, val = np.zeros(len(channels)), np.zeros(len(channels))
