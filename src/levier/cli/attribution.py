@@ -10,14 +10,33 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, err_console
+from levier.cli._app import JsonOpt, LangOpt, WorkspaceOpt, app, console, emit_json, err_console
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["attribute_cmd", "kpis_cmd", "parse_models", "period_bounds"]
+__all__ = ["attribute_cmd", "kpis_cmd", "parse_models", "period_bounds", "write_note"]
 
 ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", help="Model(s): first, last, last_non_direct, linear, time_decay, position, markov, shapley (repeat or comma-separate; several → side by side). Default: markov.")]
 PeriodOpt = Annotated[str | None, typer.Option("--period", help="Period: 2026-10, 2026-Q3, 2026 or 2026-10-01..2026-10-31.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Also write a note: comma-separated html, xlsx, pdf, md, json.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Directory of the note files.")]
+
+
+def write_note(kind: str, payload: dict[str, Any], formats: str, lang: str | None, out: Path, json_: bool) -> list[Path]:
+    """Render the ``kind`` note when ``--format`` is given; print where it went (not under --json)."""
+    if not formats.strip():
+        return []
+    from levier.i18n import get_language
+    from levier.report.attribution_note import render_note
+
+    code = lang or get_language()
+    with _busy(json_, _("Rendering the note…")):
+        written = render_note(kind, payload, formats, code, out)
+    if not json_:
+        console.print(_("Wrote {n} file(s) into {path}.", n=len(written), path=out))
+        for path in written:
+            console.print(f"  {path}")
+    return written
 
 
 def parse_models(values: list[str] | None) -> list[str]:
@@ -79,6 +98,9 @@ def attribute_cmd(
     ordered: Annotated[bool, typer.Option("--ordered", help="Shapley: ordered variant (credit by first-touch position).")] = False,
     level: Annotated[str, typer.Option("--level", help="Attribute to channel or channel/campaign.")] = "channel",
     roi: Annotated[bool, typer.Option("--roi", help="Also join spend: CPL, CPLQ, CAC, ROAS, ROMI per channel and model.")] = False,
+    fmt: FormatOpt = "",
+    lang: LangOpt = None,
+    out: OutOpt = Path("attribution"),
     workspace: WorkspaceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -112,8 +134,9 @@ def attribute_cmd(
         payload["period"] = label
         if value is not None:
             payload["value"] = value.to_dict()
+    written = write_note("attribution", payload, fmt, lang, out, json_)
     if json_:
-        emit_json(payload)
+        emit_json({**payload, "files": [str(p) for p in written]} if written else payload)
         return
     _print_comparison(cmp, _("Attributed conversions ({n} journeys)", n=f"{cmp.source.get('journeys', 0):,.0f}"))
     if roi and paths is None:
@@ -126,6 +149,9 @@ def kpis_cmd(
     segment: Annotated[list[str] | None, typer.Option("--segment", help="Restrict to leads with column=value (repeatable), e.g. channel=inbound.")] = None,
     kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only these KPI keys (repeatable).")] = None,
     definitions: Annotated[bool, typer.Option("--definitions", help="List the catalogue (definitions) instead of measuring.")] = False,
+    fmt: FormatOpt = "",
+    lang: LangOpt = None,
+    out: OutOpt = Path("kpis"),
     workspace: WorkspaceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -162,8 +188,10 @@ def kpis_cmd(
             start, end, label = p.start_dt, p.end_dt, p.label
         keys = tuple(kpi) if kpi else tuple(k for k, v in KPIS.items() if v.computable and (not seg or k not in _UNSEGMENTED))
         values = compute_kpis(ws, start, end, keys, seg or None)
+    payload = {"period": label, "segment": seg or None, "kpis": [v.to_dict() for v in values]}
+    written = write_note("kpis", payload, fmt, lang, out, json_)
     if json_:
-        emit_json({"period": label, "segment": seg or None, "kpis": [v.to_dict() for v in values]})
+        emit_json({**payload, "files": [str(p) for p in written]} if written else payload)
         return
     table = Table(title=_("KPIs for {period}", period=label))
     table.add_column("key")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json
-from levier.cli.attribution import PeriodOpt, _busy, _fmt, period_bounds
+from levier.cli._app import JsonOpt, LangOpt, WorkspaceOpt, app, console, emit_json
+from levier.cli.attribution import (
+    FormatOpt,
+    OutOpt,
+    PeriodOpt,
+    _busy,
+    _fmt,
+    period_bounds,
+    write_note,
+)
 from levier.i18n import gettext as _
 
 __all__ = ["funnel_cmd"]
@@ -32,6 +41,9 @@ def _print_funnel(f: Any) -> None:
 def funnel_cmd(
     period: PeriodOpt = None,
     segment_by: Annotated[str | None, typer.Option("--segment-by", help="Lead columns to split by, comma-separated (e.g. channel,company_size).")] = None,
+    fmt: FormatOpt = "",
+    lang: LangOpt = None,
+    out: OutOpt = Path("funnel"),
     workspace: WorkspaceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -49,8 +61,9 @@ def funnel_cmd(
         velocity = pipeline_velocity(ws, start, end)
     payload = {"period": label, "funnel": f.to_dict(), "mql_to_sql_rate": f.rate("mql", "sql"), "web": web.to_dict(),
                "sales_cycle": cycle.to_dict(), "pipeline_velocity": velocity.to_dict()}
+    written = write_note("funnel", payload, fmt, lang, out, json_)
     if json_:
-        emit_json(payload)
+        emit_json({**payload, "files": [str(p) for p in written]} if written else payload)
         return
     _print_funnel(f)
     console.print(_("Web: {v} visitors → {s} form starts → {d} submits → {l} leads; form completion {c}, bounce rate {b}",
