@@ -175,3 +175,9 @@ def test_snippet_is_served(api) -> None:  # noqa: ANN001
     r = api.client.get("/api/v1/experiments/snippet.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert "data-experiment" in r.text and "sendBeacon" in r.text
+
+
+def test_only_the_two_landing_page_operations_are_public(api) -> None:  # noqa: ANN001
+    spec = api.client.get("/api/v1/openapi.json").json()
+    public = sorted((m, path) for path, item in spec["paths"].items() for m, op in item.items() if op.get("security") == [])
+    assert public == [("get", "/api/v1/experiments/{key}/variant"), ("post", "/api/v1/events")]

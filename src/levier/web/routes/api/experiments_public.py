@@ -30,9 +30,11 @@ from levier.errors import OptionError, PermissionDeniedError
 from levier.i18n import gettext as _
 from levier.web.errors import error_response
 
-__all__ = ["router", "live_experiments", "EventIn", "SNIPPET"]
+__all__ = ["router", "live_experiments", "EventIn", "SNIPPET", "PUBLIC"]
 
 router = APIRouter(tags=["experiments (public)"])
+#: OpenAPI: these operations need no credentials (``security: []``; decision 0073)
+PUBLIC = {"security": []}
 
 SNIPPET = Path(__file__).resolve().parents[2] / "static" / "levier-ab.js"
 UNIT_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
@@ -99,7 +101,7 @@ def snippet() -> Response:
                     headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
 
 
-@router.get("/experiments/{key}/variant")
+@router.get("/experiments/{key}/variant", openapi_extra=PUBLIC)
 def variant(key: str, request: Request,
             unit_id: Annotated[str, Query(pattern=UNIT_PATTERN, description="Visitor, lead or account id.")]) -> Response:
     """The variant of ``unit_id`` and the changes to apply; the first call records the assignment."""
@@ -125,7 +127,7 @@ async def _event(request: Request) -> EventIn:
         raise OptionError(_("The event must be a JSON object: {problem}", problem=exc)) from None
 
 
-@router.post("/events", status_code=201)
+@router.post("/events", status_code=201, openapi_extra=PUBLIC)
 async def post_event(request: Request) -> Response:
     """Store an exposure / conversion / form event of an assigned unit as a web event."""
     live = live_experiments(request)
