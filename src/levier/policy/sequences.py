@@ -73,7 +73,7 @@ def due_today(policy: Policy, rep: str | None = None, at: str | datetime | None 
     now = parse_time(at)
     ts = to_epoch(now)
     horizon = max((s.day for seg in policy.rules.segments for s in seg.sequence), default=0) + 2
-    where, params = "created >= ? AND created <= ? AND opted_out IS NULL AND flags = 0", (ts - horizon * DAY, ts)
+    where, params = "created >= ? AND created <= ? AND (opted_out IS NULL OR opted_out > ?) AND flags = 0", (ts - horizon * DAY, ts, ts)
     if rep:
         where, params = "owner = ? AND " + where, (rep, *params)
     out: list[DueStep] = []
@@ -104,9 +104,9 @@ def ttf_queue(policy: Policy, at: str | datetime | None = None, within_days: int
     if not slas:
         return []
     shortest = min(s.ttf_hours or 0 for s in slas)
-    where = "first_out IS NULL AND opted_out IS NULL AND flags & ? = 0 AND created >= ? AND created <= ?"
+    where = "(first_out IS NULL OR first_out > ?) AND (opted_out IS NULL OR opted_out > ?) AND flags & ? = 0 AND created >= ? AND created <= ?"
     bits = sum(FLAG_BITS[f] for f in policy.rules.escalation.flags)
-    params: tuple[Any, ...] = (bits, ts - within_days * DAY, ts - int(shortest * 3600))
+    params: tuple[Any, ...] = (ts, ts, bits, ts - within_days * DAY, ts - int(shortest * 3600))
     if rep:
         where, params = "owner = ? AND " + where, (rep, *params)
     out = []
