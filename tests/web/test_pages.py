@@ -33,9 +33,12 @@ class Site:
 
 
 def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, "no CSRF field in the page"
-    return m.group(1)
+    """The session's CSRF token; every form of the page must carry it."""
+    tokens = set(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', html))
+    fields = {value for name, value in tokens if name == "csrf_token"}
+    assert len(fields) == 1 and "" not in fields, f"forms carry {fields}"
+    assert ("", "") not in tokens
+    return fields.pop()
 
 
 @pytest.fixture
