@@ -49,3 +49,14 @@ if ! pg_ready; then
   pg_ready || { echo "Error: PostgreSQL did not start on 127.0.0.1:$PG_PORT." >&2; exit 1; }
 fi
 # ---- end PostgreSQL ----------------------------------------------------------------------
+
+# ---- Chromium (browser tests of the web app) ---------------------------------------------
+# Debian's chromium at /usr/bin/chromium, driven by Playwright's Python package; never a
+# downloaded browser. Idempotent: does nothing when it is already installed.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" != 0 ]; then echo "Error: /usr/bin/chromium is missing; install it (apt-get install -y chromium) and retry." >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+# ---- end Chromium ------------------------------------------------------------------------
