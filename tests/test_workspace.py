@@ -68,3 +68,16 @@ def test_cli_error_in_french(tmp_path: Path, runner) -> None:  # noqa: ANN001
     res = runner.invoke(app, ["info", "--workspace", str(tmp_path / "missing")], env={"LEVIER_LANG": "fr"})
     assert res.exit_code == 1
     assert res.output.startswith("Erreur :")
+
+
+def test_duckdb_memory_limit_is_applied_and_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    levier.create_workspace(tmp_path / "w").close()
+    with levier.open_workspace(tmp_path / "w") as ws:
+        assert ws.config.memory_limit == "2GB"
+        assert ws.facts.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "1.8 GiB"
+    monkeypatch.setenv("LEVIER_MEMORY_LIMIT", "512MB")
+    with levier.open_workspace(tmp_path / "w") as ws:
+        assert ws.facts.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    monkeypatch.setenv("LEVIER_MEMORY_LIMIT", "lots")
+    with pytest.raises(ConfigError, match="memory_limit"):
+        levier.open_workspace(tmp_path / "w")

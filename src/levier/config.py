@@ -33,6 +33,7 @@ SETTINGS_DOC: dict[str, str] = {
     "db_url": "Loop database: any SQLAlchemy URL (sqlite:///path, postgresql+psycopg://…). Env: LEVIER_DB_URL.",
     "stages": "Ordered funnel stages of the workspace.",
     "near_duplicate_seconds": "Two touches of the same lead and channel closer than this are near duplicates.",
+    "memory_limit": "Memory cap of the embedded DuckDB engine (it spills to disk beyond it), e.g. 2GB. Env: LEVIER_MEMORY_LIMIT.",
 }
 
 
@@ -48,6 +49,16 @@ class WorkspaceConfig(BaseModel):
     db_url: str = f"sqlite:///{LOOP_FILE}"
     stages: tuple[str, ...] = Field(default=DEFAULT_STAGES)
     near_duplicate_seconds: int = 60
+    memory_limit: str = "2GB"
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v, re.IGNORECASE):
+            raise ValueError(f"memory_limit '{v}' is not a size such as 2GB or 512MB")
+        return v.strip()
 
     @field_validator("timezone")
     @classmethod
@@ -75,6 +86,7 @@ class EnvSettings(BaseSettings):
     db_url: str | None = None
     lang: str | None = None
     timezone: str | None = None
+    memory_limit: str | None = None
 
 
 def _toml_value(v: object) -> str:
@@ -104,7 +116,7 @@ def load_config(path: Path) -> WorkspaceConfig:
             hint=_("Fix the file or run `levier init` again in a new directory."),
         ) from None
     env = EnvSettings()
-    overrides = {"facts_url": env.facts_url, "db_url": env.db_url, "language": env.lang, "timezone": env.timezone}
+    overrides = {"facts_url": env.facts_url, "db_url": env.db_url, "language": env.lang, "timezone": env.timezone, "memory_limit": env.memory_limit}
     data.update({k: v for k, v in overrides.items() if v})
     try:
         return WorkspaceConfig(**data)

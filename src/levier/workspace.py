@@ -101,7 +101,7 @@ def open_workspace(path: str | Path | None = None) -> Workspace:
     """Open the workspace at ``path`` (default: current directory)."""
     base = find_workspace(path)
     config = load_config(base / CONFIG_FILE)
-    facts = Facts(connect_facts(config.facts_url, base), config.facts_url)
+    facts = Facts(connect_facts(config.facts_url, base, memory_limit=config.memory_limit), config.facts_url)
     facts.ensure_schema()
     _init_loop_db(_resolve_db_url(config.db_url, base))
     return Workspace(path=base, config=config, facts=facts)

@@ -73,8 +73,18 @@ def _spark_session(master: str) -> Any:
     )
 
 
-def connect_facts(url: str, base: Path | None = None) -> ibis.BaseBackend:
-    """Connect to the facts engine at ``url``; relative DuckDB paths resolve against ``base``."""
+def connect_facts(url: str, base: Path | None = None, *, memory_limit: str | None = None) -> ibis.BaseBackend:
+    """Connect to the facts engine at ``url``; relative DuckDB paths resolve against ``base``.
+
+    ``memory_limit`` caps an embedded DuckDB engine (it spills to disk beyond it).
+    """
+    con = _connect(url, base)
+    if memory_limit and con.name == "duckdb":
+        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def _connect(url: str, base: Path | None) -> ibis.BaseBackend:
     try:
         if url.startswith("duckdb://"):
             # Same convention as SQLAlchemy: duckdb:///relative/path, duckdb:////absolute/path.
