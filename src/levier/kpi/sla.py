@@ -85,14 +85,14 @@ def _ttf_by_band(ws: Any, d: Any) -> dict[str, dict[str, float | int | None]]:
     t = touches.filter(touches.direction == "out").inner_join(lw, "lead_id")
     t = t.filter(t.at >= t.created_at)
     first = t.group_by("lead_id").agg(ttf=((t.at.epoch_seconds() - t.created_at.epoch_seconds()) / 60).min())
-    x = lw.left_join(first, "lead_id")
+    fr = first.rename(fl="lead_id")
+    x = lw.left_join(fr, lw.lead_id == fr.fl).select("lead_id", "ttf")
     if SCORES_TABLE in con.list_tables():
-        sc = con.table(SCORES_TABLE).select("lead_id", "band")
-        x = x.left_join(sc, "lead_id")
-        band = x.band.fill_null("unscored")
+        sc = con.table(SCORES_TABLE).select(sl="lead_id", band="band")
+        x = x.left_join(sc, x.lead_id == sc.sl).select("lead_id", "ttf", band=ibis._.band.fill_null("unscored"))
     else:
-        band = ibis.literal("unscored")
-    x = x.mutate(band=band, ttf_min=x.ttf.floor().cast("int64"))
+        x = x.mutate(band=ibis.literal("unscored"))
+    x = x.mutate(ttf_min=x.ttf.floor().cast("int64"))
     hist = x.group_by("band", "ttf_min").agg(n=x.count()).execute()
     out: dict[str, dict[str, float | int | None]] = {}
     for b, g in hist.groupby("band"):

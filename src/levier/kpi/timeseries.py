@@ -36,6 +36,8 @@ __all__ = ["Point", "Series", "series", "period_starts", "period_end", "segment_
 GRAINS = ("day", "week", "month", "quarter")
 FREQUENCY_GRAIN = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
 _ADDITIVE = ("count", "nunique", "sum")
+#: default history of a series without --start: 90 days, 26 weeks, 12 months, 8 quarters
+DEFAULT_SPAN = {"day": timedelta(days=90), "week": timedelta(weeks=26), "month": timedelta(days=365), "quarter": timedelta(days=730)}
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,8 @@ def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
     seg_by = tuple(segment_by)
     tables = e.tables or ("leads",)
     data_end = _data_end(ws, tables)
-    lo = _as_dt(start) if start else _floor(_data_start(ws), grain)
-    hi = _as_dt(end) if end else (data_end or lo + timedelta(days=1))
+    hi = _as_dt(end) if end else (data_end or datetime.now())
+    lo = _as_dt(start) if start else _floor(max(_data_start(ws), hi - DEFAULT_SPAN[grain]), grain)
     periods = period_starts(lo, hi, grain)
     skey = _series_key(e, grain, seg_by, lo)
     state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
