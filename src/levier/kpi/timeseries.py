@@ -150,7 +150,10 @@ def _catalogue(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_b
     out: dict[tuple[datetime, str], float | None] = {}
     for seg in _segments(ws, segment_by):
         for p in periods:
-            out[(p, segment_label(seg))] = compute_kpi(ws, e.key, p, period_end(p, grain), seg or None).value
+            try:
+                out[(p, segment_label(seg))] = compute_kpi(ws, e.key, p, period_end(p, grain), seg or None).value
+            except (TypeError, ZeroDivisionError):  # an empty period trips some catalogue computations: no value
+                out[(p, segment_label(seg))] = None
     return out
 
 
