@@ -190,11 +190,11 @@ def test_complaint_guardrail(make_policy, action, rule) -> None:  # noqa: ANN001
 
 def test_unknown_lead_and_channel(make_policy) -> None:  # noqa: ANN001
     p = make_policy()
-    with pytest.raises(NotFoundError, match="No lead 'nope'"):
+    with pytest.raises(NotFoundError, match="'nope'"):
         p.check("nope", "email")
-    with pytest.raises(OptionError, match="channel: 'fax'"):
+    with pytest.raises(OptionError, match="'fax'"):
         p.check("S1", "fax")
-    with pytest.raises(OptionError, match="at: 'tomorrow'"):
+    with pytest.raises(OptionError, match="'tomorrow'"):
         p.check("S1", "email", "tomorrow")
 
 

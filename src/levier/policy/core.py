@@ -126,7 +126,7 @@ class Policy:
         seg = self.rules.segment_for(lead.channel, lead.size, lead.phase)
         with self._lock:
             account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
-            return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_counts)
+            return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_totals, seg, matched=True)
 
     def record_touch(self, lead_id: str, channel: str, at: str | datetime | None = None, *, direction: str = "out",
                      outcome: str | None = None, owner: str | None = None, campaign_id: str | None = None,

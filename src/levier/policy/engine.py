@@ -71,7 +71,9 @@ class _Ctx:
     seg: Segment | None
     channel: str
     account: list[int]
-    week_counts: Any  # callable week -> counts
+    week_totals: Any  # callable (week, channels, acq, size) -> (sent, complaints)
+    ts: int = 0
+    breach: Any = None
 
 
 def _guardrail(ctx: _Ctx, ts: int) -> tuple[float, int, int] | None:
@@ -79,21 +81,15 @@ def _guardrail(ctx: _Ctx, ts: int) -> tuple[float, int, int] | None:
     g = ctx.rules.complaints
     if ctx.channel not in g.channels:
         return None
-    week = week_start(ts) - WEEK
-    sent = bad = 0
-    for (ch, size, tch), (n, k) in ctx.week_counts(week).items():
-        if tch in g.channels and _same_cell(ctx, ch, size):
-            sent, bad = sent + n, bad + k
+    seg = ctx.seg
+    if seg is None:
+        acq, size = ctx.lead.channel or "", ctx.lead.size or ""
+    else:
+        acq, size = seg.channel, seg.company_size
+    sent, bad = ctx.week_totals(week_start(ts) - WEEK, g.channels, acq, size)
     if sent >= g.min_sent and bad / sent > g.max_rate:
         return bad / sent, sent, bad
     return None
-
-
-def _same_cell(ctx: _Ctx, ch: str, size: str) -> bool:
-    seg = ctx.seg
-    if seg is None:
-        return ch == (ctx.lead.channel or "") and size == (ctx.lead.size or "")
-    return (seg.channel is None or seg.channel == ch) and (seg.company_size is None or seg.company_size == size)
 
 
 def _in_window(times: list[int], lo: int, hi: int) -> list[int]:
@@ -101,40 +97,46 @@ def _in_window(times: list[int], lo: int, hi: int) -> list[int]:
     return sorted((t for t in times if lo < t <= hi), reverse=True)
 
 
-def _limits(ctx: _Ctx, ts: int) -> list[tuple[str, int, str]]:
-    """Every limiting rule failing at ``ts``: (rule id, earliest time it passes, reason)."""
+def _msg(msgid: str, **kw: Any) -> tuple[str, dict[str, Any]]:
+    """A reason, translated only if it ends up in the decision."""
+    return msgid, kw
+
+
+def _limits(ctx: _Ctx, ts: int) -> list[tuple[str, int, Any]]:
+    """Every limiting rule failing at ``ts``: (rule id, earliest time it passes, reason spec)."""
     r, lead, seg, ch = ctx.rules, ctx.lead, ctx.seg, ctx.channel
-    out: list[tuple[str, int, str]] = []
+    out: list[tuple[str, int, Any]] = []
     tz = zone(lead.tz, r.timezone)
-    breach = _guardrail(ctx, ts)
+    breach = ctx.breach if week_start(ts) == week_start(ctx.ts) else _guardrail(ctx, ts)
     if breach and r.complaints.action == "pause":
-        out.append(("complaints.pause", week_start(ts) + WEEK, _("Complaint rate {rate:.2%} last week is above the guardrail; {channel} is paused.", rate=breach[0], channel=ch)))
+        out.append(("complaints.pause", week_start(ts) + WEEK, _msg("Complaint rate {rate:.2%} last week is above the guardrail; {channel} is paused.", rate=breach[0], channel=ch)))
     cd = r.cool_down
     if lead.consec >= cd.after_non_responses and lead.last_out is not None and ts < lead.last_out + cd.days * DAY:
-        out.append(("cool_down", lead.last_out + cd.days * DAY, _("{n} consecutive touches without a response: cool-down of {days} days.", n=lead.consec, days=cd.days)))
+        out.append(("cool_down", lead.last_out + cd.days * DAY, _msg("{n} consecutive touches without a response: cool-down of {days} days.", n=lead.consec, days=cd.days)))
     why = window_state(ts, tz, r.window)
     if why:
-        out.append((f"window.{why}", next_window_open(ts, tz, r.window), _window_reason(why, tz.key)))
+        out.append((f"window.{why}", next_window_open(ts, tz, r.window), (why, tz.key)))
     cap = r.daily_cap(seg, ch)
     if breach and r.complaints.action == "lower_cap":
         cap = r.complaints.lowered_daily_cap if cap is None else min(cap, r.complaints.lowered_daily_cap)
-    if cap is not None:
+    code = CHANNEL_CODE.get(ch, 7)
+    near = [c >> 3 for c in lead.recent if c & 7 == code and -26 * 3600 < (c >> 3) - ts < 26 * 3600] if cap else []
+    if cap is not None and (cap == 0 or near):
         lo, hi = local_day_bounds(ts, tz)
-        code = CHANNEL_CODE.get(ch, 7)
-        n = sum(1 for c in lead.recent if lo <= c >> 3 < hi and c & 7 == code)
+        n = sum(1 for t in near if lo <= t < hi)
         if n >= cap:
             rule = "complaints.lower_cap" if breach and r.complaints.action == "lower_cap" else f"daily_cap.{ch}"
-            out.append((rule, hi, _("{n} {channel} touch(es) already today in the lead's time (cap {cap}).", n=n, channel=ch, cap=cap)))
+            out.append((rule, hi, _msg("{n} {channel} touch(es) already today in the lead's time (cap {cap}).", n=n, channel=ch, cap=cap)))
     if seg is not None and seg.cadence is not None and seg.cadence.max_touches:
         span = seg.cadence.days * DAY
         recent = _in_window([c >> 3 for c in lead.recent], ts - span, ts)
         if len(recent) >= seg.cadence.max_touches:
-            out.append(("cadence.max", recent[seg.cadence.max_touches - 1] + span, _("{n} touches in the last {days} days (maximum {max}).", n=len(recent), days=seg.cadence.days, max=seg.cadence.max_touches)))
+            out.append(("cadence.max", recent[seg.cadence.max_touches - 1] + span, _msg("{n} touches in the last {days} days (maximum {max}).", n=len(recent), days=seg.cadence.days, max=seg.cadence.max_touches)))
     if seg is not None and seg.account_cap is not None and lead.account_id:
         span = seg.account_cap.hours * 3600
         recent = _in_window([c >> 3 for c in ctx.account], ts - span, ts)
         if len(recent) >= seg.account_cap.touches:
-            out.append(("account_cap", recent[seg.account_cap.touches - 1] + span, _("{n} touches on this account in the last {hours} h (maximum {max}).", n=len(recent), hours=seg.account_cap.hours, max=seg.account_cap.touches)))
+            out.append(("account_cap", recent[seg.account_cap.touches - 1] + span, _msg("{n} touches on this account in the last {hours} h (maximum {max}).", n=len(recent), hours=seg.account_cap.hours, max=seg.account_cap.touches)))
     return out
 
 
@@ -146,7 +148,13 @@ def _window_reason(why: str, tz: str) -> str:
     return _("Outside the sending hours in the lead's local time ({tz}).", tz=tz)
 
 
-def _next_allowed(ctx: _Ctx, ts: int, first: list[tuple[str, int, str]]) -> int | None:
+def _text(spec: Any) -> str:
+    if isinstance(spec[1], dict):
+        return _(spec[0], **spec[1])
+    return _window_reason(*spec)
+
+
+def _next_allowed(ctx: _Ctx, ts: int, first: list[tuple[str, int, Any]]) -> int | None:
     """The earliest time ≥ ts at which no limiting rule fails (None if not found in a year)."""
     failing, t = first, ts
     for _i in range(200):
@@ -159,9 +167,11 @@ def _next_allowed(ctx: _Ctx, ts: int, first: list[tuple[str, int, str]]) -> int 
     return None
 
 
-def decide(rules: PolicyRules, lead: LeadState, channel: str, at: datetime, ts: int, account: list[int], week_counts: Any) -> Decision:
-    """Apply the decision tree to one lead's state (pure: no I/O)."""
-    seg = rules.segment_for(lead.channel, lead.size, lead.phase)
+def decide(rules: PolicyRules, lead: LeadState, channel: str, at: datetime, ts: int, account: list[int], week_totals: Any,
+           seg: Segment | None = None, *, matched: bool = False) -> Decision:
+    """Apply the decision tree to one lead's state (pure: no I/O; ``matched``: ``seg`` is the lead's segment)."""
+    if not matched:
+        seg = rules.segment_for(lead.channel, lead.size, lead.phase)
     base = {"lead_id": lead.lead_id, "channel": channel, "at": at, "segment": seg.key if seg else None}
     if lead.opted_out is not None and ts >= lead.opted_out:
         return Decision(**base, decision=DENY, rules=("opt_out",), reasons=(_("The lead opted out on {when}: stop all contact.", when=from_epoch(lead.opted_out).isoformat()),))
@@ -171,12 +181,14 @@ def decide(rules: PolicyRules, lead: LeadState, channel: str, at: datetime, ts: 
         return Decision(**base, decision=ESCALATE, rules=tuple(f"escalation.{f}" for f in flags),
                         reasons=(_("Flagged {flags}: escalate to a {to}; contact only through the validated channel ({channel}).", flags=", ".join(flags), to=esc.to, channel=esc.validated_channel),),
                         escalate_to=esc.to, validated_channel=esc.validated_channel)
-    ctx = _Ctx(rules, lead, seg, channel, account, week_counts)
+    ctx = _Ctx(rules, lead, seg, channel, account, week_totals)
+    ctx.breach = _guardrail(ctx, ts)
+    ctx.ts = ts
     failing = _limits(ctx, ts)
-    flag = _guardrail(ctx, ts) is not None
+    flag = ctx.breach is not None
     if not failing:
         return Decision(**base, decision=ALLOW, flag_content=flag)
     nxt = _next_allowed(ctx, ts, failing)
-    return Decision(**base, decision=DENY, rules=tuple(r for r, _n, _m in failing), reasons=tuple(m for _r, _n, m in failing),
+    return Decision(**base, decision=DENY, rules=tuple(r for r, _n, _m in failing), reasons=tuple(_text(m) for _r, _n, m in failing),
                     next_allowed_at=from_epoch(nxt) if nxt is not None else None, flag_content=flag)
 

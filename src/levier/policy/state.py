@@ -123,9 +123,12 @@ class StateStore:
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
+        self.con.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache per connection
+        self.con.execute("PRAGMA mmap_size=2147483648")  # reads straight from the OS page cache
         self.con.executescript(_SCHEMA)
         self._weeks: dict[int, dict[tuple[str, str, str], tuple[int, int]]] = {}
         self._weeks_at = 0.0
+        self._totals: dict[tuple[Any, ...], tuple[int, int]] = {}
 
     def close(self) -> None:
         self.con.close()
@@ -152,7 +155,7 @@ class StateStore:
     def week_counts(self, week: int) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(acquisition channel, size, touch channel) → (outbound touches, complaints) of ``week``."""
         if time.monotonic() - self._weeks_at > 60:
-            self._weeks, self._weeks_at = {}, time.monotonic()
+            self._weeks, self._totals, self._weeks_at = {}, {}, time.monotonic()
         if week not in self._weeks:
             rows = self.con.execute("SELECT channel, size, touch_channel, sent, complaints FROM weeks WHERE week = ?", (week,))
             self._weeks[week] = {(c or "", s or "", t): (n, k) for c, s, t, n, k in rows}
@@ -161,6 +164,18 @@ class StateStore:
     def leads_where(self, sql: str, params: tuple[Any, ...]) -> list[LeadState]:
         """Leads matching a WHERE clause over the state columns (queues; indexed on owner, created)."""
         return [_lead(r) for r in self.con.execute(f"SELECT * FROM leads WHERE {sql}", params)]
+
+    def week_totals(self, week: int, channels: tuple[str, ...], acq: str | None, size: str | None) -> tuple[int, int]:
+        """(outbound touches, complaints) of ``week`` on ``channels`` for a cell (None = any); memoised."""
+        key = (week, channels, acq, size)
+        cache = self._totals
+        if key not in cache or time.monotonic() - self._weeks_at > 60:
+            sent = bad = 0
+            for (ch, sz, tch), (n, k) in self.week_counts(week).items():
+                if tch in channels and (acq is None or acq == ch) and (size is None or size == sz):
+                    sent, bad = sent + n, bad + k
+            cache[key] = (sent, bad)
+        return cache[key]
 
     def count(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])
@@ -189,6 +204,7 @@ class StateStore:
             self.con.execute("ROLLBACK")
             raise
         self._weeks.pop(week_start(ts), None)
+        self._totals = {}
         return fresh
 
     def replace_all(self, leads: Iterable[tuple[Any, ...]], accounts: Iterable[tuple[str, str]],
@@ -206,7 +222,7 @@ class StateStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self._weeks = {}
+        self._weeks, self._totals = {}, {}
 
     def forget(self, lead_id: str) -> None:
         """Remove one lead (erasure); its account's recent touches stay anonymous timestamps."""
