@@ -12,6 +12,15 @@ from levier.loop.services import users
 from levier.workspace import Workspace
 
 
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Messages are asserted in English whatever ran before (the default language is French)."""
+    from levier.i18n import use_language
+
+    with use_language("en"):
+        yield
+
+
 @pytest.fixture
 def s(workspace: Workspace) -> Iterator[Session]:
     with workspace.session() as session:
