@@ -65,11 +65,10 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
     install_error_handlers(app)
     app.add_middleware(LanguageMiddleware)
-    app.include_router(api_router, prefix=API_PREFIX)
-    from levier.web.routes.pages import (
-        mount_pages,  # server-rendered pages + /static (web-app issue)
-    )
+    # server-rendered pages + /static (web-app issue)
+    from levier.web.routes.pages import mount_pages
 
-    mount_pages(app)
+    mount_pages(app)  # first: most requests are pages, and routes are matched in order
+    app.include_router(api_router, prefix=API_PREFIX)
 
     return app

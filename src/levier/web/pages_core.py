@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -23,6 +23,8 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 import levier
 from levier import errors as e
@@ -31,14 +33,14 @@ from levier.i18n import gettext as _
 from levier.loop.models import User
 from levier.loop.services import users
 from levier.report.fmt import Formatter
-from levier.web.deps import Db, check_csrf
+from levier.web.deps import check_csrf
 from levier.web.errors import STATUS
 from levier.web.security import CSRF_FIELD, SESSION_COOKIE
 
 __all__ = [
     "LANG_COOKIE", "FLASH_COOKIE", "PageRoute", "request_lang", "render", "redirect", "flash", "page_user",
     "page_require", "PageViewer", "PageEditor", "PageAdmin", "cached", "facts_lock", "form_data", "safe_next",
-    "SECURITY_HEADERS",
+    "SECURITY_HEADERS", "PageDb", "get_page_db", "pages_sessionmaker",
 ]
 
 LANG_COOKIE = "levier_lang"
@@ -57,7 +59,7 @@ SECURITY_HEADERS = {
 def _env() -> jinja2.Environment:
     folder = resources.files("levier.web") / "templates"
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)), autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(str(folder)), autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
         undefined=jinja2.ChainableUndefined,
     )
     env.filters["kind"] = lambda b: type(b).__name__.lower()
@@ -144,13 +146,50 @@ async def form_data(request: Request) -> dict[str, str]:
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
 
 
+# -- database sessions --------------------------------------------------------------------
+def pages_sessionmaker(ws: Any) -> Any:
+    """Sessions for the pages on their own engine whose pool grows with the load.
+
+    A fixed pool smaller than the number of requests in flight starves: requests hold their
+    connection while they wait for a worker thread, and new ones wait for a connection.
+    SQLite connections are cheap, so the pool keeps 10 and opens more when needed.
+    """
+    import sqlalchemy as sa
+
+    from levier.loop.db import make_sessionmaker
+
+    engine = ws.engine
+    if engine.dialect.name == "sqlite":
+        from levier.loop.db import _sqlite_pragmas
+
+        engine = sa.create_engine(ws.db_url, pool_size=10, max_overflow=-1, pool_timeout=60)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return make_sessionmaker(engine)
+
+
+def get_page_db(request: Request) -> Iterator[Session]:
+    """A session committed when the page route returns normally, rolled back on error."""
+    session: Session = request.app.state.pages_sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+PageDb = Annotated[Session, Depends(get_page_db, scope="function")]
+
+
 # -- authentication ---------------------------------------------------------------------
-async def page_user(request: Request, s: Db) -> User:
+async def page_user(request: Request, s: PageDb) -> User:
     """The user of the session cookie; unsafe requests must carry the session's CSRF token."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise e.AuthError(_("Log in to see this page."))
-    user, login = users.session_for(s, cookie)
+    user, login = await run_in_threadpool(users.session_for, s, cookie)  # never block the event loop on the DB
     await check_csrf(request, login)
     request.state.user, request.state.login = user, login
     return user

@@ -8,6 +8,8 @@ never pulls a facts table into memory.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,28 +23,58 @@ from levier.report.fmt import Formatter, is_number
 from levier.web.pages_core import cached
 
 __all__ = [
-    "latest_audit", "audit_payload", "period_of", "kpi_value", "ceo_kpis", "funnel_steps", "channel_value",
+    "ResultRef", "latest_audit", "audit_payload", "period_of", "kpi_value", "ceo_kpis", "funnel_steps", "channel_value",
     "rep_owners", "rep_q3_accounts", "figure_options", "audit_charts", "lead_profile", "timeline", "account_leads",
 ]
 
 QUALIFIED = ("sql", "opportunity", "won")
+log = logging.getLogger("levier.web")
 
 
-def latest_audit(s: Session, cycle_id: int | None = None) -> tuple[Cycle | None, CycleResult | None]:
+def _safe(compute: Any, default: Any) -> Any:
+    """``compute`` returning ``default`` on failure (logged), so a failure is cached too."""
+
+    def run() -> Any:
+        try:
+            return compute()
+        except Exception:  # an empty or partial workspace: the page shows "not available"
+            log.warning("page figure failed", exc_info=True)
+            return default
+
+    return run
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    """An audit result without its payload (loaded once per process by :func:`audit_payload`)."""
+
+    id: int
+    cycle_id: int
+    created_at: datetime
+    session: Any = field(repr=False, compare=False, default=None)
+
+
+def latest_audit(s: Session, cycle_id: int | None = None) -> tuple[Cycle | None, ResultRef | None]:
     """The newest audit result (of ``cycle_id`` when given) and its cycle."""
-    stmt = sa.select(CycleResult.id, CycleResult.cycle_id).where(CycleResult.kind == "audit")
+    stmt = sa.select(CycleResult.id, CycleResult.cycle_id, CycleResult.created_at).where(CycleResult.kind == "audit")
     if cycle_id is not None:
         stmt = stmt.where(CycleResult.cycle_id == cycle_id)
     row = s.execute(stmt.order_by(CycleResult.id.desc()).limit(1)).first()
     if row is None:
         return (s.get(Cycle, cycle_id) if cycle_id else None), None
-    return s.get(Cycle, row.cycle_id), s.get(CycleResult, row.id)
+    return s.get(Cycle, row.cycle_id), ResultRef(row.id, row.cycle_id, row.created_at, s)
 
 
-def audit_payload(ws: Any, result: CycleResult | None) -> dict[str, Any]:
+def audit_payload(ws: Any, result: ResultRef | None) -> dict[str, Any]:
+    """The audit dict of ``result`` (parsed once, then kept in memory: results never change)."""
     if result is None:
         return {}
-    return cached(("audit", str(ws.path), result.id), lambda: dict(result.payload), ttl=3600)
+
+    def load() -> dict[str, Any]:
+        payload = result.session.scalar(sa.select(CycleResult.payload).where(CycleResult.id == result.id))
+        return dict(payload or {})
+
+    return cached(("audit", str(ws.path), result.id), load, ttl=3600)
 
 
 def period_of(payload: dict[str, Any], cycle: Cycle | None) -> tuple[datetime, datetime]:
@@ -159,10 +191,7 @@ def channel_value(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any
                         "roas": float(r.revenue) / cost if cost else None})
         return out
 
-    try:
-        return cached(("channels", str(ws.path), start, end), run)
-    except Exception:
-        return []
+    return cached(("channels", str(ws.path), start, end), _safe(run, []))
 
 
 def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
@@ -171,10 +200,7 @@ def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
         t = t.filter((t.created_at >= start) & (t.created_at < end) & t.owner.notnull())
         return sorted(str(x) for x in t.select("owner").distinct().execute()["owner"])
 
-    try:
-        return cached(("owners", str(ws.path), start, end), run)
-    except Exception:
-        return []
+    return cached(("owners", str(ws.path), start, end), _safe(run, []))
 
 
 def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -189,7 +215,8 @@ def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime,
         leads = ws.table("leads")
         leads = leads.filter((leads.created_at >= start) & (leads.created_at < end) & (leads.owner == rep) & leads.account_id.notnull())
         tc = ws.table("touches")
-        touches = tc.filter(tc.direction == "out").group_by("lead_id").agg(n=tc.count())
+        out_t = tc.filter(tc.direction == "out")
+        touches = out_t.group_by("lead_id").agg(n=out_t.count())
         st = ws.table("stage_events")
         conv = st.filter(st.stage == stage).select("lead_id").distinct().mutate(c=ibis.literal(1))
         j = leads.left_join(touches, leads.lead_id == touches.lead_id).select(leads.lead_id, leads.account_id, n=touches.n.fill_null(0))
@@ -198,10 +225,7 @@ def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime,
         agg = agg.filter((agg.mean_touches < x_mean) & (agg.conversion_rate < y_mean)).order_by([ibis.desc("leads"), "account_id"]).limit(10)
         return [dict(r) for r in agg.execute().to_dict("records")]
 
-    try:
-        return cached(("q3", str(ws.path), rep, start, end, x_mean, y_mean), run)
-    except Exception:
-        return []
+    return cached(("q3", str(ws.path), rep, start, end, x_mean, y_mean), _safe(run, []))
 
 
 def figure_options(payload: dict[str, Any], f: Formatter) -> list[dict[str, str]]:
@@ -229,7 +253,7 @@ def figure_options(payload: dict[str, Any], f: Formatter) -> list[dict[str, str]
     return out
 
 
-def audit_charts(ws: Any, result: CycleResult, payload: dict[str, Any], lang: str) -> tuple[Any, dict[str, str]]:
+def audit_charts(ws: Any, result: ResultRef, payload: dict[str, Any], lang: str) -> tuple[Any, dict[str, str]]:
     """The audit note as a document and its charts as inline SVG (server-side, cached per language)."""
     from levier.report.charts import to_svg
     from levier.report.html import inline_svg

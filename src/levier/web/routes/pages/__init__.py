@@ -24,6 +24,9 @@ for module in (auth, home, loop, knowledge, customers, data, share):
 
 def mount_pages(app: FastAPI) -> None:
     """Add the pages and the vendored static files (``/static``) to ``app``."""
+    from levier.web.pages_core import pages_sessionmaker
+
+    app.state.pages_sessionmaker = pages_sessionmaker(app.state.workspace)
     static = resources.files("levier.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.include_router(router)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from levier.errors import AuthError
 from levier.i18n import gettext as _
 from levier.loop.services import audit_log, users
-from levier.web.deps import Db
 from levier.web.pages_core import (
     LANG_COOKIE,
+    PageDb,
     PageRoute,
     PageViewer,
     form_data,
@@ -31,23 +32,28 @@ def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - t
 
 
 @router.post("/login")
-async def login(request: Request, s: Db) -> Response:
+async def login(request: Request, s: PageDb) -> Response:
     form = await form_data(request)
     target = safe_next(form.get("next"))
-    try:
+    hours = request.app.state.settings["session_hours"]
+
+    def check() -> str:  # argon2 is slow on purpose: keep it off the event loop
         user = users.authenticate(s, form.get("username", ""), form.get("password", ""))
+        _row, secret = users.create_session(s, user.id, hours=hours)
+        audit_log.record(s, user, "login", "session")
+        return secret
+
+    try:
+        secret = await run_in_threadpool(check)
     except AuthError as exc:
         return render(request, "login.html", status=401, next=target, error=exc.message, username=form.get("username", ""))
-    hours = request.app.state.settings["session_hours"]
-    _row, secret = users.create_session(s, user.id, hours=hours)
-    audit_log.record(s, user, "login", "session")
     out = redirect(target)
     set_session_cookie(out, secret, secure=request.app.state.settings["secure_cookies"], max_age=hours * 3600)
     return out
 
 
 @router.post("/logout")
-def logout(request: Request, user: PageViewer, s: Db) -> Response:
+def logout(request: Request, user: PageViewer, s: PageDb) -> Response:
     users.end_session(s, request.cookies.get(SESSION_COOKIE, ""))
     audit_log.record(s, user, "logout", "session")
     out = redirect("/login", _("You are logged out."))

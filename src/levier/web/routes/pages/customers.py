@@ -11,8 +11,9 @@ from levier.errors import NotFoundError
 from levier.i18n import gettext as _
 from levier.loop import share
 from levier.loop.models import PlaybookEntry, User
-from levier.web.deps import Db, Ws
+from levier.web.deps import Ws
 from levier.web.pages_core import (
+    PageDb,
     PageEditor,
     PageRoute,
     PageViewer,
@@ -72,7 +73,7 @@ def customers(request: Request, _user: PageViewer, ws: Ws, q: str = "") -> Respo
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: str, _user: PageViewer, s: Db, ws: Ws) -> Response:
+def lead_page(request: Request, lead_id: str, _user: PageViewer, s: PageDb, ws: Ws) -> Response:
     lead = lead_profile(ws, lead_id)
     if lead is None:
         raise NotFoundError(_("No lead '{id}' in the facts.", id=lead_id), hint=_("Search by lead id, account id or owner on the Customers page."))
@@ -82,7 +83,7 @@ def lead_page(request: Request, lead_id: str, _user: PageViewer, s: Db, ws: Ws) 
 
 
 @router.get("/accounts/{account_id}")
-def account_page(request: Request, account_id: str, _user: PageViewer, s: Db, ws: Ws) -> Response:
+def account_page(request: Request, account_id: str, _user: PageViewer, s: PageDb, ws: Ws) -> Response:
     leads = account_leads(ws, account_id)
     if not leads:
         raise NotFoundError(_("No account '{id}' in the facts.", id=account_id), hint=_("Search by lead id, account id or owner on the Customers page."))
@@ -96,7 +97,7 @@ def account_page(request: Request, account_id: str, _user: PageViewer, s: Db, ws
 
 
 @router.post("/notes")
-async def add_note(request: Request, user: PageEditor, s: Db) -> Response:
+async def add_note(request: Request, user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     lead_id, account_id = form.get("lead_id") or None, form.get("account_id") or None
     share.add_note(s, form.get("text", ""), lead_id=lead_id, account_id=account_id, author_id=user.id)

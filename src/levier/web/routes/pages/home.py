@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from levier.report.fmt import Formatter
-from levier.web.deps import Db, Ws
-from levier.web.pages_core import PageRoute, PageViewer, render, request_lang
+from levier.web.deps import Ws
+from levier.web.pages_core import PageDb, PageRoute, PageViewer, render, request_lang
 from levier.web.pages_data import (
     audit_payload,
     ceo_kpis,
@@ -55,7 +55,7 @@ def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = N
 
 
 @router.get("/")
-def home(request: Request, user: PageViewer, s: Db, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
+def home(request: Request, user: PageViewer, s: PageDb, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
     chosen = view if view in VIEWS else request.cookies.get(VIEW_COOKIE)
     chosen = chosen if chosen in VIEWS else ("ceo" if user.role == "admin" else "sales" if user.role == "editor" else "cmo")
     ctx = dashboard_context(s, ws, chosen, request_lang(request), rep)

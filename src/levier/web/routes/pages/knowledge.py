@@ -10,8 +10,7 @@ from fastapi.responses import Response
 from levier.loop.models import OUTCOMES
 from levier.loop.services import hypotheses, learnings, playbook
 from levier.loop.services import search as search_svc
-from levier.web.deps import Db
-from levier.web.pages_core import PageRoute, PageViewer, render
+from levier.web.pages_core import PageDb, PageRoute, PageViewer, render
 
 __all__ = ["router"]
 
@@ -19,19 +18,19 @@ router = APIRouter(route_class=PageRoute)
 
 
 @router.get("/experiments")
-def experiment_list(request: Request, _user: PageViewer, s: Db) -> Response:
+def experiment_list(request: Request, _user: PageViewer, s: PageDb) -> Response:
     return render(request, "experiments.html", experiments=hypotheses.list_experiments(s), hypotheses=hypotheses.list_hypotheses(s))
 
 
 @router.get("/experiments/{ref}")
-def experiment_page(request: Request, ref: str, _user: PageViewer, s: Db) -> Response:
+def experiment_page(request: Request, ref: str, _user: PageViewer, s: PageDb) -> Response:
     exp = hypotheses.get_experiment(s, int(ref) if ref.isdigit() else ref)
     hyp = next((h for h in hypotheses.list_hypotheses(s) if h.id == exp.hypothesis_id), None)
     return render(request, "experiment.html", exp=exp, hypothesis=hyp)
 
 
 @router.get("/learnings")
-def learning_list(request: Request, _user: PageViewer, s: Db, outcome: str | None = None) -> Response:
+def learning_list(request: Request, _user: PageViewer, s: PageDb, outcome: str | None = None) -> Response:
     chosen = outcome if outcome in OUTCOMES else None
     return render(request, "learnings.html", learnings=learnings.list_learnings(s, outcome=chosen), outcome=chosen or "",
                   failures=learnings.failure_board(s))
@@ -43,7 +42,7 @@ def _search(s: Any, q: str, filters: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @router.get("/playbook")
-def playbook_page(request: Request, _user: PageViewer, s: Db, q: str = "", channel: str = "", segment: str = "", outcome: str = "") -> Response:
+def playbook_page(request: Request, _user: PageViewer, s: PageDb, q: str = "", channel: str = "", segment: str = "", outcome: str = "") -> Response:
     filters = {"channel": channel, "segment": segment, "outcome": outcome}
     hits = _search(s, q, filters)
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "hits":
@@ -57,7 +56,7 @@ def playbook_page(request: Request, _user: PageViewer, s: Db, q: str = "", chann
 
 
 @router.get("/playbook/{key}")
-def playbook_entry(request: Request, key: str, _user: PageViewer, s: Db) -> Response:
+def playbook_entry(request: Request, key: str, _user: PageViewer, s: PageDb) -> Response:
     rows = playbook.versions(s, key)
     if not rows:
         from levier.errors import NotFoundError

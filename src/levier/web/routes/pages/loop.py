@@ -14,8 +14,9 @@ from levier.loop.models import ACTION_STATUSES, OBSERVATION_SOURCES, RETRO_TEMPL
 from levier.loop.services import actions, cycles, retros, users
 from levier.loop.services.kpi import known_kpis
 from levier.report.fmt import Formatter
-from levier.web.deps import Db, Ws
+from levier.web.deps import Ws
 from levier.web.pages_core import (
+    PageDb,
     PageEditor,
     PageRoute,
     PageViewer,
@@ -46,12 +47,12 @@ def _int(value: str | None) -> int | None:
 
 # -- cycles ------------------------------------------------------------------------------
 @router.get("/cycles")
-def cycle_list(request: Request, _user: PageViewer, s: Db) -> Response:
+def cycle_list(request: Request, _user: PageViewer, s: PageDb) -> Response:
     return render(request, "cycles.html", cycles=cycles.list_cycles(s), reminders=cycles.reminders(s))
 
 
 @router.get("/cycles/{cycle_id}")
-def cycle_page(request: Request, cycle_id: int, _user: PageViewer, s: Db, ws: Ws) -> Response:
+def cycle_page(request: Request, cycle_id: int, _user: PageViewer, s: PageDb, ws: Ws) -> Response:
     detail = cycles.cycle_detail(s, cycle_id)
     cycle, result = latest_audit(s, cycle_id)
     doc, charts = (None, {})
@@ -62,7 +63,7 @@ def cycle_page(request: Request, cycle_id: int, _user: PageViewer, s: Db, ws: Ws
 
 
 @router.post("/cycles/{cycle_id}/retro")
-def cycle_retro(request: Request, cycle_id: int, user: PageEditor, s: Db) -> Response:
+def cycle_retro(request: Request, cycle_id: int, user: PageEditor, s: PageDb) -> Response:
     """Start the monthly audit review of this cycle."""
     cycle = cycles.get_cycle(s, cycle_id)
     retro = retros.create_retro(
@@ -73,19 +74,19 @@ def cycle_retro(request: Request, cycle_id: int, user: PageEditor, s: Db) -> Res
 
 
 @router.post("/cycles/{cycle_id}/steps/{step}")
-def cycle_step(request: Request, cycle_id: int, step: str, _user: PageEditor, s: Db) -> Response:
+def cycle_step(request: Request, cycle_id: int, step: str, _user: PageEditor, s: PageDb) -> Response:
     cycles.complete_step(s, cycle_id, step)
     return redirect(f"/cycles/{cycle_id}", _("Step done."))
 
 
 # -- retros ------------------------------------------------------------------------------
 @router.get("/retros")
-def retro_list(request: Request, _user: PageViewer, s: Db) -> Response:
+def retro_list(request: Request, _user: PageViewer, s: PageDb) -> Response:
     return render(request, "retros.html", retros=retros.list_retros(s), templates=RETRO_TEMPLATES, cycles=cycles.list_cycles(s))
 
 
 @router.post("/retros")
-async def retro_create(request: Request, user: PageEditor, s: Db) -> Response:
+async def retro_create(request: Request, user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     retro = retros.create_retro(
         s, form.get("template", ""), form.get("title", ""), form.get("objective", ""), cycle_id=_int(form.get("cycle_id")),
@@ -95,7 +96,7 @@ async def retro_create(request: Request, user: PageEditor, s: Db) -> Response:
 
 
 @router.get("/retros/{retro_id}")
-def retro_board(request: Request, retro_id: int, _user: PageViewer, s: Db, ws: Ws) -> Response:
+def retro_board(request: Request, retro_id: int, _user: PageViewer, s: PageDb, ws: Ws) -> Response:
     detail = retros.retro_detail(s, retro_id)
     cycle_id = detail["retro"].get("cycle_id")
     _cycle, result = latest_audit(s, cycle_id) if cycle_id else latest_audit(s)
@@ -107,13 +108,13 @@ def retro_board(request: Request, retro_id: int, _user: PageViewer, s: Db, ws: W
 
 
 @router.post("/retros/{retro_id}/review")
-def retro_review(retro_id: int, _user: PageEditor, s: Db, ws: Ws) -> Response:
+def retro_review(retro_id: int, _user: PageEditor, s: PageDb, ws: Ws) -> Response:
     retros.review_previous_actions(s, retro_id, ws)
     return redirect(f"/retros/{retro_id}", _("Previous actions reviewed."))
 
 
 @router.post("/retros/{retro_id}/observations")
-async def retro_observation(request: Request, retro_id: int, user: PageEditor, s: Db) -> Response:
+async def retro_observation(request: Request, retro_id: int, user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     if form.get("figure_key"):
         retros.observe_figure(s, retro_id, figure_key=form["figure_key"], cycle_result_id=_int(form.get("cycle_result_id")),
@@ -125,7 +126,7 @@ async def retro_observation(request: Request, retro_id: int, user: PageEditor, s
 
 
 @router.post("/observations/{observation_id}/vote")
-async def observation_vote(request: Request, observation_id: int, user: PageEditor, s: Db) -> Response:
+async def observation_vote(request: Request, observation_id: int, user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     row = retros.vote(s, observation_id, user.username)
     retro_id = _int(form.get("retro_id"))
@@ -134,7 +135,7 @@ async def observation_vote(request: Request, observation_id: int, user: PageEdit
 
 
 @router.post("/retros/{retro_id}/whys")
-async def retro_whys(request: Request, retro_id: int, _user: PageEditor, s: Db) -> Response:
+async def retro_whys(request: Request, retro_id: int, _user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     whys = [form.get(f"why{i}", "") for i in range(1, 6)]
     retros.add_why_chain(s, retro_id, form.get("problem", ""), whys, form.get("root_cause") or None)
@@ -142,14 +143,14 @@ async def retro_whys(request: Request, retro_id: int, _user: PageEditor, s: Db) 
 
 
 @router.post("/retros/{retro_id}/swot")
-async def retro_swot(request: Request, retro_id: int, _user: PageEditor, s: Db) -> Response:
+async def retro_swot(request: Request, retro_id: int, _user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     retros.add_swot(s, retro_id, form.get("quadrant", ""), form.get("text", ""))
     return redirect(f"/retros/{retro_id}#swot", _("Item added."))
 
 
 @router.post("/retros/{retro_id}/close")
-def retro_close(retro_id: int, _user: PageEditor, s: Db) -> Response:
+def retro_close(retro_id: int, _user: PageEditor, s: PageDb) -> Response:
     retros.close_retro(s, retro_id)
     return redirect(f"/retros/{retro_id}", _("Retro closed."))
 
@@ -164,7 +165,7 @@ def board_columns(s: Any, status: str | None, owner: str | None, overdue: bool |
 
 
 @router.get("/actions")
-def action_board(request: Request, _user: PageViewer, s: Db, status: str | None = None, owner: str | None = None, overdue: str | None = None) -> Response:
+def action_board(request: Request, _user: PageViewer, s: PageDb, status: str | None = None, owner: str | None = None, overdue: str | None = None) -> Response:
     flag = True if overdue == "1" else None
     cols = board_columns(s, status, owner, flag)
     ctx = {"cols": cols, "statuses": ACTION_STATUSES, "filters": {"status": status or "", "owner": owner or "", "overdue": overdue or ""},
@@ -175,7 +176,7 @@ def action_board(request: Request, _user: PageViewer, s: Db, status: str | None 
 
 
 @router.post("/actions")
-async def action_create(request: Request, _user: PageEditor, s: Db) -> Response:
+async def action_create(request: Request, _user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     target = _num(form.get("target"), "target")
     if target is None:
@@ -190,13 +191,13 @@ async def action_create(request: Request, _user: PageEditor, s: Db) -> Response:
 
 
 @router.post("/actions/{action_id}/status")
-async def action_status(request: Request, action_id: int, _user: PageEditor, s: Db) -> Response:
+async def action_status(request: Request, action_id: int, _user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     actions.set_status(s, action_id, form.get("status", ""))
     return redirect("/actions", _("Action #{id} moved.", id=action_id))
 
 
 @router.post("/actions/{action_id}/verify")
-def action_verify(action_id: int, _user: PageEditor, s: Db, ws: Ws) -> Response:
+def action_verify(action_id: int, _user: PageEditor, s: PageDb, ws: Ws) -> Response:
     a = actions.verify_action(s, ws, action_id)
     return redirect("/actions", _("Action #{id} verified: {verdict}.", id=action_id, verdict=_(a.verification or "not_measurable")))

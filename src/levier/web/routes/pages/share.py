@@ -10,9 +10,10 @@ from levier.i18n import gettext as _
 from levier.i18n import use_language
 from levier.loop import share
 from levier.loop.services import cycles
-from levier.web.deps import Db, Ws
+from levier.web.deps import Ws
 from levier.web.pages_core import (
     SECURITY_HEADERS,
+    PageDb,
     PageEditor,
     PageRoute,
     PageViewer,
@@ -30,12 +31,12 @@ router = APIRouter(route_class=PageRoute)
 
 
 @router.get("/shares")
-def share_list(request: Request, _user: PageViewer, s: Db) -> Response:
+def share_list(request: Request, _user: PageViewer, s: PageDb) -> Response:
     return render(request, "shares.html", links=share.list_links(s), cycles=cycles.list_cycles(s), new_url=request.query_params.get("new"))
 
 
 @router.post("/shares")
-async def share_create(request: Request, user: PageEditor, s: Db) -> Response:
+async def share_create(request: Request, user: PageEditor, s: PageDb) -> Response:
     form = await form_data(request)
     target = form.get("target", "dashboard")
     kind, target_id = ("cycle", int(target.split(":")[1])) if target.startswith("cycle:") and target.split(":")[1].isdigit() else ("dashboard", None)
@@ -48,13 +49,13 @@ async def share_create(request: Request, user: PageEditor, s: Db) -> Response:
 
 
 @router.post("/shares/{link_id}/revoke")
-def share_revoke(link_id: int, _user: PageEditor, s: Db) -> Response:
+def share_revoke(link_id: int, _user: PageEditor, s: PageDb) -> Response:
     share.revoke_link(s, link_id)
     return redirect("/shares", _("Share link revoked."))
 
 
 @router.get("/share/{secret}")
-def share_view(request: Request, secret: str, s: Db, ws: Ws) -> Response:
+def share_view(request: Request, secret: str, s: PageDb, ws: Ws) -> Response:
     """The shared page, read-only, for anyone holding the link (no login; embeddable in a frame)."""
     try:
         link = share.open_link(s, secret)
