@@ -17,5 +17,13 @@ done
 $levier validate --workspace "$ws" || echo "(validation found the demo's injected defects; cleaning handles them)"
 $levier clean --workspace "$ws"
 $levier audit --workspace "$ws" --format html,pdf,xlsx,md,json --out "$ws/reports" --lang "${LEVIER_LANG:-fr}"
+# A living loop for newcomers: a cycle with this audit, a retro, actions (some met, some missed),
+# learnings and playbook entries.
+$levier seed-demo --workspace "$ws"
 echo
 echo "Audit note: $ws/reports/ (HTML, PDF, XLSX, Markdown, JSON)"
+if [ "${LEVIER_DEMO_SERVE:-1}" = 1 ]; then
+  echo "Web app: http://127.0.0.1:${LEVIER_PORT:-8000}/ — log in as admin, camille, ines or lucas; password: levier-demo"
+  echo "(Ctrl-C to stop; LEVIER_DEMO_SERVE=0 make demo skips this step)"
+  exec $levier serve --workspace "$ws" --port "${LEVIER_PORT:-8000}"
+fi

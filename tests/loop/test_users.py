@@ -45,6 +45,21 @@ def test_api_tokens(s) -> None:  # noqa: ANN001
         users.user_for_token(s, "lvr_forged")
 
 
+def test_token_use_is_recorded_at_most_once_a_minute(s) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    u = users.create_user(s, "toucher", role="viewer")
+    token, secret = users.create_token(s, u.id, "ci")
+    users.user_for_token(s, secret)
+    first = token.last_used_at
+    assert first is not None
+    users.user_for_token(s, secret)
+    assert token.last_used_at == first  # no write per request
+    token.last_used_at = first - users.TOKEN_TOUCH_INTERVAL - timedelta(seconds=1)
+    users.user_for_token(s, secret)
+    assert token.last_used_at > first
+
+
 def test_sessions_expire(s) -> None:  # noqa: ANN001
     u = users.create_user(s, "ana", password="long enough")
     row, secret = users.create_session(s, u.id, hours=1)

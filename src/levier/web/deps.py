@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from levier.errors import AuthError, CsrfError, PermissionDeniedError
@@ -56,19 +57,23 @@ async def check_csrf(request: Request, login: LoginSession) -> None:
 
 
 async def current_user(request: Request, s: Db) -> User:
-    """The user of the API token (``Authorization: Bearer``) or of the session cookie."""
+    """The user of the API token (``Authorization: Bearer``) or of the session cookie.
+
+    The database look-ups run in the thread pool: a blocking query on the event loop would stall
+    every request in flight (and deadlock once the connection pool is exhausted).
+    """
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _sep, secret = auth.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthError(_("Use 'Authorization: Bearer <token>'."))
-        user = users.user_for_token(s, secret.strip())
+        user = await run_in_threadpool(users.user_for_token, s, secret.strip())
         request.state.login = None
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise AuthError(_("Authentication required: log in or send an API token."))
-        user, login = users.session_for(s, cookie)
+        user, login = await run_in_threadpool(users.session_for, s, cookie)
         await check_csrf(request, login)
         request.state.login = login
     request.state.user = user

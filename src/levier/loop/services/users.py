@@ -157,13 +157,19 @@ def revoke_token(s: Session, token_id: int) -> ApiToken:
     return token
 
 
+#: How stale ``ApiToken.last_used_at`` may get before a request refreshes it.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
 def user_for_token(s: Session, secret: str) -> User:
     """The active user owning the unrevoked token ``secret``; :class:`AuthError` otherwise."""
     token = s.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _sha(secret or "")))
     user = s.get(User, token.user_id) if token is not None and token.revoked_at is None else None
     if token is None or user is None or not user.active:
         raise AuthError(_("Invalid or revoked API token."), hint=_("Create one with `levier user token USER`."))
-    token.last_used_at = utcnow()
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        token.last_used_at = now  # at most one write a minute per token, not one per request
     return user
 
 
