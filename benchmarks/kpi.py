@@ -37,14 +37,18 @@ def _append_day(ws) -> int:  # noqa: ANN001
     """Copy the leads created on 2026-10-31 (and their rows) one day later as batch 2."""
     con = ws.facts.con
     n = con.raw_sql("SELECT count(*) FROM leads WHERE created_at >= '2026-10-31' AND created_at < '2026-11-01'").fetchone()[0]
-    for name, key in (("leads", "created_at"), ("touches", "at"), ("stage_events", "at")):
+    for name in ("leads", "touches", "stage_events"):
         cols = [c for c in con.table(name).columns if c not in ("_row_id", "_batch")]
-        sel = ", ".join(f"'N' || {c}" if c in ("lead_id", "touch_id") else (f"{c} + INTERVAL 1 DAY" if c in ("created_at", "at", "opted_out_at") else c)
-                        for c in cols)
+        sel = ", ".join(f"'N' || \"{c}\"" if c in ("lead_id", "touch_id") else (f"\"{c}\" + INTERVAL 1 DAY" if c in ("created_at", "at", "opted_out_at")
+                        else f'"{c}"') for c in cols)
         lead_filter = "lead_id IN (SELECT lead_id FROM leads WHERE created_at >= '2026-10-31' AND created_at < '2026-11-01' AND _batch = 1)"
         con.raw_sql(f"INSERT INTO {name} SELECT {sel}, (SELECT max(_row_id) FROM {name}) + row_number() OVER (), 2 FROM {name} "
                     f"WHERE _batch = 1 AND {lead_filter}")
     return int(n)
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _series_plan(s) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -89,9 +93,12 @@ def bench(leads: int) -> dict:
             plan = _series_plan(s)
             touches = int(ws.facts.count("touches"))
             build, n0, _ = _refresh(ws, s, plan, full=False)
+            _log(f"first build: {build:.1f} s, {n0} periods")
             appended = _append_day(ws)
             inc, rec, reused = _refresh(ws, s, plan, full=False)
+            _log(f"incremental: {inc:.1f} s, {rec} periods")
             full, nfull, _ = _refresh(ws, s, plan, full=True)
+            _log(f"full: {full:.1f} s, {nfull} periods")
         return {"leads": leads, "touches": touches, "series": len(plan), "build": build, "periods": n0, "appended": appended,
                 "incremental": inc, "recomputed": rec, "reused": reused, "full": full, "full_periods": nfull}
     finally:
