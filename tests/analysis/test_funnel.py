@@ -59,3 +59,10 @@ def test_funnel_errors(fws) -> None:  # noqa: ANN001
         funnel(fws, segment_by=["colour"])
     with pytest.raises(OptionError):
         funnel(fws, stages=("lead", "lost"))
+
+
+def test_funnel_of_an_empty_period_is_all_zero(fws) -> None:  # noqa: ANN001
+    f = funnel(fws, start=dt(2025, 1, 1), end=dt(2025, 2, 1), segment_by=["channel"])
+    assert [s.reached for s in f.overall.steps] == [0, 0, 0, 0, 0]
+    assert all(s.step_rate is None and s.cumulative_rate is None for s in f.overall.steps)
+    assert f.segments == ()

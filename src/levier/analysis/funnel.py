@@ -140,12 +140,18 @@ def _durations(t: ir.Table, n: int, segs: list[str]) -> ir.Table:
     return u.group_by([*segs, "step", "m"]).agg(n=u.count())
 
 
+def _count(counts: pd.Series, i: int) -> int:
+    """Leads that reached step ``i``; an empty period sums to NULL in the engine, i.e. 0."""
+    value = counts[f"r{i}"]
+    return 0 if pd.isna(value) else int(value)
+
+
 def _segment(key: dict[str, str], counts: pd.Series, hist: pd.DataFrame, stages: Sequence[str]) -> FunnelSegment:
     steps = []
-    first = int(counts["r0"])
+    first = _count(counts, 0)
     for i, stage in enumerate(stages):
-        r = int(counts[f"r{i}"])
-        prev = int(counts[f"r{i - 1}"]) if i else r
+        r = _count(counts, i)
+        prev = _count(counts, i - 1) if i else r
         h = hist[hist["step"] == i] if i else hist.iloc[0:0]
         med = weighted_quantile(h["m"].to_numpy(float), h["n"].to_numpy(float), 0.5) if len(h) else None
         steps.append(FunnelStep(stage, r, (r / prev if prev else None) if i else (1.0 if r else None),
