@@ -13,12 +13,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from levier.web.pages_core import PageRoute
-from levier.web.routes.pages import auth, customers, data, home, knowledge, loop, share
+from levier.web.routes.pages import analytics, auth, customers, data, home, knowledge, loop, share
 
 __all__ = ["router", "mount_pages"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-for module in (auth, home, loop, knowledge, customers, data, share):
+for module in (auth, home, loop, knowledge, analytics, customers, data, share):
     router.include_router(module.router)
 
 

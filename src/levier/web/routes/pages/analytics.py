@@ -1,0 +1,237 @@
+"""Analytics pages: experiment protocol and results, attribution and funnel, the KPI registry.
+
+Every figure is computed in the engine under the facts lock and cached a few minutes; charts
+are Vega-Lite specs rendered server-side to SVG (vl-convert), so the pages need no script.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markdown_it import MarkdownIt
+
+from levier.errors import LevierError, OptionError
+from levier.i18n import gettext as _
+from levier.report.fmt import Formatter
+from levier.web.deps import Ws
+from levier.web.pages_core import (
+    PageDb,
+    PageEditor,
+    PageRoute,
+    PageViewer,
+    cached,
+    facts_lock,
+    form_data,
+    redirect,
+    render,
+    request_lang,
+)
+
+__all__ = ["router", "DEFAULT_MODELS", "page_period", "experiment_readout", "kpi_series_spec"]
+
+router = APIRouter(route_class=PageRoute)
+DEFAULT_MODELS = ("first", "last", "linear", "markov")
+
+
+def _md(text: str) -> str:
+    """Markdown to HTML with raw HTML escaped (protocol texts are user input)."""
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+def _svg(spec: dict[str, Any] | None, lang: str) -> str | None:
+    from levier.report.charts import to_svg
+
+    return to_svg(spec, lang) if spec else None
+
+
+# -- experiments: protocol and results -----------------------------------------------------
+@router.get("/experiments/{key}/protocol")
+def protocol_page(request: Request, key: str, _user: PageViewer, ws: Ws) -> Response:
+    from levier.analysis.experiments import ProtocolStore, render_protocol
+
+    proto = ProtocolStore(ws.path).load(key)
+    return render(request, "experiment_protocol.html", key=key, proto=proto,
+                  body=_md(render_protocol(proto, request_lang(request), "md")))
+
+
+def experiment_readout(ws: Any, key: str, lang: str) -> tuple[Any, Any]:
+    """(result, decision) of experiment ``key`` as ``levier experiment analyze`` computes them by default."""
+    from levier.analysis.experiments.analysis import collect_statistics
+    from levier.analysis.experiments.decision import decide
+    from levier.analysis.experiments.protocol import Protocol, ProtocolStore
+    from levier.analysis.experiments.readout import ReadoutOptions, read_out
+    from levier.analysis.experiments.storage import daily_traffic
+
+    store = ProtocolStore(ws.path)
+    proto = store.load(key) if store.exists(key) else Protocol(key=key)
+    a = ws.table("assignments")
+    arms = [str(v) for v in a.filter(a.experiment_key == key).select("variant").distinct().execute()["variant"]]
+    if not arms:
+        raise OptionError(_("Experiment '{key}' has no assignments in the workspace.", key=key),
+                          hint=_("Import the assignments table (experiment_key, variant) first."))
+    order = [v for v in proto.variants if v in arms] + sorted(set(arms) - set(proto.variants))
+    metrics = [m for _r, m in proto.metrics()]
+    data = collect_statistics(ws.tables, key, metrics, order, dimensions=proto.dimensions, roles={m.name: r for r, m in proto.metrics()})
+    opts = ReadoutOptions(target=proto.ship_target, daily_units=daily_traffic(ws), power=proto.power, weights=tuple(proto.weights))
+    result = read_out(data, opts)
+    return result, decide(result, proto, target=opts.target, lang=lang)
+
+
+@router.get("/experiments/{key}/results")
+def results_page(request: Request, key: str, _user: PageViewer, ws: Ws) -> Response:
+    from levier.report.experiments import effect_chart_spec, render_markdown
+
+    lang = request_lang(request)
+
+    def compute() -> tuple[Any, Any, str, str | None]:
+        result, decision = experiment_readout(ws, key, lang)
+        return result, decision, _md(render_markdown(result, None, lang)), _svg(effect_chart_spec(result, lang), lang)
+
+    result, decision, body, chart = cached(("experiment-results", str(ws.path), key, lang), compute, ttl=120)
+    return render(request, "experiment_results.html", key=key, result=result, decision=decision, body=body, chart=chart)
+
+
+# -- attribution and funnel ---------------------------------------------------------------
+def page_period(ws: Any, period: str | None) -> Any:
+    """The period asked for, else the last full month of data."""
+    from levier.analysis.framing import default_period, parse_period
+
+    if period:
+        return parse_period(period, "period")
+
+    def latest() -> datetime | None:
+        value = ws.table("leads").created_at.max().execute()
+        return None if value is None or value != value else value.to_pydatetime()
+
+    return default_period(cached(("latest-lead", str(ws.path)), latest, ttl=120))
+
+
+def _models(model: str | None) -> tuple[str, ...]:
+    from levier.analysis.attribution.run import check_models
+
+    return check_models([m for m in (model or "").split(",") if m.strip()] or DEFAULT_MODELS)
+
+
+@router.get("/attribution")
+def attribution_page(request: Request, _user: PageViewer, ws: Ws, period: str | None = None, model: str | None = None) -> Response:
+    from levier.analysis.attribution import JourneyOptions, attribute, channel_value
+    from levier.analysis.attribution.result import MODELS
+    from levier.report.attribution import attribution_spec
+    from levier.report.attribution_note import comparison_table, value_table
+
+    lang = request_lang(request)
+    f = Formatter(lang)
+    p = page_period(ws, period)
+    models = _models(model)
+
+    def compute() -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
+        opts = JourneyOptions(start=p.start_dt, end=p.end_dt)
+        try:
+            cmp = attribute(ws, models, options=opts).to_dict()
+        except OptionError as exc:  # no journey in the period: say so on the page
+            return None, None, exc.message
+        value = channel_value(ws, [m for m in models if m != "time_decay"] or ["last"], options=opts).to_dict()
+        return cmp, value, None
+
+    cmp, value, empty = cached(("attribution", str(ws.path), p.label, models), compute, ttl=300)
+    tables = [comparison_table(cmp, f), comparison_table(cmp, f, "value"), value_table(value, f)] if cmp and value else []
+    chart = cached(("attribution-svg", str(ws.path), p.label, models, lang), lambda: _svg(attribution_spec(cmp, lang), lang)) if cmp else None
+    return render(request, "attribution.html", period=p, models=models, all_models=MODELS, tables=tables, chart=chart, empty=empty,
+                  journeys=(cmp or {}).get("source", {}).get("journeys", 0))
+
+
+@router.get("/funnel")
+def funnel_page(request: Request, _user: PageViewer, ws: Ws, period: str | None = None) -> Response:
+    from levier.analysis.funnel import funnel
+    from levier.report.attribution import funnel_spec
+    from levier.report.attribution_note import funnel_table
+
+    lang = request_lang(request)
+    p = page_period(ws, period)
+    data = cached(("funnel", str(ws.path), p.label), lambda: funnel(ws, start=p.start_dt, end=p.end_dt).to_dict(), ttl=300)
+    steps = list((data.get("overall") or {}).get("steps") or [])
+    chart = cached(("funnel-svg", str(ws.path), p.label, lang), lambda: _svg(funnel_spec({"funnel": data}, lang), lang))
+    return render(request, "funnel.html", period=p, table=funnel_table(steps, Formatter(lang)), chart=chart)
+
+
+# -- KPI registry ----------------------------------------------------------------------------
+def _target_status(entry: Any, today: datetime) -> str:
+    if not entry.targets:
+        return "no target"
+    return "overdue" if max(t.deadline for t in entry.targets) < today.date() else "open"
+
+
+@router.get("/kpis")
+def kpi_list(request: Request, _user: PageViewer, s: PageDb) -> Response:
+    from levier.kpi.registry import list_kpis
+
+    now = datetime.now()
+    rows = [{"e": e, "target": e.targets[-1] if e.targets else None, "status": _target_status(e, now)}
+            for e in list_kpis(s, request_lang(request))]
+    return render(request, "kpis.html", rows=rows)
+
+
+def kpi_series_spec(points: list[dict[str, Any]], title: str, lang: str) -> dict[str, Any] | None:
+    """A small line chart of a KPI per period (None without any value)."""
+    import altair as alt
+
+    rows = [{"period": p["period_start"][:10], "value": p["value"]} for p in points if p["value"] is not None and not p["segment"]]
+    if not rows:
+        return None
+    chart = alt.Chart(alt.Data(values=rows)).mark_line(point=True, color="#1565c0").encode(
+        x=alt.X("period:T", title=_("Period", lang=lang)), y=alt.Y("value:Q", title=title),
+        tooltip=["period:T", alt.Tooltip("value:Q", format=",.3~g")],
+    ).properties(width=520, height=180, title=title)
+    return chart.configure(font="Liberation Sans, Arial, sans-serif", background="white").to_dict(validate=True)
+
+
+@router.get("/kpis/{key}")
+def kpi_page(request: Request, key: str, user: PageViewer, s: PageDb, ws: Ws, grain: str = "week") -> Response:
+    from levier.kpi.registry import get_kpi, kr_progress
+    from levier.kpi.timeseries import series
+    from levier.loop.services import users
+
+    lang = request_lang(request)
+    entry = get_kpi(s, key, lang)
+    grain = grain if grain in ("day", "week", "month", "quarter") else "week"
+    points: list[dict[str, Any]] = []
+    problem = None
+    if entry.computable:
+        try:
+            with facts_lock():
+                points = [p for p in series(ws, s, key, grain).to_dict()["points"] if not p["segment"]]
+        except LevierError as exc:
+            problem = exc.message
+    values = [p["value"] for p in points if p["value"] is not None]
+    current = values[-1] if values else None
+    return render(request, "kpi.html", e=entry, points=points, chart=_svg(kpi_series_spec(points, entry.name, lang), lang),
+                  current=current, progress=[(t, kr_progress(current, t)) for t in entry.targets],
+                  can_edit=users.role_allows(user.role, "editor"), problem=problem, grain=grain)
+
+
+def _number(form: dict[str, str], name: str, required: bool) -> float | None:
+    raw = form.get(name, "").replace(",", ".").replace(" ", "")
+    if not raw:
+        if required:
+            raise OptionError(_("{field}: a value is required.", field=name))
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise OptionError(_("{field}: '{value}' is not a number.", field=name, value=form.get(name))) from None
+
+
+@router.post("/kpis/{key}/target")
+async def kpi_set_target(request: Request, key: str, _user: PageEditor, s: PageDb) -> Response:
+    from levier.kpi.registry import set_target
+
+    form = await form_data(request)
+    value = _number(form, "value", True)
+    if value is None or not form.get("deadline"):
+        raise OptionError(_("{field}: a value is required.", field="deadline"))
+    target = set_target(s, key, value, form["deadline"], baseline=_number(form, "baseline", False),
+                        baseline_date=form.get("baseline_date") or None, note=form.get("note", ""))
+    return redirect(f"/kpis/{key}", _("Target set: {value} by {deadline}.", value=f"{target.value:g}", deadline=target.deadline.isoformat()))
