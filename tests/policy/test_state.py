@@ -134,3 +134,31 @@ def _shared(make_policy) -> Policy:  # noqa: ANN001
         _SNAPSHOT["leads"] = p.store.con.execute("SELECT * FROM leads").fetchall()
         _SNAPSHOT["accounts"] = p.store.con.execute("SELECT * FROM accounts").fetchall()
     return _SHARED[key]
+
+
+def test_the_lead_cache_follows_writes_from_another_connection(make_policy, tmp_path: Path) -> None:  # noqa: ANN001
+    """Two policies on one state file (two web workers): a touch posted by one changes the other's next answer."""
+    p = make_policy(touches("S1", ["2026-03-03 08:30:00"]))
+    other = Policy.load(p.ws, state_path=p.store.path)
+    try:
+        assert other.check("S1", "email", "2026-03-03T10:00:00").allowed  # S1 now in other's LRU
+        assert "S1" in other.store._cache
+        p.record_touch("S1", "email", "2026-03-03T09:30:00", outcome="delivered")
+        assert other.check("S1", "email", "2026-03-03T10:00:00").rules == ("daily_cap.email",)
+        assert other.lead_state("S1") == p.lead_state("S1")
+        p.store.forget("S1")  # erasure through one connection: the other no longer finds the lead
+        assert other.store.cached_lead("S1") is None
+    finally:
+        other.close()
+
+
+def test_the_lead_cache_is_bounded_and_emptied_by_own_writes(make_policy) -> None:  # noqa: ANN001
+    p = make_policy()
+    p.store.LEAD_CACHE = 2
+    for lid in ("S1", "S2", "M1"):
+        p.check(lid, "email", "2026-03-03T10:00:00")
+    assert list(p.store._cache) == ["S2", "M1"]
+    p.record_touch("S2", "call", "2026-03-03T09:30:00", outcome="no_answer")
+    assert not p.store._cache
+    assert p.check("S2", "call", "2026-03-03T10:00:00") == p.check("S2", "call", "2026-03-03T10:00:00")
+    assert p.store.cached_lead("S2") == p.lead_state("S2")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 from levier.policy.rules import Window
 
-__all__ = ["to_epoch", "from_epoch", "zone", "local_day_bounds", "window_state", "next_window_open", "parse_time", "week_start"]
+__all__ = ["to_epoch", "from_epoch", "zone", "local_day_bounds", "window_state", "next_window_open", "parse_time", "week_start",
+           "Calendar", "calendar"]
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -101,3 +103,103 @@ def next_window_open(ts: int, tz: ZoneInfo, window: Window) -> int:
                 return ts
         d += timedelta(days=1)
     raise OptionError(_("The sending window never opens in the next 400 days; check weekdays and holidays."))
+
+
+class Calendar:
+    """``window_state`` / ``next_window_open`` / ``local_day_bounds`` with the zone arithmetic memoised.
+
+    Per (zone, UTC hour) it keeps the lead's UTC offset and local date when both are constant over
+    that hour (otherwise it falls back to the exact functions above), and per (zone, local date) the
+    day's bounds, whether it is a sending day and its window epochs — so a check costs dict look-ups
+    instead of ``zoneinfo`` conversions. Answers are identical to the plain functions.
+    """
+
+    _MAX = 200_000  # entries per dict before it is cleared (bounded memory for a long-lived server)
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        start, end = window.start, window.end
+        # wall-clock comparison in microseconds of the local day (exact, like the time comparison)
+        self._exact = start.tzinfo is not None or end.tzinfo is not None
+        self._lo_us = ((start.hour * 60 + start.minute) * 60 + start.second) * 1_000_000 + start.microsecond
+        self._hi_us = ((end.hour * 60 + end.minute) * 60 + end.second) * 1_000_000 + end.microsecond
+        self._hours: dict[tuple[str, int], tuple[int, date] | None] = {}
+        self._days: dict[tuple[str, date], list[Any]] = {}
+
+    def _hour(self, ts: int, tz: ZoneInfo) -> tuple[int, date] | None:
+        """(UTC offset in seconds, local date) constant over the UTC hour holding ``ts``, else None."""
+        key = (tz.key, ts // 3600)
+        found = self._hours.get(key, False)
+        if found is False:
+            b = key[1] * 3600
+            a, z = datetime.fromtimestamp(b, tz), datetime.fromtimestamp(b + 3599, tz)
+            off_a, off_z = a.utcoffset(), z.utcoffset()
+            found = None
+            if off_a == off_z and off_a is not None and a.date() == z.date() and off_a.microseconds == 0:
+                found = (int(off_a.total_seconds()), a.date())
+            if len(self._hours) >= self._MAX:
+                self._hours.clear()
+            self._hours[key] = found
+        return found  # type: ignore[return-value]
+
+    def _day(self, d: date, tz: ZoneInfo) -> list[Any]:
+        """[reason closed (None/holiday/weekend), day start, day end, window start, window end, next open after]."""
+        key = (tz.key, d)
+        info = self._days.get(key)
+        if info is None:
+            w = self.window
+            why = "holiday" if d in w.holiday_set else ("weekend" if d.weekday() not in w.weekday_set else None)
+            nxt = d + timedelta(days=1)
+            info = [why, _epoch_of_local(d, 0, 0, tz), _epoch_of_local(nxt, 0, 0, tz),
+                    _epoch_of_local(d, w.start.hour, w.start.minute, tz), _epoch_of_local(d, w.end.hour, w.end.minute, tz), None]
+            if len(self._days) >= self._MAX:
+                self._days.clear()
+            self._days[key] = info
+        return info
+
+    def local_day_bounds(self, ts: int, tz: ZoneInfo) -> tuple[int, int]:
+        h = self._hour(ts, tz)
+        if h is None:
+            return local_day_bounds(ts, tz)
+        info = self._day(h[1], tz)
+        return info[1], info[2]
+
+    def window_state(self, ts: int, tz: ZoneInfo) -> str | None:
+        h = self._hour(ts, tz)
+        if h is None or self._exact:
+            return window_state(ts, tz, self.window)
+        info = self._day(h[1], tz)
+        if info[0] is not None:
+            return info[0]  # type: ignore[no-any-return]
+        tod = ((ts + h[0]) % DAY) * 1_000_000
+        return None if self._lo_us <= tod < self._hi_us else "hours"
+
+    def next_window_open(self, ts: int, tz: ZoneInfo) -> int:
+        h = self._hour(ts, tz)
+        if h is None:
+            return next_window_open(ts, tz, self.window)
+        info = self._day(h[1], tz)
+        if info[0] is None:
+            if ts < info[3]:
+                return info[3]  # type: ignore[no-any-return]
+            if ts < info[4]:
+                return ts
+        if info[5] is None:  # the first open day after this one (the plain function's loop, once per day)
+            info[5] = next_window_open(info[2], tz, self.window)
+        if info[5] > ts:
+            return info[5]  # type: ignore[no-any-return]
+        return next_window_open(ts, tz, self.window)  # a repeated wall hour after the day's end (DST)
+
+
+_CALENDARS: dict[int, tuple[Window, Calendar]] = {}
+
+
+def calendar(window: Window) -> Calendar:
+    """The (shared) :class:`Calendar` of a window object."""
+    found = _CALENDARS.get(id(window))
+    if found is None or found[0] is not window:
+        if len(_CALENDARS) > 64:
+            _CALENDARS.clear()
+        found = (window, Calendar(window))
+        _CALENDARS[id(window)] = found
+    return found[1]

@@ -70,6 +70,19 @@ class Policy:
         self.responses = frozenset(rules.response_outcomes)
         self._checked_at = time.monotonic()
         self._lock = threading.RLock()
+        self._segments: tuple[PolicyRules, dict[tuple[Any, ...], Any]] = (rules, {})
+
+    def _segment_for(self, lead: LeadState) -> Any:
+        """``rules.segment_for`` memoised per (channel, size, phase) for the current rules."""
+        rules, found = self._segments
+        if rules is not self.rules:
+            self._segments = rules, found = self.rules, {}
+        key = (lead.channel, lead.size, lead.phase)
+        if key not in found:
+            if len(found) > 4096:
+                found.clear()
+            found[key] = rules.segment_for(*key)
+        return found[key]
 
     @classmethod
     def load(cls, ws: Any, *, rules: PolicyRules | None = None, state_path: str | Path | None = None, rebuild: bool = False) -> Policy:
@@ -117,13 +130,21 @@ class Policy:
             raise NotFoundError(_("No lead '{lead}' in the facts.", lead=lead_id), hint=_("Check the id, or import the lead first."))
         return lead
 
+    def _cached_lead(self, lead_id: str) -> LeadState:
+        """:meth:`lead_state` through the store's coherent LRU (read-only; the hot path of :meth:`check`)."""
+        with self._lock:
+            lead = self.store.cached_lead(str(lead_id))
+        if lead is None:
+            raise NotFoundError(_("No lead '{lead}' in the facts.", lead=lead_id), hint=_("Check the id, or import the lead first."))
+        return lead
+
     # -- the check ----------------------------------------------------------------------
     def check(self, lead_id: str, channel: str, at: str | datetime | None = None) -> Decision:
         """May ``lead_id`` be contacted on ``channel`` at ``at`` (default: now, UTC)?"""
         _check_channel(channel)
         when = parse_time(at)
-        lead = self.lead_state(lead_id)
-        seg = self.rules.segment_for(lead.channel, lead.size, lead.phase)
+        lead = self._cached_lead(lead_id)
+        seg = self._segment_for(lead)
         with self._lock:
             account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
             return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_totals, seg, matched=True)

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import time
 from bisect import insort
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,16 @@ def facts_fingerprint(ws: Any) -> str:
 
 
 class StateStore:
-    """The SQLite state file (one connection per process; WAL lets workers read while one writes)."""
+    """The SQLite state file (one connection per process; WAL lets workers read while one writes).
+
+    Lead rows read by :meth:`cached_lead` are kept in a bounded per-process LRU. It is emptied by
+    every write made through this store (record, replace_all, forget) and whenever SQLite's
+    ``PRAGMA data_version`` shows that another connection (another worker or process) committed,
+    so a check never sees a stale row.
+    """
+
+    #: Lead rows kept by the per-process LRU.
+    LEAD_CACHE = 32_768  # ~1.1 KB each: ~37 MB per process
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -129,6 +139,16 @@ class StateStore:
         self._weeks: dict[int, dict[tuple[str, str, str], tuple[int, int]]] = {}
         self._weeks_at = 0.0
         self._totals: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self._cache: OrderedDict[str, LeadState] = OrderedDict()
+        self._version = self._data_version()
+
+    def _data_version(self) -> int:
+        return int(self.con.execute("PRAGMA data_version").fetchone()[0])
+
+    def invalidate(self) -> None:
+        """Forget every cached lead row (after a write; also called when another connection wrote)."""
+        self._cache.clear()
+        self._version = self._data_version()
 
     def close(self) -> None:
         self.con.close()
@@ -145,6 +165,22 @@ class StateStore:
     def lead(self, lead_id: str) -> LeadState | None:
         row = self.con.execute("SELECT * FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
         return _lead(row) if row else None
+
+    def cached_lead(self, lead_id: str) -> LeadState | None:
+        """:meth:`lead` through the per-process LRU (the returned state is shared: do not mutate it)."""
+        cache = self._cache
+        if self._data_version() != self._version:
+            self.invalidate()
+        found = cache.get(lead_id)
+        if found is not None:
+            cache.move_to_end(lead_id)
+            return found
+        found = self.lead(lead_id)
+        if found is not None:
+            cache[lead_id] = found
+            if len(cache) > self.LEAD_CACHE:
+                cache.popitem(last=False)
+        return found
 
     def account(self, account_id: str | None) -> list[int]:
         if not account_id:
@@ -203,6 +239,8 @@ class StateStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self.invalidate()
         self._weeks.pop(week_start(ts), None)
         self._totals = {}
         return fresh
@@ -222,11 +260,14 @@ class StateStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self.invalidate()
         self._weeks, self._totals = {}, {}
 
     def forget(self, lead_id: str) -> None:
         """Remove one lead (erasure); its account's recent touches stay anonymous timestamps."""
         self.con.execute("DELETE FROM leads WHERE lead_id = ?", (lead_id,))
+        self.invalidate()
 
 
 # -- building from the facts -------------------------------------------------------------
