@@ -43,13 +43,13 @@ d = r.to_dict("en")
 print(json.dumps({"seconds": time.perf_counter() - t0, "n": d["overall"]["n"], "r": d["overall"]["correlation"]["r"], "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
-PANDAS = """
+PANDAS = "BASELINE = " + repr(str(HERE / "baselines" / "audit_pandas.py")) + """
 import json, resource, runpy, sys, time
 sys.argv = ["audit_pandas", sys.argv[1], sys.argv[2], sys.argv[3]]
 t0 = time.perf_counter()
-runpy.run_path(sys.argv[0] if False else %r, run_name="__main__")
+runpy.run_path(BASELINE, run_name="__main__")
 print(json.dumps({"seconds": time.perf_counter() - t0, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-""" % str(HERE / "baselines" / "audit_pandas.py")
+"""
 
 
 def prepare(leads: int) -> Path:
@@ -57,7 +57,6 @@ def prepare(leads: int) -> Path:
     if not (base / "ws" / "levier.toml").exists():
         sys.path.insert(0, str(HERE.parent / "tests" / "analysis"))
         from conftest import load_demo_parquet  # the test helper that loads the Parquet files
-
         from levier.data.demo import generate
         from levier.workspace import create_workspace
 

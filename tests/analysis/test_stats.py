@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from levier.analysis.stats import correlation, moments, spearman, two_proportion, weighted_quantile, wilson
+from levier.analysis.stats import (
+    correlation,
+    moments,
+    spearman,
+    two_proportion,
+    weighted_quantile,
+    wilson,
+)
 
 
 def _cells(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.parity.conftest import VOLATILE, assert_parity
 
 from levier.analysis import AuditOptions, run_audit
-from tests.parity.conftest import VOLATILE, assert_parity
 
 # Wall-clock and engine/workspace identity legitimately differ between the two runs.
 IGNORE = VOLATILE | {"generated_at", "engine", "workspace"}

@@ -22,7 +22,13 @@ from levier.analysis.decision import DecisionThresholds, decide
 from levier.analysis.framing import AuditOptions, Framing, resolve
 from levier.analysis.metrics import definitions
 from levier.analysis.perlead import entity_column, lead_facts
-from levier.analysis.segments import Previous, SegmentResult, label_of, previous_stats, segment_result, subset
+from levier.analysis.segments import (
+    Previous,
+    SegmentResult,
+    previous_stats,
+    segment_result,
+    subset,
+)
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 

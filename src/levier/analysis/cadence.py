@@ -36,7 +36,7 @@ class Points:
     def n(self) -> float:
         return float(self.w.sum())
 
-    def subset(self, mask: np.ndarray) -> "Points":
+    def subset(self, mask: np.ndarray) -> Points:
         return Points(self.x[mask], self.y[mask], self.w[mask])
 
 

@@ -118,7 +118,9 @@ def _integer_groups(x: np.ndarray, n: np.ndarray, min_n: int) -> list[tuple[floa
 
 
 def _label(lo: float, hi: float | None, unit: str, integer: bool) -> str:
-    f = (lambda v: f"{v:g}")
+    def f(v: float) -> str:
+        return f"{v:g}"
+
     if hi is None:
         return f"≥{f(lo)}{unit}"
     if integer and lo == hi:

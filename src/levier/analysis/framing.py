@@ -172,7 +172,7 @@ class AuditOptions:
     min_entity_leads: int = 3  # account/rep unit: entities with fewer leads are left out of the scatter
     thresholds: object | None = None  # levier.analysis.decision.DecisionThresholds
 
-    def with_(self, **changes: object) -> "AuditOptions":
+    def with_(self, **changes: object) -> AuditOptions:
         return replace(self, **changes)
 
 

@@ -39,7 +39,7 @@ class Moments:
     syy: float
     sxy: float
 
-    def __add__(self, other: "Moments") -> "Moments":
+    def __add__(self, other: Moments) -> Moments:
         return Moments(*(a + b for a, b in zip(astuple_m(self), astuple_m(other), strict=True)))
 
 

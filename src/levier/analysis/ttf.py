@@ -82,6 +82,8 @@ def ttf_curve(hist: pd.DataFrame) -> Curve:
     g = hist.assign(k=hist["n"] * (hist["converted"] == 1)).groupby("ttf_min")[["n", "k"]].sum().reset_index()
     bins = bin_counts(g["ttf_min"] / 60.0, g["n"], g["k"], edges=TTF_EDGES_HOURS, unit="h")
     fit = classify_shape([math.log2(1 + b.x) for b in bins], [b.n for b in bins], [b.conversions for b in bins], min_bins=3)
-    back = (lambda v: None if v is None else round(2**v - 1, 2))
+    def back(v: float | None) -> float | None:
+        return None if v is None else round(2**v - 1, 2)
+
     fit = ShapeFit(fit.shape, back(fit.knee), back(fit.optimum), fit.bic, fit.params, fit.monotone_share, fit.code)
     return Curve(bins, fit, method="binomial BIC over flat/linear/plateau/S/U fits on log2(1 + hours) (ADR 0040)")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from levier.errors import AuthError, CsrfError, PermissionDeniedError
 from levier.i18n import gettext as _
