@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +17,7 @@ from rich.console import Console
 from levier.errors import LevierError
 from levier.i18n import gettext as _
 
-__all__ = ["app", "main", "console", "err_console", "emit_json", "WorkspaceOpt", "JsonOpt", "LangOpt", "fail"]
+__all__ = ["app", "main", "console", "err_console", "emit_json", "loop_session", "WorkspaceOpt", "JsonOpt", "LangOpt", "fail"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -65,6 +67,20 @@ def emit_json(payload: Any) -> None:
     """Write ``payload`` as JSON on stdout (dates as ISO strings, NaN as null)."""
     text = json.dumps(payload, default=_default, ensure_ascii=False, indent=2, allow_nan=True)
     sys.stdout.write(text.replace("NaN", "null") + "\n")
+
+
+@contextmanager
+def loop_session(workspace: Path | None) -> Iterator[tuple[Any, Any]]:
+    """The workspace and a loop-database session committed when the command succeeds."""
+    from levier.workspace import open_workspace
+
+    with open_workspace(workspace) as ws, ws.session() as s:
+        try:
+            yield ws, s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
 
 
 def fail(message: str) -> None:

@@ -5,16 +5,13 @@ The older `levier kpis` (catalogue values over a period, in cli/attribution.py) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json
+from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, loop_session
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 from levier.workspace import open_workspace
@@ -28,15 +25,7 @@ StartOpt = Annotated[str | None, typer.Option("--start", help="First day (YYYY-M
 EndOpt = Annotated[str | None, typer.Option("--end", help="Day after the last one (YYYY-MM-DD).")]
 
 
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[tuple[Any, Any]]:
-    with open_workspace(workspace) as ws, ws.session() as s:
-        try:
-            yield ws, s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
+_session = loop_session
 
 
 def _day(value: str | None, name: str) -> datetime | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,10 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json
+from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, loop_session
 from levier.errors import OptionError
 from levier.i18n import gettext as _
-from levier.workspace import open_workspace
 
 user_app = typer.Typer(help="Users of the loop (roles admin, editor, viewer) and their API tokens.", no_args_is_help=True)
 retro_app = typer.Typer(help="Retrospectives: create, review the previous actions, observe, close.", no_args_is_help=True)
@@ -27,16 +24,7 @@ for sub, name in ((user_app, "user"), (retro_app, "retro"), (action_app, "action
     app.add_typer(sub, name=name)
 
 
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[tuple[Any, Any]]:
-    """The workspace and a session committed when the command succeeds."""
-    with open_workspace(workspace) as ws, ws.session() as s:
-        try:
-            yield ws, s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
+_session = loop_session
 
 
 def _out(payload: Any, json_: bool, text: str | None = None) -> None:
