@@ -23,7 +23,7 @@ from importlib import resources
 
 from babel.messages.pofile import read_po
 
-__all__ = ["LANGUAGES", "gettext", "get_language", "set_language", "use_language", "catalog"]
+__all__ = ["LANGUAGES", "N_", "gettext", "get_language", "set_language", "use_language", "catalog"]
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -71,6 +71,11 @@ def catalog(lang: str) -> dict[str, str]:
                 if msg.id and msg.string and isinstance(msg.id, str):
                     out[msg.id] = str(msg.string)
     return out
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext convention
+    """Mark ``message`` for translation where it is defined; translate it later with gettext."""
+    return message
 
 
 def gettext(message: str, /, lang: str | None = None, **kwargs: object) -> str:

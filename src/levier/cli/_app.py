@@ -72,15 +72,11 @@ def emit_json(payload: Any) -> None:
 @contextmanager
 def loop_session(workspace: Path | None) -> Iterator[tuple[Any, Any]]:
     """The workspace and a loop-database session committed when the command succeeds."""
+    from levier.loop.db import transaction
     from levier.workspace import open_workspace
 
-    with open_workspace(workspace) as ws, ws.session() as s:
-        try:
-            yield ws, s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
+    with open_workspace(workspace) as ws, transaction(ws.session) as s:
+        yield ws, s
 
 
 def fail(message: str) -> None:

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from levier.data.schema import table as canonical
+from levier.i18n import N_
 from levier.i18n import gettext as _
 
 __all__ = [
@@ -37,10 +38,6 @@ __all__ = [
 #: How many example rows an issue or a journal entry carries.
 EXAMPLES = 5
 SCORE_RANGE = (0, 100)
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext convention: mark for translation
-    return message
 
 
 #: English message template of each issue code (French in locales/fr/.../quality.po).

@@ -22,6 +22,7 @@ import pandas as pd
 from levier.data._checks import as_json_value
 from levier.data.facts import JOURNAL_SCHEMA
 from levier.errors import OptionError
+from levier.i18n import N_
 from levier.i18n import gettext as _
 
 if TYPE_CHECKING:
@@ -40,10 +41,6 @@ __all__ = [
     "reset_cleaning",
     "transaction",
 ]
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext convention: mark for translation
-    return message
 
 
 #: English reason of each rule (and category); French in locales/fr/.../quality.po.

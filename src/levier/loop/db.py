@@ -90,12 +90,22 @@ def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: sa.Engine) -> Iterator[Session]:
-    """A session committed on success and rolled back on error."""
-    with make_sessionmaker(engine)() as session:
+def transaction(factory: Any) -> Iterator[Session]:
+    """A session from ``factory`` committed on success, rolled back on error, always closed.
+
+    The one unit-of-work rule of the loop: CLI commands, API routes and pages all use it.
+    """
+    with factory() as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def session_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A session committed on success and rolled back on error."""
+    with transaction(make_sessionmaker(engine)) as session:
+        yield session

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from levier.errors import AuthError, CsrfError, PermissionDeniedError
 from levier.i18n import gettext as _
+from levier.loop.db import transaction
 from levier.loop.models import LoginSession, User
 from levier.loop.services import users
 from levier.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_matches
@@ -24,15 +25,8 @@ def get_ws(request: Request) -> Any:
 
 def get_db(request: Request) -> Iterator[Session]:
     """A session committed when the route returns normally, rolled back on error."""
-    session: Session = request.app.state.sessionmaker()
-    try:
+    with transaction(request.app.state.sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 Db = Annotated[Session, Depends(get_db, scope="function")]

@@ -30,6 +30,7 @@ import levier
 from levier import errors as e
 from levier.i18n import _current
 from levier.i18n import gettext as _
+from levier.loop.db import transaction
 from levier.loop.models import User
 from levier.loop.services import users
 from levier.report.fmt import Formatter
@@ -170,15 +171,8 @@ def pages_sessionmaker(ws: Any) -> Any:
 
 def get_page_db(request: Request) -> Iterator[Session]:
     """A session committed when the page route returns normally, rolled back on error."""
-    session: Session = request.app.state.pages_sessionmaker()
-    try:
+    with transaction(request.app.state.pages_sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 PageDb = Annotated[Session, Depends(get_page_db, scope="function")]
