@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import re
-import zlib
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from tests.report.conftest import degrade
 
 from levier.report.charts import to_png
-from levier.report.pdf import latin1, render_pdf
+from levier.report.pdf import printable, render_pdf
 from levier.report.sections import build_document
 
 
@@ -19,20 +20,8 @@ def _pages(pdf: bytes) -> int:
 
 
 def _text(pdf: bytes) -> str:
-    """Text shown by the content streams (core-font strings are Latin-1 literals)."""
-    out = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
-        try:
-            content = zlib.decompress(stream)
-        except zlib.error:
-            continue
-        if b" Tf" not in content[:4000]:  # image data, not a page's content stream
-            continue
-        for literal in re.findall(rb"\((?:\\.|[^\\)])*\)\s*Tj", content):
-            raw = literal[1:literal.rindex(b")")]
-            raw = re.sub(rb"\\([()\\])", rb"\1", raw)
-            out.append(raw.decode("latin-1"))
-    return " ".join(out)
+    """Text of every page, extracted by pypdf through the embedded font's ToUnicode map."""
+    return " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def _render(data: dict[str, Any], lang: str) -> bytes:
@@ -61,10 +50,15 @@ def test_pdf_embeds_the_four_charts(pdfs: dict[str, bytes]) -> None:
     assert len(re.findall(rb"/Subtype\s*/Image", pdfs["fr"])) >= 4
 
 
-def test_symbols_outside_latin1_are_substituted() -> None:
-    assert latin1("r ≥ 0,25 → déployer, ΔCR ≈ +2 pts — “œuvre” 12\u202f345") == \
-        'r >= 0,25 -> déployer, Delta CR ~ +2 pts - "oeuvre" 12\xa0345'
-    assert latin1("★") == "?"
+def test_symbols_print_as_written_and_missing_glyphs_are_substituted() -> None:
+    text = "r ≥ 0,25 → déployer, ΔCR ≈ +2 pts — “œuvre” 12\u202f345 €"
+    assert printable(text) == text
+    assert printable("🟢 vert 漢") == " vert ?"
+
+
+def test_pdf_embeds_its_font_and_prints_symbols(pdfs: dict[str, bytes]) -> None:
+    assert b"/FontFile2" in pdfs["fr"] and b"DejaVu" in pdfs["fr"]
+    assert any(sym in _text(pdfs["fr"]) + _text(pdfs["en"]) for sym in "≥≤→Δ≈"), "no symbol printed as written"
 
 
 def test_pdf_with_undefined_figures(_sample: dict[str, Any]) -> None:

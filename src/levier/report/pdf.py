@@ -1,8 +1,9 @@
 """The audit note as PDF with fpdf2 (pure Python, installs from PyPI alone).
 
-Text uses the PDF core font Helvetica, which covers Latin-1: every French letter used in the
-note (é è à ç ù â ô î « » °…) prints natively; the few symbols outside Latin-1 (≥ ≤ ≈ Δ → ρ
-œ, typographic quotes) are replaced by safe ASCII equivalents (see docs/decisions/0051).
+Text uses DejaVu Sans, shipped with the package (src/levier/report/fonts, Bitstream Vera
+licence) and embedded as a subset: every French letter and the note's symbols (≥ ≤ ≈ Δ → ρ œ,
+typographic quotes, narrow no-break spaces) print as written. Characters the font lacks (the
+traffic-light emoji) are replaced by safe equivalents (see docs/decisions/0051 and 0118).
 Charts are the same Vega-Lite specs rendered to PNG by vl-convert.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+from functools import lru_cache
 from pathlib import Path
 
 from fpdf import FPDF
@@ -19,7 +21,7 @@ from levier.report.charts import LIGHT_COLOURS, to_png
 from levier.report.document import Document, Figure, Pairs, Para, Table, Tiles
 from levier.report.fmt import Formatter
 
-__all__ = ["render_pdf", "write_pdf", "latin1"]
+__all__ = ["render_pdf", "write_pdf", "printable", "FONT_DIR"]
 
 _SUBSTITUTES = {
     "≥": ">=", "≤": "<=", "≈": "~", "≠": "!=", "Δ": "Delta ", "→": "->", "←": "<-", "ρ": "rho",
@@ -27,18 +29,35 @@ _SUBSTITUTES = {
     "œ": "oe", "Œ": "OE", "€": "EUR", "⚠": "!", "\u202f": "\xa0", "\u2009": " ", "•": "-",
     "🟢": "", "🟠": "", "🔴": "", "⚪": "",
 }
-_FONT = "helvetica"
+_FONT = "dejavu"
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 _ACCENT = (31, 95, 168)
 _MUTED = (91, 100, 114)
 _FIGURE_SECTIONS = {"dashboard", "scatter", "response", "ttf", "segments"}
 
 
-def latin1(text: str) -> str:
-    """``text`` made printable with a core PDF font (Latin-1), substituting known symbols."""
-    for char, repl in _SUBSTITUTES.items():
-        if char in text:
-            text = text.replace(char, repl)
-    return text.encode("latin-1", "replace").decode("latin-1")
+@lru_cache(maxsize=1)
+def _covered() -> frozenset[int]:
+    """Code points DejaVu Sans (regular) has a glyph for."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(FONT_DIR / _FONT_FILES[""], lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def printable(text: str) -> str:
+    """``text`` with every character the embedded font lacks replaced (known symbols, else ``?``)."""
+    covered = _covered()
+    if all(ord(ch) in covered or ch in "\n\t" for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if ord(ch) in covered or ch in "\n\t":
+            out.append(ch)
+        else:
+            out.append(_SUBSTITUTES.get(ch, "?"))
+    return "".join(out)
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -49,12 +68,14 @@ def _hex_rgb(colour: str) -> tuple[int, int, int]:
 class _NotePDF(FPDF):
     def __init__(self, title: str, f: Formatter) -> None:
         super().__init__(orientation="landscape", unit="mm", format="A4")
-        self.note_title = latin1(title)
+        self.note_title = printable(title)
         self.fmt = f
         self.set_margins(12, 14, 12)
         self.set_auto_page_break(auto=True, margin=14)
         self.set_title(self.note_title)
         self.set_creator("Levier")
+        for style, name in _FONT_FILES.items():
+            self.add_font(_FONT, style, str(FONT_DIR / name))
 
     def header(self) -> None:
         if self.page_no() == 1:
@@ -76,7 +97,7 @@ class _NotePDF(FPDF):
 def _heading(pdf: _NotePDF, text: str, size: float = 15) -> None:
     pdf.set_font(_FONT, "B", size)
     pdf.set_text_color(*_ACCENT)
-    pdf.multi_cell(0, size * 0.5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, size * 0.5, printable(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(1.5)
 
@@ -93,15 +114,15 @@ def _tiles(pdf: _NotePDF, block: Tiles) -> None:
             pdf.set_xy(x + 2, y + 1.5)
             pdf.set_font(_FONT, "", 7.5)
             pdf.set_text_color(*_MUTED)
-            pdf.cell(width - 4, 4, latin1(tile.label.upper()))
+            pdf.cell(width - 4, 4, printable(tile.label.upper()))
             pdf.set_xy(x + 2, y + 6)
             pdf.set_font(_FONT, "B", 16)
             pdf.set_text_color(0, 0, 0)
-            pdf.cell(width - 4, 9, latin1(tile.value))
+            pdf.cell(width - 4, 9, printable(tile.value))
             pdf.set_xy(x + 2, y + 16)
             pdf.set_font(_FONT, "", 7)
             pdf.set_text_color(*_MUTED)
-            pdf.multi_cell(width - 4, 3.2, latin1(tile.note), max_line_height=3.2)
+            pdf.multi_cell(width - 4, 3.2, printable(tile.note), max_line_height=3.2)
         pdf.set_text_color(0, 0, 0)
         pdf.set_xy(pdf.l_margin, y + height + gap)
     pdf.ln(2)
@@ -114,7 +135,7 @@ def _col_widths(pdf: _NotePDF, columns: tuple[str, ...], rows: tuple[tuple[str, 
     pad = 2.0
     lows, highs = [], []
     for i, col in enumerate(columns):
-        cells = [latin1(col)] + [latin1(r[i]) for r in rows if i < len(r)]
+        cells = [printable(col)] + [printable(r[i]) for r in rows if i < len(r)]
         pdf.set_font(_FONT, "B", size)
         words = [w for c in cells for w in c.replace("\xa0", "_").split()] or [""]
         lows.append(max(pdf.get_string_width(w) for w in words) + pad)
@@ -148,14 +169,14 @@ def _table(pdf: _NotePDF, block: Table, f: Formatter) -> None:
                    cell_fill_color=(248, 249, 251), cell_fill_mode="ROWS", padding=0.8) as table:
         header = table.row()
         for col in block.columns:
-            header.cell(latin1(col))
+            header.cell(printable(col))
         for i, row in enumerate(block.rows):
             cells = table.row()
             for j, text in enumerate(row):
                 colour = block.light(i) if j == block.light_col else None
                 style = FontFace(emphasis="BOLD", color=(255, 255, 255),
                                  fill_color=_hex_rgb(LIGHT_COLOURS[colour])) if colour else None
-                cells.cell(latin1(text), style=style)
+                cells.cell(printable(text), style=style)
     pdf.ln(3)
 
 
@@ -167,8 +188,8 @@ def _pairs(pdf: _NotePDF, block: Pairs) -> None:
                    borders_layout="HORIZONTAL_LINES", cell_fill_mode="NONE", padding=0.8) as table:
         for label, value in block.items:
             row = table.row()
-            row.cell(latin1(label), style=FontFace(emphasis="BOLD"))
-            row.cell(latin1(value))
+            row.cell(printable(label), style=FontFace(emphasis="BOLD"))
+            row.cell(printable(value))
     pdf.ln(3)
 
 
@@ -177,7 +198,7 @@ def _para(pdf: _NotePDF, block: Para) -> None:
     pdf.set_font(_FONT, style, 9)
     if block.kind == "warning":
         pdf.set_fill_color(255, 248, 225)
-    pdf.multi_cell(0, 4.5, latin1(block.text), fill=block.kind == "warning", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4.5, printable(block.text), fill=block.kind == "warning", new_x="LMARGIN", new_y="NEXT")
     pdf.set_fill_color(255, 255, 255)
     pdf.ln(2)
 
@@ -211,7 +232,7 @@ def render_pdf(doc: Document, pngs: dict[str, bytes] | None = None) -> bytes:
     _heading(pdf, doc.title, 20)
     pdf.set_font(_FONT, "", 9)
     pdf.set_text_color(*_MUTED)
-    pdf.multi_cell(0, 5, latin1(doc.subtitle), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, printable(doc.subtitle), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(3)
     for section in doc.sections:
