@@ -49,7 +49,14 @@ def test_reasons_are_spelled_out_in_both_languages() -> None:
     light = decide(corr(0.31), n=500, delta_cr_points=2.4, complaint_test=STABLE)
     assert light.to_dict("en")["reasons"] == ["r = 0.31 ≥ 0.25", "ΔCR = +2.4 pts ≥ +2", "complaints stable (p = 0.90)"]
     fr = light.to_dict("fr")
-    assert fr["reasons"][1] == "ΔTC = +2.4 pts ≥ +2" and fr["action"] == "déployer largement"
+    assert fr["reasons"] == ["r = 0,31 ≥ 0,25", "ΔTC = +2,4 pts ≥ +2", "plaintes stables (p = 0,90)"]
+    assert fr["action"] == "déployer largement"
+
+
+def test_french_reasons_write_negative_numbers_and_percentages_the_french_way() -> None:
+    light = decide(corr(-0.2134), n=500, delta_cr_points=-0.8, complaint_test=STABLE)
+    assert light.to_dict("fr")["reasons"][0].startswith("r = −0,21 ≤ −0,1")
+    assert light.to_dict("en")["reasons"][0].startswith("r = -0.21 ≤ −0.1")
 
 
 def test_thresholds_are_configurable() -> None:

@@ -13,9 +13,11 @@ Rules (thresholds configurable through :class:`DecisionThresholds`), first match
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from levier.analysis.stats import Correlation, TwoProportion
+from levier.i18n import get_language
 from levier.i18n import gettext as _
 
 __all__ = ["DecisionThresholds", "Reason", "TrafficLight", "decide", "COLOURS"]
@@ -45,7 +47,41 @@ class Reason:
     params: dict = field(default_factory=dict)
 
     def text(self, lang: str | None = None) -> str:
-        return _(self.msgid, lang=lang, **self.params)
+        """The reason in ``lang``, numbers written the way that language writes them."""
+        language = lang or get_language()
+        return _(self.msgid, lang=lang, **{k: _local(v, language) for k, v in self.params.items()})
+
+
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+class _LocalNumber(float):
+    """A float whose ``format()`` follows the language: ``0,11`` and ``−0,8`` in French."""
+
+    language: str = "en"
+
+    def __format__(self, spec: str) -> str:
+        return _localise(format(float(self), spec or "g"), self.language)
+
+
+def _localise(text: str, language: str) -> str:
+    if language != "fr":
+        return text
+    text = text.replace(".", ",").replace("%", "\u00a0%")
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def _local(value: object, language: str) -> object:
+    """Wrap numbers (and numeric strings) so a reason prints them in ``language``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        number = _LocalNumber(value)
+        number.language = language
+        return number
+    if isinstance(value, str) and _NUMERIC.match(value):
+        return _localise(value, language)
+    return value
 
 
 @dataclass(frozen=True)

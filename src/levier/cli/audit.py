@@ -35,6 +35,7 @@ def _formats(text: str) -> list[str]:
 
 def _print_summary(d: dict, written: list[Path], lang: str) -> None:
     from levier.report.fmt import Formatter
+    from levier.report.labels import enum_label
 
     fm = Formatter(lang)
     f, b = d["framing"], d["dashboard"]
@@ -61,8 +62,11 @@ def _print_summary(d: dict, written: list[Path], lang: str) -> None:
         tl = s["traffic_light"] or {}
         c = COLOURS.get(tl.get("colour", ""), "white")
         delta = (s.get("comparison") or {}).get("delta_cr_points")
-        light = f"[{c}]●[/{c}] {tl.get('colour', '')}"
-        seg.add_row(s["label"], fm.integer(s["n"]), fm.pct(s["conversion_rate"]), fm.num(s["correlation"]["r"]), s["response_curve"]["shape"], fm.points(delta), light)
+        light = f"[{c}]●[/{c}] {enum_label(fm, 'light', tl.get('colour'))}"
+        r = s["correlation"]["r"]
+        r_text = ("−" + fm.num(-r)) if isinstance(r, int | float) and r < 0 else fm.num(r)
+        seg.add_row(s["label"], fm.integer(s["n"]), fm.pct(s["conversion_rate"]), r_text,
+                    enum_label(fm, "shape", s["response_curve"]["shape"]), fm.points(delta), light)
         reasons.append(f"{light} [bold]{s['label']}[/bold] — " + "; ".join(tl.get("reasons", [])))
     console.print(seg)
     for line in reasons:
