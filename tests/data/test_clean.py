@@ -320,3 +320,28 @@ def test_demo_cleaning(demo) -> None:  # noqa: ANN001
                                                                      truth["timezone_shift"]["details"]["week_from"][:10])]
     assert run.entry("stage_skipped") is None and run.entry("missing_opportunity") is None
     assert run.entry("rep_day_outliers", "exceptional") is None
+
+
+def test_imports_after_cleaning_are_reported_until_the_next_cleaning(workspace, runner, tmp_path: Path) -> None:  # noqa: ANN001
+    from levier.data.ingest import import_file
+    from levier.data.journal import cleaning_lag
+
+    header = "lead_id,created_at,channel,company_size,owner,score\n"
+    first = tmp_path / "leads-1.csv"
+    first.write_text(header + "L1,2026-09-01 09:00:00,inbound,smb,ann,50\nL2,1970-01-01 10:00:00,inbound,smb,ann,60\n")
+    import_file(workspace, first, "leads")
+    assert cleaning_lag(workspace) is None  # never cleaned: nothing to lag behind
+    clean_workspace(workspace, as_of=AS_OF)
+    assert _ids(workspace, "leads", "lead_id") == {"L1"}  # created in 1970: impossible, excluded
+    assert cleaning_lag(workspace) is None
+    again = tmp_path / "leads-2.csv"  # a keyed re-import: L2 replaced under a new row id, L3 new
+    again.write_text(header + "L2,1970-01-01 10:00:00,inbound,smb,ann,70\nL3,2026-09-02 10:00:00,inbound,smb,ann,40\n")
+    result = runner.invoke(app, ["import", str(again), "--table", "leads", "-w", str(workspace.path)], env={"LEVIER_LANG": "en"})
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 file import(s) since the last cleaning" in said and "1 new rows are not cleaned and 1 replaced" in said
+    lag = cleaning_lag(workspace)
+    assert (lag.imports, lag.rows_inserted, lag.rows_replaced) == (1, 1, 1)
+    assert _ids(workspace, "leads", "lead_id") == {"L1", "L2", "L3"}  # the exclusion of L2 lapsed
+    clean_workspace(workspace, as_of=AS_OF)
+    assert cleaning_lag(workspace) is None and _ids(workspace, "leads", "lead_id") == {"L1", "L3"}

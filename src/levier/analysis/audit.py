@@ -224,7 +224,7 @@ def _assemble(ws: Any, framing: Framing, cells: pd.DataFrame, agg: dict, prev: d
     tick("decide")
     board = dash.build(overall, agg["ent"]["account_id"], None if prev is None else prev["ent"]["account_id"], framing)
     cleaning = _cleaning(ws)
-    warnings = _warnings(overall, framing)
+    warnings = _warnings(overall, framing) + _cleaning_lag(ws)
     result = AuditResult(framing, overall, tuple(segments), comp, clusters, ths, diag, outl, board, cleaning, scatter(cells, agg, framing, overall), tuple(warnings), timings)
     tick("dashboard")
     return result
@@ -245,6 +245,14 @@ def _warnings(overall: SegmentResult, framing: Framing) -> list[tuple[str, dict]
             {"n": overall.censored, "share": overall.censored / overall.n, "when": framing.extraction_time.isoformat(sep=" ") if framing.extraction_time else "?"},
         ))
     return out
+
+
+def _cleaning_lag(ws: Any) -> list[tuple[str, dict]]:
+    """A warning when files were imported after the latest cleaning run (its exclusions may lapse)."""
+    from levier.data.journal import CLEANING_LAG, cleaning_lag
+
+    lag = cleaning_lag(ws)
+    return [] if lag is None else [(CLEANING_LAG, lag.params())]
 
 
 def _cleaning(ws: Any) -> dict | None:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, err_console
 from levier.data.ingest import PHASES, ImportResult, import_file
+from levier.data.journal import cleaning_lag
 from levier.i18n import get_language
 from levier.i18n import gettext as _
 from levier.workspace import open_workspace
@@ -84,7 +85,9 @@ def import_command(
             result = import_file(ws, path, table, preset=preset, mapping=mapping, timezone=timezone, progress=bar,
                                  delimiter=delimiter, encoding=encoding, decimal=decimal, date_format=date_format, sheet=sheet)
         report, note = (None, _("Validation skipped (--no-validate).")) if no_validate else run_validation(ws)
-    payload = {**result.to_dict(), "validation": report.to_dict() if report is not None else None, "validation_note": note}
+        lag = None if result.skipped_as_duplicate_file else cleaning_lag(ws)
+    payload = {**result.to_dict(), "validation": report.to_dict() if report is not None else None, "validation_note": note,
+               "cleaning_lag": None if lag is None else lag.to_dict()}
     if json_:
         emit_json(payload)
         return
@@ -93,3 +96,5 @@ def import_command(
         console.print(report.summary(get_language()))
     elif note and not no_validate:
         console.print(note)
+    if lag is not None:
+        console.print(f"[yellow]{lag.message()}[/yellow]")

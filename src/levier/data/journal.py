@@ -32,6 +32,9 @@ __all__ = [
     "JournalEntry",
     "JournalSummary",
     "RestoreResult",
+    "CleaningLag",
+    "CLEANING_LAG",
+    "cleaning_lag",
     "REASONS",
     "journal_summary",
     "read_journal",
@@ -249,6 +252,59 @@ def journal_summary(ws: Workspace) -> JournalSummary:
     current = [_with(e, rows_affected=0) if (e.rule in undone and e.action == "exclude") else e for e in current]
     ran_at = next((e.ran_at for e in entries if e.run_id == last), None)
     return JournalSummary(last, ran_at, tuple(current), restored, current_exclusions(ws))
+
+
+CLEANING_LAG = N_("{imports} file import(s) since the last cleaning ({when}): {inserted} new rows are not cleaned and "
+                  "{replaced} replaced rows lost their exclusions; run `levier clean` again.")
+
+
+@dataclass(frozen=True)
+class CleaningLag:
+    """File imports made after the latest cleaning run: their rows are not covered by it.
+
+    A keyed re-import replaces rows under new row ids, so an exclusion of a replaced row lapses
+    (the new row is visible again) until ``levier clean`` runs again.
+    """
+
+    cleaned_at: datetime
+    imports: int
+    rows_inserted: int  # new keys (rows that replaced an older row are counted in rows_replaced)
+    rows_replaced: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cleaned_at": self.cleaned_at.isoformat(sep=" "), "imports": self.imports,
+                "rows_inserted": self.rows_inserted, "rows_replaced": self.rows_replaced}
+
+    def params(self) -> dict[str, Any]:
+        """Parameters of :data:`CLEANING_LAG` (audit warnings are stored as message id + params)."""
+        return {"imports": self.imports, "when": self.cleaned_at.isoformat(sep=" ", timespec="minutes"),
+                "inserted": self.rows_inserted, "replaced": self.rows_replaced}
+
+    def message(self, lang: str | None = None) -> str:
+        return _(CLEANING_LAG, lang=lang, **self.params())
+
+
+def cleaning_lag(ws: Workspace) -> CleaningLag | None:
+    """File imports after the latest cleaning run (None if never cleaned or nothing imported since).
+
+    Rows appended by Levier itself (presets ``levier-…``: posted touches, live experiment events)
+    do not count: they are written one by one as they happen, and cleaning is a monthly step.
+    """
+    journal = ws.facts.journal()
+    ran = journal.filter(journal.action.isin(["exclude", "flag", "none"])).ran_at.max().execute()
+    if ran is None or pd.isna(ran):
+        return None
+    cleaned_at = pd.Timestamp(ran).to_pydatetime()
+    imp = ws.facts.imports()
+    since = imp.filter((imp.imported_at > ibis.literal(cleaned_at, type="timestamp"))
+                       & (imp.preset.isnull() | ~imp.preset.startswith("levier-")))
+    row = since.aggregate(n=since.count(), ins=since.rows_inserted.sum(), rep=since.rows_replaced.sum()).execute()
+    n = int(row["n"].iloc[0])
+    if n == 0:
+        return None
+    as_int = lambda v: 0 if v is None or pd.isna(v) else int(v)  # noqa: E731
+    replaced = as_int(row["rep"].iloc[0])
+    return CleaningLag(cleaned_at, n, as_int(row["ins"].iloc[0]) - replaced, replaced)
 
 
 # -- undo / reset ---------------------------------------------------------------------------
