@@ -29,6 +29,7 @@ __all__ = [
     "DuplicateKeyError",
     "ValueParseError",
     "UnknownValueError",
+    "FactsReadOnlyError",
 ]
 
 
@@ -154,3 +155,7 @@ class FormulaError(OptionError):
 
 class PolicyError(ConfigError):
     """The contact policy (YAML rules) is invalid; the message names the field path."""
+
+
+class FactsReadOnlyError(ServiceUnavailableError):
+    """A facts write was attempted on a workspace opened read-only (e.g. one of several web workers)."""

@@ -13,7 +13,12 @@ import sqlalchemy as sa
 from levier.config import CONFIG_FILE, WorkspaceConfig, load_config, write_config
 from levier.data.facts import Facts, connect_facts
 from levier.data.schema import TABLE_NAMES
-from levier.errors import ConfigError, WorkspaceExistsError, WorkspaceNotFoundError
+from levier.errors import (
+    ConfigError,
+    FactsReadOnlyError,
+    WorkspaceExistsError,
+    WorkspaceNotFoundError,
+)
 from levier.i18n import gettext as _
 
 __all__ = ["Workspace", "create_workspace", "open_workspace", "find_workspace"]
@@ -36,6 +41,12 @@ class Workspace:
     config: WorkspaceConfig
     facts: Facts
     _engine: sa.Engine | None = field(default=None, repr=False)
+    read_only: bool = False
+
+    @property
+    def facts_writable(self) -> bool:
+        """Whether this process may write the facts (False when opened read-only)."""
+        return not self.read_only
 
     # -- facts ---------------------------------------------------------------------------
     def table(self, name: str, cleaned: bool = True) -> ir.Table:
@@ -97,14 +108,44 @@ def find_workspace(path: str | Path | None = None) -> Path:
     return base.resolve()
 
 
-def open_workspace(path: str | Path | None = None) -> Workspace:
-    """Open the workspace at ``path`` (default: current directory)."""
+_WRITES = ("insert", "upsert", "create_table", "create_view", "drop_table", "drop_view", "truncate_table",
+           "rename_table", "create_database", "drop_database")
+
+
+def _refuse_writes(con: Any, url: str) -> None:
+    """Replace the write methods of this one backend object by a clear :class:`FactsReadOnlyError`."""
+
+    def refuse(method: str) -> Any:
+        def write(*_args: Any, **_kwargs: Any) -> Any:
+            raise FactsReadOnlyError(
+                _("The facts ({url}) are open read-only in this process: '{method}' cannot write them.", url=url, method=method),
+                hint=_("Request writes go through levier.data.inbox.append_facts; apply queued rows with `levier facts flush`."),
+            )
+        return write
+
+    for method in _WRITES:
+        if hasattr(con, method):
+            setattr(con, method, refuse(method))
+
+
+def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -> Workspace:
+    """Open the workspace at ``path`` (default: current directory).
+
+    ``read_only=True`` opens the facts without writing them: a DuckDB file is opened read-only
+    (so several processes can share it), no table is created, and every write method of
+    ``ws.facts.con`` raises :class:`~levier.errors.FactsReadOnlyError`. Facts rows a request
+    must add go through :func:`levier.data.inbox.append_facts`, which queues them in the loop DB.
+    """
     base = find_workspace(path)
     config = load_config(base / CONFIG_FILE)
-    facts = Facts(connect_facts(config.facts_url, base, memory_limit=config.memory_limit), config.facts_url)
-    facts.ensure_schema()
+    con = connect_facts(config.facts_url, base, memory_limit=config.memory_limit, read_only=read_only)
+    facts = Facts(con, config.facts_url)
+    if read_only:
+        _refuse_writes(con, config.facts_url)
+    else:
+        facts.ensure_schema()
     _init_loop_db(_resolve_db_url(config.db_url, base))
-    return Workspace(path=base, config=config, facts=facts)
+    return Workspace(path=base, config=config, facts=facts, read_only=read_only)
 
 
 def create_workspace(

@@ -414,11 +414,11 @@ def api_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark session cookies Secure (behind HTTPS).")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes serving the port (each with its own thread pool).")] = 1,
+    threads: Annotated[int, typer.Option("--threads", help="Threads of each worker process for API requests.")] = 40,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI at /api/v1/docs) with uvicorn."""
-    import uvicorn
+    """Serve the REST API (/api/v1, OpenAPI at /api/v1/docs) with uvicorn; the same app as `levier serve`."""
+    from levier.cli.serve import run_server
 
-    from levier.web.app import create_app
-
-    uvicorn.run(create_app(workspace, secure_cookies=secure_cookies), host=host, port=port)
+    run_server(workspace, host=host, port=port, workers=workers, threads=threads, secure_cookies=secure_cookies)

@@ -2,14 +2,85 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, err_console
+from levier.errors import LevierError, OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["serve", "seed_demo_cmd"]
+__all__ = ["serve", "seed_demo_cmd", "run_server", "prepare_workspace"]
+
+APP_FACTORY = "levier.web.app:app_from_env"
+HEALTHCHECK_SECONDS = 60
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Worker processes serving the port (each with its own thread pool).")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", help="Threads of each worker process for page and API requests.")]
+
+
+def prepare_workspace(workspace: Path | None, workers: int) -> tuple[Path, bool]:
+    """Check, migrate and flush the workspace before the workers start; returns (path, facts read-only?).
+
+    Several workers on a DuckDB file open it read-only (a DuckDB file has one writer process);
+    their facts writes are queued in the loop DB and applied when the server stops.
+    """
+    from levier.data.inbox import flush_inbox
+    from levier.workspace import open_workspace
+
+    if workers < 1:
+        raise OptionError(_("--workers must be at least 1 (got {n}).", n=workers))
+    with open_workspace(workspace) as ws:  # creates missing tables, upgrades the loop DB
+        duckdb_file = ws.facts.backend_name == "duckdb" and ":memory:" not in ws.facts.url
+        if workers > 1 and ws.facts.backend_name == "duckdb" and not duckdb_file:
+            raise OptionError(_("Several workers cannot share an in-memory DuckDB facts engine."),
+                              hint=_("Use a DuckDB file or a server engine (LEVIER_FACTS_URL), or --workers 1."))
+        flush_inbox(ws)
+        return ws.path, workers > 1 and duckdb_file
+
+
+def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1, threads: int = 40,
+               secure_cookies: bool = False) -> None:
+    """Serve the app with ``workers`` uvicorn processes on one port; flush the facts inbox on stop."""
+    import uvicorn
+
+    from levier.web.app import (
+        ENV_READ_ONLY,
+        ENV_SECURE_COOKIES,
+        ENV_THREADS,
+        ENV_WORKERS,
+        ENV_WORKSPACE,
+    )
+
+    if threads < 1:
+        raise OptionError(_("--threads must be at least 1 (got {n}).", n=threads))
+    path, read_only = prepare_workspace(workspace, workers)
+    os.environ.update({ENV_WORKSPACE: str(path), ENV_SECURE_COOKIES: "1" if secure_cookies else "0",
+                       ENV_READ_ONLY: "1" if read_only else "0", ENV_THREADS: str(threads), ENV_WORKERS: str(workers)})
+    mode = _("facts read-only, writes queued") if read_only else _("facts read-write")
+    err_console.print(_("Levier is serving {path} on http://{host}:{port}/ with {workers} worker(s) × {threads} threads ({mode}); Ctrl+C to stop.",
+                        path=path, host=host, port=port, workers=workers, threads=threads, mode=mode))
+    try:
+        # a worker imports Levier before it answers the supervisor's health check: allow a slow start
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning",
+                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
+    finally:
+        _flush_on_stop(path)
+
+
+def _flush_on_stop(path: Path) -> None:
+    from levier.data.inbox import flush_inbox
+    from levier.workspace import open_workspace
+
+    try:
+        with open_workspace(path) as ws:
+            done = flush_inbox(ws)
+    except LevierError as exc:
+        err_console.print(_("The queued facts were not applied: {problem}", problem=exc))
+        return
+    if done.batches:
+        err_console.print(_("Queued facts applied: {rows}.", rows=", ".join(f"{t} {n}" for t, n in done.rows.items())))
 
 
 @app.command("serve")
@@ -17,23 +88,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark session cookies Secure (behind HTTPS).")] = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker threads for page and API requests.")] = 40,
+    workers: WorkersOpt = 1,
+    threads: ThreadsOpt = 40,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Serve the web app (pages at /, REST API at /api/v1) on the workspace with uvicorn."""
-    import anyio.to_thread
-    import uvicorn
+    """Serve the web app (pages at /, REST API at /api/v1) on the workspace with uvicorn.
 
-    from levier.web.app import create_app
-
-    web = create_app(workspace, secure_cookies=secure_cookies)
-
-    @web.on_event("startup")
-    async def _threads() -> None:  # sync routes run in this pool
-        anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, workers)
-
-    err_console.print(_("Levier is serving {path} on http://{host}:{port}/ (Ctrl+C to stop).", path=web.state.workspace.path, host=host, port=port))
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    With --workers N > 1 on a DuckDB facts file, each worker opens the facts read-only and
+    facts written by requests are queued, then applied when the server stops (docs/deployment.md).
+    """
+    run_server(workspace, host=host, port=port, workers=workers, threads=threads, secure_cookies=secure_cookies)
 
 
 @app.command("seed-demo")

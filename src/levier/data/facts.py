@@ -73,18 +73,20 @@ def _spark_session(master: str) -> Any:
     )
 
 
-def connect_facts(url: str, base: Path | None = None, *, memory_limit: str | None = None) -> ibis.BaseBackend:
+def connect_facts(url: str, base: Path | None = None, *, memory_limit: str | None = None,
+                  read_only: bool = False) -> ibis.BaseBackend:
     """Connect to the facts engine at ``url``; relative DuckDB paths resolve against ``base``.
 
     ``memory_limit`` caps an embedded DuckDB engine (it spills to disk beyond it).
+    ``read_only`` opens a DuckDB file read-only (several processes may then share it).
     """
-    con = _connect(url, base)
+    con = _connect(url, base, read_only=read_only)
     if memory_limit and con.name == "duckdb":
         con.raw_sql(f"SET memory_limit = '{memory_limit}'")
     return con
 
 
-def _connect(url: str, base: Path | None) -> ibis.BaseBackend:
+def _connect(url: str, base: Path | None, *, read_only: bool = False) -> ibis.BaseBackend:
     try:
         if url.startswith("duckdb://"):
             # Same convention as SQLAlchemy: duckdb:///relative/path, duckdb:////absolute/path.
@@ -95,7 +97,7 @@ def _connect(url: str, base: Path | None) -> ibis.BaseBackend:
             path = Path(rest)
             if not path.is_absolute():
                 path = (base or Path.cwd()) / path
-            return ibis.duckdb.connect(str(path))
+            return ibis.duckdb.connect(str(path), read_only=True) if read_only else ibis.duckdb.connect(str(path))
         if url.startswith("pyspark://"):
             return ibis.pyspark.connect(_spark_session(url[len("pyspark://"):]))
         return ibis.connect(url)

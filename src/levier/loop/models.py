@@ -20,7 +20,7 @@ __all__ = [
     "User", "ApiToken", "LoginSession", "Cycle", "CycleStep", "CycleResult", "Decision", "Retro",
     "Observation", "Vote", "WhyChain", "SwotItem", "Hypothesis", "Experiment", "Action", "ActionReview",
     "Learning", "PlaybookEntry", "PlaybookLink", "AccessLog", "Webhook", "WebhookDelivery",
-    "SHARE_KINDS", "ShareLink", "CustomerNote",
+    "SHARE_KINDS", "ShareLink", "CustomerNote", "FactsInbox",
 ]
 
 ROLES = ("admin", "editor", "viewer")
@@ -446,4 +446,19 @@ class CustomerNote(Base):
     account_id: Mapped[str | None] = mapped_column(sa.String(120), index=True)
     text: Mapped[str] = mapped_column(sa.Text)
     author_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    created_at: Mapped[datetime] = _created()
+
+
+# -- facts written by requests while the facts are read-only (migration 0006) -------------
+class FactsInbox(Base):
+    """Facts rows queued by a process that cannot write the facts (see :mod:`levier.data.inbox`)."""
+
+    __tablename__ = "facts_inbox"
+    id: Mapped[int] = _id()
+    table_name: Mapped[str] = mapped_column(sa.String(40), index=True)
+    match_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    source: Mapped[str] = mapped_column(sa.String(200), default="")
+    preset: Mapped[str] = mapped_column(sa.String(60), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    claim: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = _created()

@@ -9,8 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from levier.data.schema import DIRECTIONS, OUTCOMES, TOUCH_CHANNELS
 from levier.errors import NotFoundError, OptionError
 from levier.i18n import gettext as _
@@ -174,27 +172,14 @@ def _check_channel(channel: str) -> None:
         raise OptionError(_("channel: '{value}' is not one of {allowed}.", value=channel, allowed=", ".join(TOUCH_CHANNELS)))
 
 
-def _api_batch(ws: Any) -> int:
-    imports = ws.facts.imports()
-    found = imports.filter(imports.file_name == API_BATCH_FILE).batch_id.max().execute()
-    if found is not None and found == found:
-        return int(found)
-    batch = int(imports.batch_id.max().execute() or 0) + 1
-    ws.facts.con.insert("_imports", pa.table({
-        "batch_id": [batch], "table_name": ["touches"], "file_name": [API_BATCH_FILE], "file_hash": [""],
-        "imported_at": pa.array([datetime.now().replace(microsecond=0)], pa.timestamp("us")), "rows_read": [0],
-        "rows_inserted": [0], "rows_replaced": [0], "preset": [None], "mapping": [None], "timezone": ["UTC"]},
-        schema=ws.facts.imports().schema().to_pyarrow()))
-    return batch
-
-
 def _append_touch(ws: Any, row: dict[str, Any]) -> None:
+    """Write the touch to the facts, or queue it when this process has them read-only (levier.data.inbox)."""
+    from levier.data.inbox import append_facts, pending_facts
+
     raw = ws.facts.raw("touches")
-    if int(raw.filter(raw.touch_id == row["touch_id"]).count().execute()):
+    queued = not ws.facts_writable and pending_facts(ws, "touches", lead_id=row["lead_id"], touch_id=row["touch_id"])
+    if int(raw.filter(raw.touch_id == row["touch_id"]).count().execute()) or queued:
         from levier.errors import ConflictError
 
         raise ConflictError(_("A touch with id '{id}' already exists.", id=row["touch_id"]), hint=_("Leave touch_id empty to get a new id."))
-    next_id = int(raw._row_id.max().execute() or 0) + 1
-    values = {**row, "_row_id": next_id, "_batch": _api_batch(ws)}
-    schema = ws.facts.raw_schema("touches").to_pyarrow()
-    ws.facts.con.insert("touches", pa.table({k: [values[k]] for k in schema.names}, schema=schema))
+    append_facts(ws, "touches", [row], source=API_BATCH_FILE, preset="levier-api", reuse_batch=True)

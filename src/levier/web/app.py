@@ -1,13 +1,21 @@
-"""The FastAPI application factory: ``create_app(workspace_path)``."""
+"""The FastAPI application factory: ``create_app(workspace_path)``; ``app_from_env`` for uvicorn workers.
+
+Several worker processes (``levier serve --workers N``) each build the app with
+:func:`app_from_env`. Nothing a request relies on lives only in one process: sessions, CSRF
+tokens, share links, API tokens and their use throttle are rows of the loop DB; facts writes
+go through :mod:`levier.data.inbox`; every response names its worker in ``X-Levier-Worker``
+(docs/deployment.md, docs/decisions/0171-read-only-facts-for-workers.md).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import levier
 from levier.i18n import _current, _normalise
@@ -15,9 +23,37 @@ from levier.loop.db import make_sessionmaker
 from levier.web.errors import install_error_handlers
 from levier.workspace import open_workspace
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "app_from_env", "ENV_WORKSPACE", "ENV_SECURE_COOKIES", "ENV_READ_ONLY", "ENV_THREADS", "ENV_WORKERS", "WORKER_HEADER"]
 
 API_PREFIX = "/api/v1"
+ENV_WORKSPACE = "LEVIER_WORKSPACE"
+ENV_SECURE_COOKIES = "LEVIER_SECURE_COOKIES"
+ENV_READ_ONLY = "LEVIER_FACTS_READ_ONLY"  # "1": each worker opens the facts read-only
+ENV_THREADS = "LEVIER_WEB_THREADS"  # thread pool of each worker process (sync routes)
+ENV_WORKERS = "LEVIER_WEB_WORKERS"  # how many worker processes serve the port (per-process limits divide by it)
+WORKER_HEADER = "X-Levier-Worker"
+_TRUE = ("1", "true", "yes", "on")
+
+
+class WorkerHeaderMiddleware:
+    """Adds ``X-Levier-Worker: <pid>`` to every HTTP response (which process answered)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.value = str(os.getpid()).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-levier-worker", self.value)]
+            await send(message)
+
+        await self.app(scope, receive, tagged)
 
 
 class LanguageMiddleware:
@@ -40,17 +76,25 @@ class LanguageMiddleware:
                 _current.reset(token)
 
 
-def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool = False, session_hours: int = 12) -> FastAPI:
+def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool = False, session_hours: int = 12,
+               read_only: bool = False, threads: int | None = None) -> FastAPI:
     """The Levier web app on the workspace at ``workspace_path`` (default: current directory).
 
-    ``secure_cookies=True`` marks the session cookie Secure (serve over HTTPS).
+    ``secure_cookies=True`` marks the session cookie Secure (serve over HTTPS). ``read_only=True``
+    opens the facts read-only (one of several worker processes on a DuckDB file): facts writes
+    are then queued in the loop DB (:mod:`levier.data.inbox`). ``threads`` sizes the thread pool
+    that runs sync routes (default: AnyIO's 40).
     """
     from levier.web.routes.api import router as api_router
 
-    ws = open_workspace(workspace_path)
+    ws = open_workspace(workspace_path, read_only=read_only)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if threads:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, threads)
         yield
         ws.close()
 
@@ -65,6 +109,7 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
     install_error_handlers(app)
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(WorkerHeaderMiddleware)
     # server-rendered pages + /static (web-app issue)
     from levier.web.routes.pages import mount_pages
 
@@ -72,3 +117,19 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.include_router(api_router, prefix=API_PREFIX)
 
     return app
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def app_from_env() -> FastAPI:
+    """The app as uvicorn workers build it (``uvicorn --factory levier.web.app:app_from_env``).
+
+    Reads ``LEVIER_WORKSPACE`` (directory), ``LEVIER_SECURE_COOKIES`` (1/true), ``LEVIER_FACTS_READ_ONLY``
+    (1/true: open the facts read-only) and ``LEVIER_WEB_THREADS`` (threads per process).
+    ``LEVIER_WEB_WORKERS`` (number of processes) is read by per-process limits.
+    """
+    threads = os.environ.get(ENV_THREADS, "").strip()
+    return create_app(os.environ.get(ENV_WORKSPACE) or None, secure_cookies=_env_flag(ENV_SECURE_COOKIES),
+                      read_only=_env_flag(ENV_READ_ONLY), threads=int(threads) if threads.isdigit() else None)

@@ -62,34 +62,14 @@ def append_rows(ws: Any, table: str, rows: Sequence[dict[str, Any]], *, source: 
                 preset: str = "levier-experiment") -> int:
     """Append ``rows`` (canonical columns) to the raw ``table`` as one import batch.
 
-    Numbers the rows after the table's largest ``_row_id`` and records the batch in ``_imports``
-    (``source`` is its file name). The caller serialises writers (one writer per facts store).
+    Written at once when this process can write the facts (``source`` is the batch's file name),
+    else queued in the loop DB and applied by ``levier facts flush`` (several web workers on a
+    DuckDB file): see :func:`levier.data.inbox.append_facts`. Queued rows are visible through
+    :func:`levier.data.inbox.pending_facts`.
     """
-    if not rows:
-        return 0
-    con = ws.facts.con
-    raw = ws.facts.raw(table)
-    start = int(raw._row_id.max().fill_null(0).execute()) + 1
-    batch = int(ws.facts.imports().batch_id.max().fill_null(0).execute()) + 1
-    n = len(rows)
-    frame = pd.DataFrame(list(rows))
-    frame["_row_id"] = pd.Series(range(start, start + n), dtype="int64")
-    frame["_batch"] = pd.Series([batch] * n, dtype="int64")
-    schema = ws.facts.raw_schema(table)
-    for name, dtype in schema.items():
-        if name not in frame.columns:
-            frame[name] = None
-        if dtype.is_timestamp():
-            frame[name] = pd.to_datetime(frame[name]).dt.tz_localize(None) if frame[name].notna().any() \
-                else pd.Series([pd.NaT] * n, dtype="datetime64[us]")
-        elif dtype.is_string():
-            frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
-    con.insert(table, ibis.memtable(frame[list(schema.names)], schema=schema))
-    con.insert("_imports", pd.DataFrame([{
-        "batch_id": batch, "table_name": table, "file_name": source,
-        "file_hash": "", "imported_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "rows_read": n,
-        "rows_inserted": n, "rows_replaced": 0, "preset": preset, "mapping": "", "timezone": "UTC"}]))
-    return n
+    from levier.data.inbox import append_facts
+
+    return append_facts(ws, table, rows, source=source, preset=preset)
 
 
 def store_assignments(ws: Any, plan: AssignmentPlan, assigned_at: datetime) -> int:
