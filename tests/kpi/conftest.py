@@ -52,6 +52,6 @@ def demo_ws(demo_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from levier.workspace import create_workspace
 
     ws = create_workspace(tmp_path_factory.mktemp("kpi_demo_ws") / "ws", timezone="UTC")
-    load_demo_parquet(ws, demo_dir, ("leads", "touches", "stage_events", "deals", "web_events"))
+    load_demo_parquet(ws, demo_dir, ("leads", "touches", "stage_events", "deals", "web_events", "spend", "orders"))
     yield ws
     ws.close()

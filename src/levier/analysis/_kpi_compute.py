@@ -19,6 +19,7 @@ __all__ = ["COMPUTE", "Compute"]
 
 Compute = Callable[[Any, datetime, datetime, Mapping[str, str] | None], float | None]
 SLA_SECONDS = 2 * 3600
+_LEAD_TABLES = ("leads", "stage_events", "touches")
 
 
 def _num(v: Any) -> float | None:
@@ -40,7 +41,7 @@ def _facts(ws: Any, start: datetime, end: datetime, segment: Mapping[str, str] |
     framing = resolve(AuditOptions(period=period, segment_by=tuple(seg), compare_to="none"), latest_lead=None,
                       extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
                       backend=ws.facts.backend_name, version="")
-    f = lead_facts(ws.tables, framing, period)
+    f = lead_facts({n: ws.table(n) for n in _LEAD_TABLES}, framing, period)  # only the tables it reads
     for c, v in seg.items():
         f = f.filter(f[f"seg_{c}"] == str(v))
     return f

@@ -1,9 +1,9 @@
 """KPI time series per day / week / month / quarter and per lead segment, refreshed incrementally.
 
 Values are computed in the facts engine: a user formula is one grouped query per aggregate
-(``GROUP BY period, segment``); a catalogue KPI is its own compute function
-(:func:`levier.analysis.kpis.compute_kpi`) run per period, which pushes its aggregation to the
-engine. Points are stored in the loop store (``kpi_points``) with a watermark per series
+(``GROUP BY period, segment``); a catalogue KPI is one grouped query too
+(:mod:`levier.kpi.grouped`: the period bucket is a group key), equal to
+:func:`levier.analysis.kpis.compute_kpi` run per period. Points are stored in the loop store (``kpi_points``) with a watermark per series
 (``kpi_series_state``: the last import batch seen of every facts table the KPI reads).
 
 A refresh recomputes only (a) periods never computed and (b) periods that rows of the new import
@@ -27,6 +27,7 @@ from levier.data.schema import TABLES
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 from levier.kpi import formula as fml
+from levier.kpi import grouped
 from levier.kpi.models import KpiPoint, KpiSeriesState
 from levier.kpi.registry import Entry, get_kpi
 from levier.loop.models import utcnow
@@ -147,8 +148,12 @@ def _custom(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: 
 def _catalogue(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> dict[tuple[datetime, str], float | None]:
     from levier.analysis.kpis import compute_kpi
 
+    segments = _segments(ws, segment_by)
+    got = grouped.catalogue_periods(ws, e.key, periods, grain, segments)
+    if got is not None:  # one grouped query for every period and segment (ADR 0150)
+        return {(p, segment_label(segments[i])): v for (p, i), v in got.items()}
     out: dict[tuple[datetime, str], float | None] = {}
-    for seg in _segments(ws, segment_by):
+    for seg in segments:
         for p in periods:
             try:
                 out[(p, segment_label(seg))] = compute_kpi(ws, e.key, p, period_end(p, grain), seg or None).value

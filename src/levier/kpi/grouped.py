@@ -1,0 +1,420 @@
+"""Catalogue KPIs over many periods (and segments) at once: the period is a group key.
+
+:func:`levier.analysis.kpis.compute_kpi` measures one period; a series of N periods through it is
+N engine round trips, each rebuilding the same joins. Here every catalogue KPI is one grouped
+query (a few for the composite ones): the rows are bucketed by ``truncate(grain)`` of the column
+the KPI reads (a lead's ``created_at``, a deal's ``closed_at``, an event's ``at`` …), filtered
+to the requested periods, and aggregated ``GROUP BY period, segment`` into the same sufficient
+statistics the per-period function pulls; Python finishes them with the same formulas.
+
+The results equal the per-period computation (``tests/kpi/test_grouped.py`` checks every KPI at
+every grain on the demo). What makes that true, KPI family by family (ADR 0150):
+
+- lead cohorts (audit facts, funnel): a lead belongs to the period of its ``created_at``; the
+  funnel only reads stage events before its period's end (joined per lead);
+- events (spend, web, deals, stage counts): a row belongs to the period of its time column;
+  web sessions are cut inside a period (window partitioned by visitor *and* period);
+- pipeline velocity and retention read "everything before the period end": open deals are a
+  deals × period-ends join; retention sums are cumulative sums of daily / monthly aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from levier.errors import OptionError
+from levier.i18n import gettext as _
+
+__all__ = ["catalogue_periods", "GROUPED"]
+
+Values = dict[tuple[datetime, tuple[str, ...]], float | None]
+Grouped = Callable[[Any, list[datetime], str, tuple[str, ...]], Values]
+_TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
+SLA_SECONDS = 2 * 3600
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    a, b = _num(a), _num(b)
+    return a / b if a is not None and b else None
+
+
+def _bucket(col: ir.Value, grain: str) -> ir.Value:
+    return col.cast("timestamp").truncate(_TRUNC[grain])
+
+
+def _ends(periods: list[datetime], grain: str) -> list[datetime]:
+    from levier.kpi.timeseries import period_end
+
+    return [period_end(p, grain) for p in periods]
+
+
+def _in_periods(t: ir.Table, col: str, periods: list[datetime], grain: str) -> ir.Table:
+    """Rows of ``t`` whose ``col`` falls in one of ``periods``, with their ``period`` column."""
+    lo, hi = periods[0], _ends(periods, grain)[-1]
+    c = t[col]
+    if c.type().is_date():
+        t = t.filter((c >= lo.date()) & (c < hi.date()))
+    else:
+        t = t.filter((c >= ibis.literal(lo, "timestamp")) & (c < ibis.literal(hi, "timestamp")))
+    t = t.mutate(period=_bucket(t[col], grain))
+    return t.filter(t.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+
+
+def _with_end(t: ir.Table, periods: list[datetime], grain: str) -> ir.Table:
+    """``t`` (with a ``period`` column) joined with each period's end ``pend``."""
+    ends = ibis.memtable(pd.DataFrame({"pstart": pd.to_datetime(periods), "pend": pd.to_datetime(_ends(periods, grain))}))
+    ends = ends.select(pstart=ends.pstart.cast("timestamp"), pend=ends.pend.cast("timestamp"))
+    return t.inner_join(ends, t.period == ends.pstart).drop("pstart")
+
+
+def _key(row: Mapping[str, Any], segs: Sequence[str]) -> tuple[datetime, tuple[str, ...]]:
+    p = row["period"]
+    p = p.to_pydatetime() if hasattr(p, "to_pydatetime") else p
+    return p, tuple(str(row[s]) for s in segs)
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return df.to_dict("records")
+
+
+def _no_segment(key: str, segment_by: tuple[str, ...]) -> None:
+    if segment_by:
+        raise OptionError(_("KPI '{key}' cannot be split by a lead segment.", key=key))
+
+
+def _median_of(hist: pd.DataFrame, segs: Sequence[str], scale: float) -> Values:
+    out: Values = {}
+    from levier.analysis.stats import weighted_quantile
+
+    if hist.empty:
+        return out
+    for key, part in hist.groupby(["period", *segs], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        p = key[0].to_pydatetime() if hasattr(key[0], "to_pydatetime") else key[0]
+        med = weighted_quantile(part["v"].to_numpy(float), part["n"].to_numpy(float), 0.5)
+        out[(p, tuple(str(k) for k in key[1:]))] = None if med is None else med / scale
+    return out
+
+
+# -- lead cohorts: the audit's per-lead facts ----------------------------------------------------
+def _lead_facts(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> ir.Table:
+    from levier.analysis.framing import AuditOptions, Period, resolve
+    from levier.analysis.perlead import lead_facts
+
+    lo, hi = periods[0], _ends(periods, grain)[-1]
+    period = Period(lo.date(), hi.date(), f"{lo.date()}..{hi.date()}")
+    framing = resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
+                      extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
+                      backend=ws.facts.backend_name, version="")
+    f = lead_facts({n: ws.table(n) for n in ("leads", "stage_events", "touches")}, framing, period)
+    f = f.mutate(period=_bucket(f.created_at, grain))
+    return f.filter(f.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+
+
+def _lead_agg(aggs: Callable[[ir.Table], dict[str, ir.Value]], finish: Callable[[Mapping[str, Any]], float | None],
+              empty: Mapping[str, Any]) -> Grouped:
+    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+        f = _lead_facts(ws, periods, grain, segment_by)
+        segs = [f"seg_{c}" for c in segment_by]
+        df = f.group_by(["period", *segs]).agg(**aggs(f)).execute()
+        got = {_key(r, segs): finish(r) for r in _rows(df)}
+        got[None] = finish(empty)  # type: ignore[index]
+        return got
+    return run
+
+
+def _lead_median(value: Callable[[ir.Table], ir.Value], scale: float) -> Grouped:
+    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+        f = _lead_facts(ws, periods, grain, segment_by)
+        segs = [f"seg_{c}" for c in segment_by]
+        t = f.mutate(v=value(f)).filter(ibis._.v.notnull())
+        got = _median_of(t.group_by(["period", *segs, "v"]).agg(n=ibis._.count()).execute(), segs, scale)
+        got[None] = None  # type: ignore[index]
+        return got
+    return run
+
+
+def _correlation(field: str) -> Grouped:
+    def finish(r: Mapping[str, Any]) -> float | None:
+        from levier.analysis.stats import Moments, correlation
+
+        return _num(getattr(correlation(Moments(*(float(_num(r[k]) or 0.0) for k in ("n", "sx", "sy", "sxx", "syy", "sxy")))), field))
+
+    def aggs(f: ir.Table) -> dict[str, ir.Value]:
+        x, y = f.x.cast("float64"), f.converted.cast("float64")
+        return {"n": f.count(), "sx": x.sum(), "sy": y.sum(), "sxx": (x * x).sum(), "syy": (y * y).sum(), "sxy": (x * y).sum()}
+    return _lead_agg(aggs, finish, {"n": 0, "sx": None, "sy": None, "sxx": None, "syy": None, "sxy": None})
+
+
+def _sums(a: str, b: str, num: Callable[[ir.Table], ir.Value], den: Callable[[ir.Table], ir.Value]) -> Grouped:
+    return _lead_agg(lambda f: {a: num(f), b: den(f)}, lambda r: _ratio(r[a], r[b]), {a: None, b: None})
+
+
+# -- lead cohorts: the stage funnel ---------------------------------------------------------------
+def _funnel_rate(a: str, b: str) -> Grouped:
+    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+        from levier.analysis.funnel import UNKNOWN, _check, funnel_stages
+
+        stages = funnel_stages(ws.config.stages)
+        _check(segment_by, stages)
+        if a not in stages or b not in stages:
+            return {None: None}  # type: ignore[dict-item]
+        ia, ib = stages.index(a), stages.index(b)
+        leads = _in_periods(ws.table("leads"), "created_at", periods, grain)
+        base = _with_end(leads.select("lead_id", "created_at", "period", **{f"seg_{c}": leads[c].cast("string").fill_null(UNKNOWN)
+                                                                            for c in segment_by}), periods, grain)
+        se = ws.table("stage_events")
+        keyed = base.select(lid=base.lead_id, pend=base.pend)
+        j = keyed.inner_join(se, keyed.lid == se.lead_id)
+        j = j.filter(j.at < j.pend)
+        firsts = j.group_by(j.lid).agg(**{f"t{i}": j.at.min(where=j.stage == s) for i, s in enumerate(stages)})
+        t = base.left_join(firsts, base.lead_id == firsts.lid)
+        t = t.mutate(t0=t.t0.coalesce(t.created_at))
+
+        def reached(i: int) -> ir.Value:
+            cond = t[f"t{i}"].notnull()
+            for k in range(i + 1, len(stages)):
+                cond = cond | t[f"t{k}"].notnull()
+            return cond.cast("int64").sum()
+        segs = [f"seg_{c}" for c in segment_by]
+        df = t.group_by(["period", *segs]).agg(ra=reached(ia), rb=reached(ib)).execute()
+        got: Values = {_key(r, segs): _ratio(0 if _num(r["rb"]) is None else r["rb"], r["ra"]) for r in _rows(df)}
+        got[None] = None  # type: ignore[index]
+        return got
+    return run
+
+
+# -- events: spend, stage counts, deals, web ------------------------------------------------------
+def _per_period(t: ir.Table, col: str, periods: list[datetime], grain: str, **aggs: Callable[[ir.Table], ir.Value]) -> dict[datetime, dict[str, Any]]:
+    t = _in_periods(t, col, periods, grain)
+    df = t.group_by("period").agg(**{k: fn(t) for k, fn in aggs.items()}).execute()
+    return {_key(r, ())[0]: r for r in _rows(df)}
+
+
+def _spend(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float]:
+    got = _per_period(ws.table("spend"), "date", periods, grain, v=lambda t: t.cost.sum())
+    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in periods}
+
+
+def _leads(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, int]:
+    got = _per_period(ws.table("leads"), "created_at", periods, grain, v=lambda t: t.count())
+    return {p: int(got[p]["v"]) if p in got else 0 for p in periods}
+
+
+def _stage(ws: Any, periods: list[datetime], grain: str, stage: str) -> dict[datetime, int]:
+    se = ws.table("stage_events")
+    got = _per_period(se.filter(se.stage == stage), "at", periods, grain, v=lambda t: t.lead_id.nunique())
+    return {p: int(_num(got[p]["v"]) or 0) if p in got else 0 for p in periods}
+
+
+def _won_revenue(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float]:
+    d = ws.table("deals")
+    got = _per_period(d.filter(d.won.fill_null(False)), "closed_at", periods, grain, v=lambda t: t.amount.sum())
+    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in periods}
+
+
+def _overall(key: str, fn: Callable[[Any, list[datetime], str], dict[datetime, float | None]]) -> Grouped:
+    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+        _no_segment(key, segment_by)
+        return {(p, ()): v for p, v in fn(ws, periods, grain).items()}
+    return run
+
+
+def _cost_per(kind: str) -> Grouped:
+    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+        spend = _spend(ws, periods, grain)
+        den = _leads(ws, periods, grain) if kind == "cpl" else _stage(ws, periods, grain, "sql" if kind == "cplq" else "won")
+        return {p: _ratio(spend[p], den[p]) for p in periods}
+    return _overall(kind, fn)
+
+
+def _roas(romi: bool) -> Grouped:
+    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+        spend, rev = _spend(ws, periods, grain), _won_revenue(ws, periods, grain)
+        return {p: _ratio(rev[p] - spend[p] if romi else rev[p], spend[p]) for p in periods}
+    return _overall("romi" if romi else "roas", fn)
+
+
+def _deals(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, dict[str, Any]]:
+    d = ws.table("deals")
+    closed = d.filter(d.closed_at.notnull())
+
+    def won(t: ir.Table) -> ir.Value:
+        return t.won.fill_null(False)
+    return _per_period(closed, "closed_at", periods, grain, won=lambda t: won(t).cast("int64").sum(), lost=lambda t: (~won(t)).cast("int64").sum(),
+                       avg=lambda t: t.amount.mean(where=won(t) & (t.amount > 0)),
+                       cyc=lambda t: ((t.closed_at.epoch_seconds() - t.created_at.epoch_seconds()) / 86400).mean(where=won(t)))
+
+
+def _win_rate(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+    got = _deals(ws, periods, grain)
+    out: dict[datetime, float | None] = {}
+    for p in periods:
+        won, lost = (int(_num(got[p]["won"]) or 0), int(_num(got[p]["lost"]) or 0)) if p in got else (0, 0)
+        out[p] = _ratio(won, won + lost)
+    return out
+
+
+def _average_deal(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+    got = _deals(ws, periods, grain)
+    return {p: _num(got[p]["avg"]) if p in got else None for p in periods}
+
+
+def _velocity(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+    got = _deals(ws, periods, grain)
+    d = ws.table("deals")
+    ends = ibis.memtable(pd.DataFrame({"pstart": pd.to_datetime(periods), "pend": pd.to_datetime(_ends(periods, grain))}))
+    ends = ends.select(pstart=ends.pstart.cast("timestamp"), pend=ends.pend.cast("timestamp"))
+    j = d.select("created_at", "closed_at").cross_join(ends)
+    j = j.filter((j.created_at < j.pend) & (j.closed_at.isnull() | (j.closed_at >= j.pend)))
+    opened = {_key({"period": r["pstart"]}, ())[0]: int(r["n"]) for r in _rows(j.group_by("pstart").agg(n=j.count()).execute())}
+    out: dict[datetime, float | None] = {}
+    for p in periods:
+        r = got.get(p, {"won": 0, "lost": 0, "avg": None, "cyc": None})
+        won, lost = int(_num(r["won"]) or 0), int(_num(r["lost"]) or 0)
+        rate, avg, cyc = _ratio(won, won + lost), _num(r["avg"]), _num(r["cyc"])
+        out[p] = None if rate is None or avg is None or not cyc else opened.get(p, 0) * rate * avg / cyc
+    return out
+
+
+def _sales_cycle(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+    d = ws.table("deals")
+    d = _in_periods(d.filter(d.won.fill_null(False) & d.closed_at.notnull() & (d.closed_at >= d.created_at)), "closed_at", periods, grain)
+    hours = ((d.closed_at.epoch_seconds() - d.created_at.epoch_seconds()) / 3600).floor().cast("int64")
+    got = _median_of(d.mutate(v=hours).group_by(["period", "v"]).agg(n=ibis._.count()).execute(), (), 24.0)
+    return {p: got.get((p, ())) for p in periods}
+
+
+def _web(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime, float | None]]:
+    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+        w = _in_periods(ws.table("web_events"), "at", periods, grain)
+        if attr == "bounce_rate":
+            win = ibis.window(group_by=[w.anonymous_id, w.period], order_by=[w.at, w.event_id])
+            ev = w.mutate(prev_at=w.at.lag().over(win), next_at=w.at.lead().over(win),
+                          next_tagged=(w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win))
+            gap = 30.0 * 60
+            opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
+                                                | ev.utm_medium.notnull() | ev.utm_source.notnull())
+            alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
+            df = ev.filter(opens).group_by("period").agg(a=ibis._.count(), b=alone.cast("int64").sum()).execute()
+        else:
+            df = w.group_by("period").agg(a=w.anonymous_id.nunique(where=w.type == "page_view"),
+                                          b=w.anonymous_id.nunique(where=w.type == ("form_start" if attr == "form_completion_rate" else "page_view")),
+                                          c=w.anonymous_id.nunique(where=w.type == "form_submit")).execute()
+        got = {_key(r, ())[0]: r for r in _rows(df)}
+        out: dict[datetime, float | None] = {}
+        for p in periods:
+            r = got.get(p, {"a": 0, "b": 0, "c": 0})
+            n = {k: int(_num(v) or 0) for k, v in r.items() if k != "period"}
+            out[p] = (float(n["a"]) if attr == "web_visitors" else _ratio(n["c"], n["b"]) if attr == "form_completion_rate"
+                      else _ratio(n["b"], n["a"]))
+        return out
+    return fn
+
+
+# -- everything before the period end: retention -------------------------------------------------
+def _retention(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime, float | None]]:
+    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+        from levier.analysis.marketing import _month_index
+
+        o = ws.table("orders")
+        o = o.filter(o.at < ibis.literal(_ends(periods, grain)[-1], "timestamp"))
+        am = o.group_by([o.account_id.name("account"), _month_index(o.at).name("m")]).agg(first=o.at.min())
+        nxt = am.view()
+        j = am.left_join(nxt, (am.account == nxt.account) & (nxt.m == am.m + 1))
+        months = j.group_by(m=j.m).agg(active=j.count(), churned=j.m_right.isnull().cast("int64").sum()).execute()
+        firsts = am.group_by(d=am.first.truncate("D")).agg(n=am.count()).execute()
+        rev = o.group_by(d=o.at.truncate("D")).agg(rev=o.amount.sum()).execute()
+        out: dict[datetime, float | None] = {}
+        for p, end in zip(periods, _ends(periods, grain), strict=True):
+            last_full = end.year * 12 + end.month - 1 - 1
+            ch = months[months["m"] < last_full]
+            churn = _ratio(float(ch["churned"].sum()), float(ch["active"].sum()))
+            r = float(np.nansum(rev.loc[rev["d"] < end, "rev"].to_numpy(float)))
+            n = float(firsts.loc[firsts["d"] < end, "n"].sum())
+            arpa = _ratio(r, n)
+            out[p] = {"monthly_churn": churn, "arpa": arpa, "cltv": _ratio(arpa, churn)}[attr]
+        return out
+    return fn
+
+
+def _time_to_conversion(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+    from levier.analysis.attribution.journeys import JourneyOptions, journey_touches
+
+    jt = journey_touches(ws, JourneyOptions(start=periods[0], end=_ends(periods, grain)[-1]))
+    jt = jt.filter(jt.converted == 1)
+    per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+    per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=_bucket(per.end_at, grain))
+    per = per.filter(per.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+    got = _median_of(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute(), (), 1440.0)
+    return {p: got.get((p, ())) for p in periods}
+
+
+#: catalogue key → grouped computation (every KPI with a per-period compute function)
+GROUPED: dict[str, Grouped] = {
+    "lead": _lead_agg(lambda f: {"n": f.count()}, lambda r: _num(r["n"]), {"n": 0}),
+    "conversion": _lead_agg(lambda f: {"c": f.converted.sum()}, lambda r: _num(r["c"]), {"c": None}),
+    "conversion_rate": _lead_agg(lambda f: {"m": f.converted.mean()}, lambda r: _num(r["m"]), {"m": None}),
+    "contacts_per_lead": _lead_median(lambda f: f.x, 1.0),
+    "ttf_hours": _lead_median(lambda f: (f.ttf_s / 60).floor().cast("int64"), 60.0),
+    "effective_contact_rate": _sums("e", "x", lambda f: f.effective.sum(), lambda f: f.x.sum()),
+    "share_within_sla": _sums("a", "n", lambda f: (f.ttf_s < SLA_SECONDS).cast("int64").sum(), lambda f: f.ttf_s.count()),
+    "complaint_rate": _sums("c", "o", lambda f: f.complaints.sum(), lambda f: f.out_touches.sum()),
+    "unsubscribe_rate": _sums("c", "o", lambda f: f.unsubscribes.sum(), lambda f: f.out_touches.sum()),
+    "touch_quality": _sums("c", "o", lambda f: (f.replies + f.meetings).sum(), lambda f: f.out_touches.sum()),
+    "pearson_r": _correlation("r"),
+    "slope": _correlation("slope"),
+    "intercept": _correlation("intercept"),
+    "r2": _correlation("r2"),
+    "mql_to_sql_rate": _funnel_rate("mql", "sql"),
+    "lead_to_opportunity_rate": _funnel_rate("lead", "opportunity"),
+    "form_completion_rate": _overall("form_completion_rate", _web("form_completion_rate")),
+    "bounce_rate": _overall("bounce_rate", _web("bounce_rate")),
+    "web_visitors": _overall("web_visitors", _web("web_visitors")),
+    "sales_cycle_days": _overall("sales_cycle_days", _sales_cycle),
+    "win_rate": _overall("win_rate", _win_rate),
+    "average_deal": _overall("average_deal", _average_deal),
+    "pipeline_velocity": _overall("pipeline_velocity", _velocity),
+    "monthly_churn": _overall("monthly_churn", _retention("monthly_churn")),
+    "arpa": _overall("arpa", _retention("arpa")),
+    "cltv": _overall("cltv", _retention("cltv")),
+    "spend": _overall("spend", lambda ws, periods, grain: dict(_spend(ws, periods, grain))),
+    "cpl": _cost_per("cpl"),
+    "cplq": _cost_per("cplq"),
+    "cac": _cost_per("cac"),
+    "roas": _roas(False),
+    "romi": _roas(True),
+    "time_to_conversion_days": _overall("time_to_conversion_days", _time_to_conversion),
+}
+
+
+def catalogue_periods(ws: Any, key: str, periods: Sequence[datetime], grain: str,
+                      segments: Sequence[Mapping[str, str]]) -> dict[tuple[datetime, Mapping[str, str]], float | None] | None:
+    """Catalogue KPI ``key`` over each period and segment, or None when it has no grouped form.
+
+    Returns ``{(period_start, segment_index): value}`` keyed by the position of the segment in
+    ``segments`` (the segment columns are those of the first segment; ``{}`` = no segment).
+    """
+    fn = GROUPED.get(key)
+    if fn is None or not periods:
+        return None if fn is None else {}
+    segment_by = tuple(segments[0]) if segments else ()
+    got = fn(ws, sorted(periods), grain, segment_by)
+    empty = got.pop(None, None)  # type: ignore[call-overload]
+    out: dict[Any, float | None] = {}
+    for i, seg in enumerate(segments):
+        vals = tuple(str(seg[c]) for c in segment_by)
+        for p in periods:
+            out[(p, i)] = got.get((p, vals), empty)
+    return out
