@@ -10,7 +10,7 @@ user formulas per day, over 2026-07-01 .. 2026-11-02. Steps, timed one after the
 same process: (1) build every series (nothing stored yet = a full computation); (2) append one
 day of data (the leads of 2026-10-31 copied to 2026-11-01 with new ids, their touches and stage
 events, as import batch 2); (3) incremental refresh; (4) full recomputation (``full=True``).
-Results replace the "## KPIs" section of benchmarks/RESULTS.md.
+Results: the ``kpi`` fragment (benchmarks/results/kpi.md, through ``_results.write_section``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -27,7 +25,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 START, END = dt.datetime(2026, 7, 1), dt.datetime(2026, 11, 2)
 CUSTOM = {"touches_out": "count(touches, direction == 'out')",
           "replies_per_lead": "count(touches, outcome == 'replied') / count(leads)"}
@@ -62,17 +59,24 @@ def _series_plan(s) -> list[tuple[str, str]]:  # noqa: ANN001
     return plan
 
 
-def _refresh(ws, s, plan, full: bool) -> tuple[float, int, int]:  # noqa: ANN001
+def _refresh(ws, s, plan, full: bool, per: dict | None = None) -> tuple[float, float, int, int]:  # noqa: ANN001
     from levier.kpi import timeseries
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec = reu = 0
     for key, grain in plan:
+        t1 = time.perf_counter()
         ser = timeseries.series(ws, s, key, grain, START, END, full=full)
+        if per is not None:
+            per[key] = time.perf_counter() - t1
         rec += ser.recomputed
         reu += ser.reused
     s.commit()
-    return time.perf_counter() - t0, rec, reu
+    return time.perf_counter() - t0, time.process_time() - c0, rec, reu
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def bench(leads: int) -> dict:
@@ -92,37 +96,47 @@ def bench(leads: int) -> dict:
             s.commit()
             plan = _series_plan(s)
             touches = int(ws.facts.count("touches"))
-            build, n0, _ = _refresh(ws, s, plan, full=False)
-            _log(f"first build: {build:.1f} s, {n0} periods")
+            load_before = _load()
+            _log(f"load average {load_before}; {len(plan)} series")
+            build, build_cpu, n0, _ = _refresh(ws, s, plan, full=False)
+            _log(f"first build: {build:.1f} s ({build_cpu:.1f} s CPU), {n0} periods")
             appended = _append_day(ws)
-            inc, rec, reused = _refresh(ws, s, plan, full=False)
-            _log(f"incremental: {inc:.1f} s, {rec} periods")
-            full, nfull, _ = _refresh(ws, s, plan, full=True)
-            _log(f"full: {full:.1f} s, {nfull} periods")
-        return {"leads": leads, "touches": touches, "series": len(plan), "build": build, "periods": n0, "appended": appended,
-                "incremental": inc, "recomputed": rec, "reused": reused, "full": full, "full_periods": nfull}
+            inc, inc_cpu, rec, reused = _refresh(ws, s, plan, full=False)
+            _log(f"incremental: {inc:.1f} s ({inc_cpu:.1f} s CPU), {rec} periods")
+            per: dict[str, float] = {}
+            full, full_cpu, nfull, _ = _refresh(ws, s, plan, full=True, per=per)
+            _log(f"full: {full:.1f} s ({full_cpu:.1f} s CPU), {nfull} periods; load average {_load()}")
+        slowest = sorted(per.items(), key=lambda kv: -kv[1])[:4]
+        return {"leads": leads, "touches": touches, "series": len(plan), "build": build, "build_cpu": build_cpu, "periods": n0,
+                "appended": appended, "incremental": inc, "incremental_cpu": inc_cpu, "recomputed": rec, "reused": reused,
+                "full": full, "full_cpu": full_cpu, "full_periods": nfull, "load_before": load_before, "load_after": _load(),
+                "slowest": slowest}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_results(r: dict) -> None:
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}"
+    sys.path.insert(0, str(HERE))
+    from _results import machine_line, write_section
+
     lines = ["## KPIs", "",
-             f"`benchmarks/kpi.py` — {machine}. {r['series']} KPI series (catalogue KPIs on leads/touches/stage_events at their review",
-             "frequency + 2 user formulas per day), 2026-07-01 .. 2026-11-02; then one day appended (import batch 2).", "",
-             "| leads | touches | step | periods computed | seconds |", "|---:|---:|---|---:|---:|",
-             f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} |",
-             f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) | {r['incremental']:.1f} |",
-             f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} |", "",
-             f"Incremental / full: **{r['full'] / r['incremental']:.1f}× faster** ({r['recomputed']} of {r['full_periods']} periods recomputed:",
-             "lead-cohort KPIs revise the periods of the last 31 days, funnel cohorts 90 days; event KPIs only the new day).", ""]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8")
-    if "## KPIs" in text:
-        text = re.sub(r"## KPIs\n.*?(?=\n## |\Z)", lambda _m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+             f"`benchmarks/kpi.py` — {machine_line()}, {dt.date.today().isoformat()}; machine shared with other jobs "
+             f"(load average {r['load_before']} before the run, {r['load_after']} after).",
+             f"{r['series']} KPI series (catalogue KPIs on leads/touches/stage_events at their review frequency + 2 user formulas",
+             "per day), 2026-07-01 .. 2026-11-02; then one day appended (import batch 2). Each catalogue series is one grouped",
+             "engine query for all its periods (ADR 0150). Wall time and CPU time of this process (DuckDB threads included).", "",
+             "| leads | touches | step | periods computed | wall s | CPU s |", "|---:|---:|---|---:|---:|---:|",
+             f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} | {r['build_cpu']:.1f} |",
+             f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) "
+             f"| {r['incremental']:.1f} | {r['incremental_cpu']:.1f} |",
+             f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} | {r['full_cpu']:.1f} |", "",
+             f"Incremental vs full, side by side in one run: **{r['full'] / r['incremental']:.1f}× faster** in wall time, "
+             f"{r['full_cpu'] / max(r['incremental_cpu'], 1e-9):.1f}× in CPU time",
+             f"({r['recomputed']} of {r['full_periods']} periods recomputed: lead-cohort KPIs revise the periods of the last 31 days,",
+             "funnel cohorts 90 days; event KPIs only the new day).", ""]
+    if r.get("slowest"):
+        lines += ["Slowest series of the full recomputation (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["slowest"]) + ".", ""]
+    write_section("kpi", "\n".join(lines))
 
 
 def main() -> None:
