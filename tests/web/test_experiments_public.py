@@ -181,3 +181,70 @@ def test_only_the_two_landing_page_operations_are_public(api) -> None:  # noqa: 
     spec = api.client.get("/api/v1/openapi.json").json()
     public = sorted((m, path) for path, item in spec["paths"].items() for m, op in item.items() if op.get("security") == [])
     assert public == [("get", "/api/v1/experiments/{key}/variant"), ("post", "/api/v1/events")]
+
+
+# -- several worker processes (decision 0130) ---------------------------------------------------
+def test_rate_limit_is_divided_among_worker_processes(workspace, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from levier.analysis.experiments.live import WORKERS_ENV, LiveExperiments
+
+    proto = _publish(workspace, rate_per_minute=10)
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    live = LiveExperiments(workspace, clock=lambda: 0.0)
+    assert live.workers == 3 and live.rate_limit(proto) == 3  # 3 workers × 3 ≤ 10 per minute
+    assert [live.allow("1.2.3.4", proto)[0] for _i in range(4)] == [True, True, True, False]
+    assert LiveExperiments(workspace, workers=50).rate_limit(proto) == 1
+    monkeypatch.setenv(WORKERS_ENV, "nonsense")
+    assert LiveExperiments(workspace).workers == 1
+    app_module = pytest.importorskip("levier.web.app")
+    assert getattr(app_module, "ENV_WORKERS", WORKERS_ENV) == WORKERS_ENV  # the name `levier serve` sets
+
+
+def test_workers_writing_the_facts_see_each_others_new_units(workspace) -> None:  # noqa: ANN001
+    """A server engine: every worker writes the facts; each has its own cache."""
+    from levier.analysis.experiments.live import LiveExperiments
+
+    _publish(workspace)
+    a, b = LiveExperiments(workspace, workers=2), LiveExperiments(workspace, workers=2)
+    assert b.variant(KEY, "seen-first").new  # b's cache is loaded before a stores the next unit
+    first = a.variant(KEY, "u1")
+    again = b.variant(KEY, "u1")
+    assert first.new and not again.new and again.variant == first.variant
+    assert b.record_event(KEY, "u1", "exposure")["variant"] == f"{KEY}/{first.variant}"
+    assert len(_rows(workspace, "assignments")) == 2
+
+
+def test_read_only_workers_share_queued_assignments_and_analyses_count_a_unit_once(tmp_path) -> None:  # noqa: ANN001
+    from levier.analysis.experiments import MetricSpec, collect_statistics
+    from levier.analysis.experiments.live import LiveExperiments
+    from levier.analysis.experiments.storage import existing_assignments
+    from levier.data.inbox import flush_inbox, pending_facts
+    from levier.workspace import create_workspace, open_workspace
+
+    ws = create_workspace(tmp_path / "ws")
+    _publish(ws)
+    ws.close()
+    w1, w2 = open_workspace(tmp_path / "ws", read_only=True), open_workspace(tmp_path / "ws", read_only=True)
+    try:
+        a, b = LiveExperiments(w1, workers=2), LiveExperiments(w2, workers=2)
+        b.variant(KEY, "v0")
+        first = a.variant(KEY, "v1")
+        again = b.variant(KEY, "v1")  # b's cache predates a's row: it reads the queued rows
+        assert first.new and not again.new and again.variant == first.variant
+        b.record_event(KEY, "v1", "conversion")
+        queued = pending_facts(w1, "assignments", experiment_key=KEY)
+        assert sorted(r["unit_id"] for r in queued) == ["v0", "v1"]
+    finally:
+        w1.close()
+        w2.close()
+    with open_workspace(tmp_path / "ws") as ws:
+        assert flush_inbox(ws).rows == {"assignments": 2, "web_events": 1}
+        # two workers answering the same new unit at once may both store it: the first row counts
+        other = "treatment" if first.variant == "control" else "control"
+        insert_frames(ws.facts, {"assignments": [{"experiment_key": KEY, "unit_id": "v1", "variant": other,
+                                                  "assigned_at": datetime(2099, 1, 1), "_row_id": 99}]})
+        assert existing_assignments(ws, KEY)["v1"] == first.variant
+        data = collect_statistics(ws.tables, KEY, [MetricSpec(name="conv", kind="web", outcomes=("conversion",))],
+                                  ["control", "treatment"], unit="visitor")
+        assert sum(data.units().values()) == 2  # v0 and v1, once each
+        assert data.stat("conv", first.variant).sum == 1
+        assert sum(s.sum for arm in data.arms if (s := data.stat("conv", arm)) is not None) == 1

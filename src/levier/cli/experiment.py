@@ -23,7 +23,9 @@ from levier.analysis.experiments.protocol import (
 )
 from levier.analysis.experiments.readout import ExperimentResult, ReadoutOptions, read_out
 from levier.analysis.experiments.storage import (
+    account_exclusions,
     daily_traffic,
+    eligible_accounts,
     eligible_leads,
     existing_assignments,
     lead_exclusions,
@@ -112,22 +114,37 @@ def _read_units(path: Path) -> list[str]:
     if not rows:
         return []
     header = [h.strip().lower() for h in rows[0]]
-    for name in ("unit_id", "lead_id", "id"):
+    for name in ("unit_id", "lead_id", "account_id", "anonymous_id", "id"):
         if name in header:
             i = header.index(name)
             return [r[i].strip() for r in rows[1:] if len(r) > i and r[i].strip()]
     return [r[0].strip() for r in rows if r and r[0].strip()]
 
 
+def _eligible(ws: Any, unit: str, since: datetime | None, until: datetime | None) -> list[str]:
+    if unit == "visitor":
+        raise OptionError(_("Visitor units cannot be listed from the facts: give them with --units FILE."),
+                          hint=_("Or publish the experiment to landing pages (web.enabled): visitors are assigned on their first visit."))
+    return (eligible_accounts if unit == "account" else eligible_leads)(ws, since=since, until=until)
+
+
+def _exclusions(ws: Any, unit: str, rules: list[str] | None) -> dict[str, str]:
+    """Unit → reason: the exclusion rules (all by default) on leads, or on accounts; none for visitors."""
+    if unit == "visitor" or rules == []:
+        return {}
+    reader = account_exclusions if unit == "account" else lead_exclusions
+    return reader(ws) if rules is None else reader(ws, rules)
+
+
 @experiment_app.command("assign")
 def assign_cmd(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
-    units: Annotated[Path | None, typer.Option("--units", help="CSV of unit ids (column unit_id/lead_id/id, or one id per line). Default: the workspace's leads.")] = None,
+    units: Annotated[Path | None, typer.Option("--units", help="CSV of unit ids (column unit_id/lead_id/account_id/id, or one id per line). Default: the workspace's leads, or their accounts when the protocol's unit is account; required for visitor units.")] = None,
     variants: Annotated[str | None, typer.Option("--variants", help="Variants, control first (default: the protocol's, else control,treatment).")] = None,
     weights: Annotated[str | None, typer.Option("--weights", help="Weights per variant, e.g. 50,50 (default: the protocol's, else equal).")] = None,
-    since: Annotated[datetime | None, typer.Option("--since", help="Only leads created on or after this date.")] = None,
-    until: Annotated[datetime | None, typer.Option("--until", help="Only leads created before this date.")] = None,
-    exclude: Annotated[str | None, typer.Option("--exclude", help="Exclusion rules (default: the protocol's, else opted_out,vip,litigation,do_not_contact; 'none' for none).")] = None,
+    since: Annotated[datetime | None, typer.Option("--since", help="Only leads (or accounts of leads) created on or after this date.")] = None,
+    until: Annotated[datetime | None, typer.Option("--until", help="Only leads (or accounts of leads) created before this date.")] = None,
+    exclude: Annotated[str | None, typer.Option("--exclude", help="Exclusion rules (default: the protocol's, else opted_out,vip,litigation,do_not_contact; 'none' for none). An account is excluded when one of its leads is VIP, in litigation or do-not-contact, or when all of them opted out.")] = None,
     exclude_file: Annotated[Path | None, typer.Option("--exclude-file", help="CSV of unit ids never to assign.")] = None,
     export: Annotated[Path | None, typer.Option("--export", help="Write every assignment of the experiment to this CSV (for CRM import).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be assigned; store nothing.")] = False,
@@ -142,10 +159,9 @@ def assign_cmd(
         w = _floats(weights, "--weights") or (proto.weights if proto else None)
         rules = _names(exclude) if exclude else (proto.exclusions if proto else None)
         rules = [] if rules == ["none"] else rules
-        ids = _read_units(units) if units else eligible_leads(ws, since=since, until=until)
-        exclusions = lead_exclusions(ws, rules) if rules is None or rules else {}
-        if rules is None:
-            exclusions = lead_exclusions(ws)
+        unit = proto.unit if proto else "lead"
+        ids = _read_units(units) if units else _eligible(ws, unit, since, until)
+        exclusions = _exclusions(ws, unit, rules)
         if exclude_file:
             exclusions.update({u: "list" for u in _read_units(exclude_file)})
         plan = plan_assignments(key, ids, names, w, existing=existing_assignments(ws, key), exclusions=exclusions)
@@ -180,6 +196,18 @@ def _options(engine: str, difference: str, alpha: float, correction: str, target
                           weights=tuple(proto.weights) if proto else None)
 
 
+def _protocol_dimensions(ws: Any, proto: Protocol) -> list[str]:
+    """The protocol's breakdowns this unit can use (a warning names the others, which are skipped)."""
+    from levier.analysis.experiments.units import WEB_DIMENSIONS
+
+    allowed = WEB_DIMENSIONS if proto.unit == "visitor" else tuple(ws.table("leads").columns)
+    skipped = [d for d in proto.dimensions if d not in allowed]
+    if skipped:
+        err_console.print("[yellow]⚠ " + _("Breakdowns skipped (not available for {unit} units): {names}.",
+                                            unit=proto.unit, names=", ".join(skipped)) + "[/yellow]")
+    return [d for d in proto.dimensions if d in allowed]
+
+
 def _analyse(key: str | None, summary: Path | None, workspace: Path | None, control: str | None,
              dimensions: list[str] | None, opts_args: dict[str, Any], lang: str | None) -> tuple[ExperimentResult, Any]:
     proto: Protocol | None = None
@@ -198,10 +226,11 @@ def _analyse(key: str | None, summary: Path | None, workspace: Path | None, cont
             if control:
                 order = [control] + [v for v in order if v != control]
             roles = {m.name: r for r, m in proto.metrics()}
+            if dimensions is None:
+                dimensions = _protocol_dimensions(ws, proto)
             with err_console.status(_("Computing statistics in the engine…")):
                 data = collect_statistics(ws.tables, key, [m for _r, m in proto.metrics()], order or proto.variants,
-                                          dimensions=dimensions if dimensions is not None else proto.dimensions,
-                                          roles=roles)
+                                          dimensions=dimensions, roles=roles, unit=proto.unit)
             opts = _options(**opts_args, proto=proto, daily=daily_traffic(ws))
     result = read_out(data, opts)
     decision = decide(result, proto, target=opts.target, lang=lang)
@@ -218,7 +247,7 @@ def analyze_cmd(
     correction: Annotated[str, typer.Option("--correction", help="holm, bh or none (several arms × metrics).")] = "holm",
     target: Annotated[float | None, typer.Option("--target", help="Relative effect needed to ship (default: the protocol's MDE, else 0.10).")] = None,
     control: Annotated[str | None, typer.Option("--control", help="Control arm (default: the first arm).")] = None,
-    dimension: Annotated[list[str] | None, typer.Option("--dimension", help="Breakdown by this leads column (repeatable).")] = None,
+    dimension: Annotated[list[str] | None, typer.Option("--dimension", help="Breakdown by this leads column, or web event column (utm_source…) for visitor units (repeatable).")] = None,
     prior_mean: Annotated[float | None, typer.Option("--prior-mean", help="Bayesian: mean of a proper prior on the relative lift.")] = None,
     prior_sd: Annotated[float | None, typer.Option("--prior-sd", help="Bayesian: standard deviation of that prior (enables it).")] = None,
     tuning: Annotated[float, typer.Option("--tuning", help="Sequential: sample size where the confidence sequence is tightest.")] = 5000.0,

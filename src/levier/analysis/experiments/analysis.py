@@ -1,10 +1,15 @@
 """Sufficient statistics computed IN THE ENGINE from assignments + facts (Ibis).
 
-One per-unit table is built from the experiment's assignments joined to the leads (for
-dimensions), with one aggregated join per source table (touches, stage events, deals), each
-computing every metric's per-unit value with conditional sums. It is then reduced by arm
-(and by arm × dimension value) to n, Σ, Σ², covariate sums and cross-products. Only those
-aggregates reach Python. Units are leads; metric windows start at ``assigned_at``.
+One per-unit table is built from the experiment's assignments (deduplicated: the first
+assignment of each unit counts) with one aggregated join per source table (touches, stage
+events, deals, web events), each computing every metric's per-unit value with conditional
+sums. It is then reduced by arm (and by arm × dimension value) to n, Σ, Σ², covariate sums and
+cross-products. Only those aggregates reach Python. Metric windows start at ``assigned_at``.
+
+The randomisation unit (:mod:`.units`) says how facts reach a unit: a lead's own rows; an
+account's rows of all its leads (deals also by their ``account_id``); a visitor's web events by
+``anonymous_id`` and the rows of the leads stitched to it. ``per: lead`` metrics of account
+units are ratio metrics (Σ numerator / Σ leads per arm, delta method: cluster-correct).
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from levier.analysis.experiments.statistics import (
     SampleMeanStatistic,
     Statistic,
 )
+from levier.analysis.experiments.units import (
+    check_unit,
+    experiment_units,
+    tag_prefix,
+    unit_dimensions,
+    unit_leads,
+)
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 
@@ -31,6 +43,8 @@ __all__ = ["unit_table", "aggregate", "collect_statistics", "PRE_DAYS"]
 
 PRE_DAYS = 30
 NONE_VALUE = "(none)"
+_TOUCH_KINDS = ("count", "any", "ratio")
+_WEB_KINDS = ("web", "web_count")
 
 
 def _window(t: ir.Table, m: MetricSpec, col: str = "at") -> ir.BooleanValue:
@@ -44,13 +58,19 @@ def _touch_filter(t: ir.Table, m: MetricSpec) -> ir.BooleanValue:
     return cond
 
 
-def _touch_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]]) -> dict[str, ir.Value]:
+def _leads_with(t: ir.Table, hit: ir.BooleanValue) -> ir.Value:
+    """How many distinct leads of the unit have a row matching ``hit`` (``per: lead`` numerators)."""
+    return t.lead_id.nunique(where=hit)
+
+
+def _touch_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]], unit: str) -> dict[str, ir.Value]:
     aggs: dict[str, ir.Value] = {}
     for i, m in metrics:
         base = _touch_filter(t, m)
-        if m.kind in ("count", "any", "ratio"):
+        if m.kind in _TOUCH_KINDS:
             hit = base & t.outcome.isin(list(m.outcomes)) if m.outcomes else base
-            aggs[f"v{i}"] = ibis.ifelse(hit, 1, 0).sum()
+            per_lead = m.kind == "any" and m.is_ratio(unit)
+            aggs[f"v{i}"] = _leads_with(t, hit) if per_lead else ibis.ifelse(hit, 1, 0).sum()
         if m.kind == "ratio":
             aggs[f"d{i}"] = ibis.ifelse(base, 1, 0).sum()
         if m.covariate == "pre_touches":
@@ -59,48 +79,128 @@ def _touch_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]]) ->
     return aggs
 
 
-def unit_table(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec],
-               dimensions: Sequence[str] = ()) -> ir.Table:
-    """One row per assigned unit: variant, dimensions and every metric's value (v*, d*, x*)."""
-    a = tables["assignments"]
-    asg = a.filter(a.experiment_key == key).select(unit_id=a.unit_id, variant=a.variant, t0=a.assigned_at)
-    leads = tables["leads"]
-    lead_cols = {d: leads[d].cast("string") for d in dimensions}
-    lv = leads.select(lead_id=leads.lead_id, score=leads.score, **lead_cols)
-    units = asg.left_join(lv, asg.unit_id == lv.lead_id).select(
-        "unit_id", "variant", "t0", "score", *dimensions)
+def _stage_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]], unit: str) -> dict[str, ir.Value]:
+    out: dict[str, ir.Value] = {}
+    for i, m in metrics:
+        hit = (t.stage == m.stage) & _window(t, m)
+        out[f"v{i}"] = _leads_with(t, hit) if m.is_ratio(unit) else ibis.ifelse(hit, 1, 0).max()
+    return out
+
+
+def _web_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]], unit: str) -> dict[str, ir.Value]:
+    out: dict[str, ir.Value] = {}
+    for i, m in metrics:
+        hit = _window(t, m) & t.type.isin(list(m.outcomes))
+        out[f"v{i}"] = (_leads_with(t, hit) if m.kind == "web" and m.is_ratio(unit)
+                        else ibis.ifelse(hit, 1, 0).sum())
+    return out
+
+
+def _deals(tables: dict[str, ir.Table], units: ir.Table, members: ir.Table, unit: str) -> ir.Table:
+    """``unit_id, t0, closed_at, won, amount``: the deals of each unit (accounts: also by account_id)."""
+    d = tables["deals"]
+    if unit != "account":
+        lk = members.select(_lead=members.lead_id, unit_id=members.unit_id, t0=members.t0)
+        dj = d.join(lk, d.lead_id == lk._lead)
+        return dj.select("unit_id", "t0", "closed_at", "won", "amount")
+    leads = tables["leads"].select(_lid=tables["leads"].lead_id, _acc=tables["leads"].account_id)
+    dl = d.left_join(leads, d.lead_id == leads._lid)
+    dl = dl.select(account=ibis.coalesce(dl.account_id, dl._acc), closed_at=dl.closed_at, won=dl.won, amount=dl.amount)
+    u = units.select(unit_id=units.unit_id, t0=units.t0)
+    dj = u.join(dl, u.unit_id == dl.account)  # the chain on the left: its computed key cannot be dereferenced
+    return dj.select("unit_id", "t0", "closed_at", "won", "amount")
+
+
+def _web(tables: dict[str, ir.Table], key: str, units: ir.Table, members: ir.Table, unit: str) -> ir.Table:
+    """``unit_id, lead_id, t0, at, type``: web events of each unit, untagged or tagged with ``key``."""
+    w = tables["web_events"]
+    w = w.filter(w.variant.isnull() | w.variant.startswith(tag_prefix(key)))
+    if unit == "visitor":
+        u = units.select(_uid=units.unit_id, t0=units.t0)
+        wj = w.join(u, w.anonymous_id == u._uid)
+        return wj.select(unit_id=wj._uid, lead_id=wj.lead_id, t0=wj.t0, at=wj.at, type=wj.type)
+    lk = members.select(_lead=members.lead_id, unit_id=members.unit_id, t0=members.t0)
+    wj = w.join(lk, w.lead_id == lk._lead)
+    return wj.select(unit_id=wj.unit_id, lead_id=wj._lead, t0=wj.t0, at=wj.at, type=wj.type)
+
+
+def _lead_counts(members: ir.Table, metrics: Sequence[tuple[int, MetricSpec]]) -> ir.Table:
+    """Per unit: its leads created before the end of each ``per: lead`` metric's window (denominators)."""
+    aggs: dict[str, ir.Value] = {
+        f"d{i}": ibis.ifelse(members.created_at < members.t0 + ibis.interval(days=m.window_days), 1, 0).sum()
+        for i, m in metrics}
+    return members.group_by("unit_id").aggregate(**aggs)
+
+
+def _source_joins(tables: dict[str, ir.Table], key: str, units: ir.Table, members: ir.Table,
+                  metrics: Sequence[MetricSpec], unit: str) -> list[ir.Table]:
     indexed = list(enumerate(metrics))
     joins: list[ir.Table] = []
-    touch_metrics = [(i, m) for i, m in indexed if m.kind in ("count", "any", "ratio") or m.covariate == "pre_touches"]
-    if touch_metrics:
+    touch = [(i, m) for i, m in indexed if m.kind in _TOUCH_KINDS or m.covariate == "pre_touches"]
+    if touch:
         t = tables["touches"]
-        tj = t.join(asg, t.lead_id == asg.unit_id).select("unit_id", "t0", "at", "outcome", "direction")
-        joins.append(tj.group_by("unit_id").aggregate(**_touch_aggregates(tj, touch_metrics)))
+        lk = members.select(_lead=members.lead_id, unit_id=members.unit_id, t0=members.t0)
+        tj = t.join(lk, t.lead_id == lk._lead).select(
+            "unit_id", "t0", "at", "outcome", "direction", lead_id="_lead")
+        joins.append(tj.group_by("unit_id").aggregate(**_touch_aggregates(tj, touch, unit)))
     conv = [(i, m) for i, m in indexed if m.kind == "conversion"]
     if conv:
         s = tables["stage_events"]
-        sj = s.join(asg, s.lead_id == asg.unit_id).select("unit_id", "t0", "at", "stage")
-        joins.append(sj.group_by("unit_id").aggregate(
-            **{f"v{i}": ibis.ifelse((sj.stage == m.stage) & _window(sj, m), 1, 0).max() for i, m in conv}))
+        lk = members.select(_lead=members.lead_id, unit_id=members.unit_id, t0=members.t0)
+        sj = s.join(lk, s.lead_id == lk._lead).select("unit_id", "t0", "at", "stage", lead_id="_lead")
+        joins.append(sj.group_by("unit_id").aggregate(**_stage_aggregates(sj, conv, unit)))
     rev = [(i, m) for i, m in indexed if m.kind == "revenue"]
     if rev:
-        d = tables["deals"]
-        dj = d.join(asg, d.lead_id == asg.unit_id).select("unit_id", "t0", "closed_at", "won", "amount")
+        dj = _deals(tables, units, members, unit)
         joins.append(dj.group_by("unit_id").aggregate(
             **{f"v{i}": ibis.ifelse((dj.won == True) & _window(dj, m, "closed_at"), dj.amount, 0.0).sum()  # noqa: E712
                for i, m in rev}))
-    for j, agg in enumerate(joins):
+    web = [(i, m) for i, m in indexed if m.kind in _WEB_KINDS]
+    if web:
+        wj = _web(tables, key, units, members, unit)
+        joins.append(wj.group_by("unit_id").aggregate(**_web_aggregates(wj, web, unit)))
+    if unit == "account":
+        score = [i for i, m in indexed if m.covariate == "score"]
+        if score:  # mean score of the account's leads created before its assignment
+            pre = members.created_at < members.t0
+            joins.append(members.group_by("unit_id").aggregate(
+                **{f"x{i}": members.score.mean(where=pre & members.score.notnull()) for i in score}))
+        per_lead = [(i, m) for i, m in indexed if m.is_ratio(unit) and m.kind != "ratio"]
+        if per_lead:
+            joins.append(_lead_counts(members, per_lead))
+    return joins
+
+
+def unit_table(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec],
+               dimensions: Sequence[str] = (), unit: str = "lead") -> ir.Table:
+    """One row per unit of ``key``: variant, dimensions and every metric's value (v*, d*, x*)."""
+    check_unit(unit, metrics, dimensions, tables["leads"].columns)
+    units = experiment_units(tables, key, unit)
+    members = unit_leads(tables, units, unit)
+    base = units
+    if unit == "lead":
+        lv = tables["leads"].select(_lid=tables["leads"].lead_id, score=tables["leads"].score)
+        base = base.left_join(lv, base.unit_id == lv._lid).drop("_lid")
+    if dimensions:
+        dims = unit_dimensions(tables, units, unit, dimensions).rename(_dk="unit_id")
+        base = base.left_join(dims, base.unit_id == dims._dk).drop("_dk")
+    for j, agg in enumerate(_source_joins(tables, key, units, members, metrics, unit)):
         agg = agg.rename(**{f"_k{j}": "unit_id"})
-        units = units.left_join(agg, units.unit_id == agg[f"_k{j}"]).drop(f"_k{j}")
+        base = base.left_join(agg, base.unit_id == agg[f"_k{j}"]).drop(f"_k{j}")
+    return _values(base, metrics, dimensions, unit)
+
+
+def _values(units: ir.Table, metrics: Sequence[MetricSpec], dimensions: Sequence[str], unit: str) -> ir.Table:
     cols: dict[str, Any] = {"unit_id": units.unit_id, "variant": units.variant}
     for dname in dimensions:
         cols[dname] = units[dname].fill_null(NONE_VALUE)
-    for i, m in indexed:
+    for i, m in enumerate(metrics):
         v = units[f"v{i}"].fill_null(0).cast("float64")
-        cols[f"v{i}"] = ibis.ifelse(v > 0, 1.0, 0.0) if m.kind == "any" else v
-        if m.kind == "ratio":
+        binary = m.kind in ("any", "web") and not m.is_ratio(unit)
+        cols[f"v{i}"] = ibis.ifelse(v > 0, 1.0, 0.0) if binary else v
+        if m.is_ratio(unit):
             cols[f"d{i}"] = units[f"d{i}"].fill_null(0).cast("float64")
-        if m.covariate == "pre_touches":
+        if m.covariate == "pre_touches" or (m.covariate == "score" and unit == "account"):
             cols[f"x{i}"] = units[f"x{i}"].fill_null(0).cast("float64")
         elif m.covariate == "score":
             cols[f"x{i}"] = units.score.fill_null(0).cast("float64")
@@ -118,12 +218,12 @@ def _capped(wide: ir.Table, metrics: Sequence[MetricSpec]) -> ir.Table:
     return wide.mutate(**caps) if caps else wide
 
 
-def _sums(wide: ir.Table, metrics: Sequence[MetricSpec]) -> dict[str, ir.Value]:
+def _sums(wide: ir.Table, metrics: Sequence[MetricSpec], unit: str = "lead") -> dict[str, ir.Value]:
     aggs: dict[str, ir.Value] = {"n": wide.count()}
     for i, m in enumerate(metrics):
         v = wide[f"v{i}"]
         aggs[f"s{i}"], aggs[f"ss{i}"] = v.sum(), (v * v).sum()
-        if m.kind == "ratio":
+        if m.is_ratio(unit):
             d = wide[f"d{i}"]
             aggs[f"ds{i}"], aggs[f"dss{i}"], aggs[f"md{i}"] = d.sum(), (d * d).sum(), (v * d).sum()
         if m.covariate:
@@ -132,15 +232,15 @@ def _sums(wide: ir.Table, metrics: Sequence[MetricSpec]) -> dict[str, ir.Value]:
     return aggs
 
 
-def aggregate(wide: ir.Table, metrics: Sequence[MetricSpec], by: Sequence[str]) -> Any:
+def aggregate(wide: ir.Table, metrics: Sequence[MetricSpec], by: Sequence[str], unit: str = "lead") -> Any:
     """The sums of every metric grouped by ``by`` (a small pandas frame)."""
-    return wide.group_by(list(by)).aggregate(**_sums(wide, metrics)).execute()
+    return wide.group_by(list(by)).aggregate(**_sums(wide, metrics, unit)).execute()
 
 
-def _statistic(m: MetricSpec, i: int, row: Any) -> Statistic:
+def _statistic(m: MetricSpec, i: int, row: Any, unit: str = "lead") -> Statistic:
     n = float(row["n"])
     g = lambda k: float(row[f"{k}{i}"] or 0.0)  # noqa: E731
-    if m.kind == "ratio":
+    if m.is_ratio(unit):
         return RatioStatistic(n, SampleMeanStatistic(n, g("s"), g("ss")), SampleMeanStatistic(n, g("ds"), g("dss")), g("md"))
     post: ProportionStatistic | SampleMeanStatistic
     post = ProportionStatistic(n, g("s")) if m.is_proportion and not m.covariate else SampleMeanStatistic(n, g("s"), g("ss"))
@@ -151,17 +251,20 @@ def _statistic(m: MetricSpec, i: int, row: Any) -> Statistic:
 
 def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec], arms: Sequence[str],
                        *, dimensions: Sequence[str] = (), roles: dict[str, str] | None = None,
-                       progress: Any = None) -> ExperimentData:
-    """Every (metric, dimension, value, arm) statistic of experiment ``key``, computed in the engine."""
+                       progress: Any = None, unit: str = "lead") -> ExperimentData:
+    """Every (metric, dimension, value, arm) statistic of experiment ``key``, computed in the engine.
+
+    ``unit`` is the protocol's randomisation unit (``lead``, ``account`` or ``visitor``).
+    """
     if not metrics:
         raise AnalysisError(_("No metric to analyse."))
-    wide = _capped(unit_table(tables, key, metrics, dimensions), metrics)
+    wide = _capped(unit_table(tables, key, metrics, dimensions, unit), metrics)
     try:
         wide = wide.cache()
     except Exception:  # noqa: BLE001 - a backend without caching just recomputes
         pass
     try:
-        cells, seen = _collect(wide, metrics, dimensions, progress)
+        cells, seen = _collect(wide, metrics, dimensions, progress, unit)
     finally:
         release = getattr(wide, "release", None)
         if callable(release):
@@ -174,22 +277,23 @@ def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[
                             hint=_("Assign units first with `levier experiment assign {key}`, or import an assignments file.", key=key))
     unknown = sorted(seen - set(arms))
     all_arms = tuple(arms) + tuple(unknown)
-    return ExperimentData(key=key, arms=all_arms, metrics=tuple(metrics), cells=cells, roles=dict(roles or {}))
+    return ExperimentData(key=key, arms=all_arms, metrics=tuple(metrics), cells=cells, roles=dict(roles or {}),
+                          unit=unit)
 
 
 def _collect(wide: ir.Table, metrics: Sequence[MetricSpec], dimensions: Sequence[str],
-             progress: Any) -> tuple[dict[CellKey, Statistic], set[str]]:
+             progress: Any, unit: str) -> tuple[dict[CellKey, Statistic], set[str]]:
     cells: dict[CellKey, Statistic] = {}
     groups = [("", ["variant"])] + [(d, ["variant", d]) for d in dimensions]
     seen: set[str] = set()
     for step, (dim, by) in enumerate(groups):
-        frame = aggregate(wide, metrics, by)
+        frame = aggregate(wide, metrics, by, unit)
         for row in frame.to_dict("records"):
             arm = str(row["variant"])
             seen.add(arm)
             value = str(row[dim]) if dim else ""
             for i, m in enumerate(metrics):
-                cells[(m.name, dim, value, arm)] = _statistic(m, i, row)
+                cells[(m.name, dim, value, arm)] = _statistic(m, i, row, unit)
         if progress:
             progress(step + 1, len(groups))
     return cells, seen

@@ -31,6 +31,7 @@ class ExperimentData:
     cells: dict[CellKey, Statistic] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # metric -> primary | secondary | guardrail
     source: str = "engine"
+    unit: str = "lead"  # randomisation unit: lead, account or visitor
 
     @property
     def control(self) -> str:
@@ -68,7 +69,7 @@ class ExperimentData:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "arms": list(self.arms), "source": self.source,
+        return {"key": self.key, "arms": list(self.arms), "source": self.source, "unit": self.unit,
                 "metrics": [m.model_dump(mode="json") for m in self.metrics], "roles": self.roles,
                 "cells": [{"metric": m, "dimension": d, "value": v, "arm": a, "statistic": s.to_dict()}
                           for (m, d, v, a), s in self.cells.items()]}

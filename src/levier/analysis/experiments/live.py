@@ -16,10 +16,19 @@ insert, and a request answers only once its row is stored. One lock serialises e
 access of this object (a DuckDB connection must not be used by two threads at once). Known
 assignments and exclusions of a published experiment are loaded once into memory (exclusions
 are re-read after ``ttl`` seconds), so a returning visitor costs no query (decision 0073).
+
+Several worker processes (``levier serve --workers N``, decision 0130): the rate limit of each
+process is the protocol's divided by N (``LEVIER_WEB_WORKERS``); a unit missing from this
+process's cache is looked up where the other workers write before it is assigned — the facts
+inbox (rows queued since the last look) when the facts are read-only, else the facts — so a
+returning visitor keeps its variant whichever worker answers. Two workers answering the same
+new unit at the same instant may both store it (the same variant, by hashing): analyses read
+the first assignment of each unit, so it never counts twice.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -32,18 +41,30 @@ from levier.analysis.experiments.assignment import assign_variant
 from levier.analysis.experiments.protocol import Protocol, ProtocolStore
 from levier.analysis.experiments.storage import (
     EXCLUSION_RULES,
+    account_exclusions,
     append_rows,
     existing_assignments,
     lead_exclusions,
+    queued_assignments,
+    stored_variant,
 )
 from levier.errors import NotFoundError, RuleError
 from levier.i18n import gettext as _
 
-__all__ = ["LiveExperiments", "VariantAnswer", "RateLimiter", "EVENT_TYPES", "qualified_variant"]
+__all__ = ["LiveExperiments", "VariantAnswer", "RateLimiter", "EVENT_TYPES", "qualified_variant", "web_workers",
+           "WORKERS_ENV"]
 
 #: web event types the public endpoint accepts (a subset of the canonical ``web_events.type``)
 EVENT_TYPES = ("exposure", "conversion", "form_start", "form_submit", "click")
+#: worker processes serving the port, set by ``levier serve`` (``levier.web.app.ENV_WORKERS``)
+WORKERS_ENV = "LEVIER_WEB_WORKERS"
 _TEXT_LIMIT = 500
+
+
+def web_workers() -> int:
+    """How many worker processes serve the app (``LEVIER_WEB_WORKERS``; 1 when unset or invalid)."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 def qualified_variant(key: str, variant: str) -> str:
@@ -112,12 +133,15 @@ class RateLimiter:
 class LiveExperiments:
     """Published experiments of one workspace, their assignments and events (thread-safe)."""
 
-    def __init__(self, ws: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ws: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 workers: int | None = None) -> None:
         self.ws = ws
         self.store = ProtocolStore(ws.path)
         self.ttl = ttl
         self.clock = clock
+        self.workers = max(1, workers) if workers is not None else web_workers()
         self.limiter = RateLimiter(clock=clock)
+        self._inbox_seen: dict[str, int] = {}   # experiment → last facts-inbox id read
         self._state = threading.Lock()       # in-memory caches and queues
         self._facts = threading.RLock()      # every facts access (reads and writes)
         self._protocols: dict[str, tuple[int, Protocol]] = {}
@@ -158,7 +182,20 @@ class LiveExperiments:
                 continue
         return out
 
+    # -- rate limit ---------------------------------------------------------------------------
+    def rate_limit(self, proto: Protocol) -> int:
+        """Requests per minute this process grants a client: the protocol's rate ÷ the workers (≥ 1)."""
+        return max(1, proto.web.rate_per_minute // self.workers)
+
+    def allow(self, client: str, proto: Protocol) -> tuple[bool, float]:
+        """(allowed, seconds to wait) for one request of ``client`` to experiment ``proto``."""
+        return self.limiter.allow((client, proto.key), self.rate_limit(proto))
+
     # -- state loaded from the facts ---------------------------------------------------------
+    @property
+    def _facts_writable(self) -> bool:
+        return bool(getattr(self.ws, "facts_writable", True))
+
     def _known(self, key: str) -> dict[str, str]:
         known = self._assigned.get(key)
         if known is None:
@@ -166,7 +203,32 @@ class LiveExperiments:
                 loaded = existing_assignments(self.ws, key)
             with self._state:
                 known = self._assigned.setdefault(key, loaded)
+            if not self._facts_writable:
+                self._read_queued(key)
         return known
+
+    def _read_queued(self, key: str) -> None:
+        """Add the assignments queued by any worker since the last look (facts open read-only)."""
+        rows, last = queued_assignments(self.ws, key, after=self._inbox_seen.get(key, 0))
+        with self._state:
+            known = self._assigned[key]
+            for unit, variant in rows:
+                known.setdefault(unit, variant)  # the first stored assignment wins
+            self._inbox_seen[key] = max(last, self._inbox_seen.get(key, 0))
+
+    def _lookup(self, key: str, unit_id: str) -> str | None:
+        """A unit missing from this process's cache: what another worker may have stored since."""
+        if not self._facts_writable:
+            self._read_queued(key)
+            return self._assigned[key].get(unit_id)
+        if self.workers <= 1:
+            return None  # this process is the only writer: its cache is complete
+        with self._facts:
+            found = stored_variant(self.ws, key, unit_id)
+        if found is not None:
+            with self._state:
+                found = self._assigned[key].setdefault(unit_id, found)
+        return found
 
     def _exclusions(self, proto: Protocol) -> dict[str, str]:
         entry = self._excluded.get(proto.key)
@@ -174,9 +236,9 @@ class LiveExperiments:
             return entry[1]
         rules = [r for r in proto.exclusions if r in EXCLUSION_RULES]
         found: dict[str, str] = {}
-        if proto.unit == "lead" and rules:
+        if proto.unit in ("lead", "account") and rules:
             with self._facts:
-                found = lead_exclusions(self.ws, rules)
+                found = (lead_exclusions if proto.unit == "lead" else account_exclusions)(self.ws, rules)
         with self._state:
             self._excluded[proto.key] = (self.clock(), found)
         return found
@@ -187,6 +249,8 @@ class LiveExperiments:
         proto = self.published(key)
         known = self._known(key)
         stored = known.get(unit_id)
+        if stored is None:
+            stored = self._lookup(key, unit_id)
         new = False
         if stored is None:
             reason = self._exclusions(proto).get(unit_id)
@@ -213,7 +277,7 @@ class LiveExperiments:
         if event_type not in EVENT_TYPES:
             raise RuleError(_("Event type '{type}' is not accepted here; use one of: {types}.",
                               type=event_type, types=", ".join(EVENT_TYPES)))
-        variant = self._known(key).get(unit_id)
+        variant = self._known(key).get(unit_id) or self._lookup(key, unit_id)
         if variant is None:
             raise RuleError(_("Unit '{unit}' has no variant in experiment '{key}'.", unit=unit_id, key=key),
                             hint=_("Ask for its variant first (GET /api/v1/experiments/{key}/variant?unit_id=…).", key=key))

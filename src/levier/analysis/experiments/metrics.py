@@ -1,6 +1,7 @@
 """Metric definitions of an experiment (what is measured on each unit, in the engine).
 
-Kinds (unit = lead; window counted from the unit's ``assigned_at``):
+Kinds (per randomisation unit — a lead, an account with all its leads, or a visitor with the
+leads stitched to it; window counted from the unit's ``assigned_at``):
 
 - ``conversion`` — 1 if the lead reached ``stage`` within ``window_days`` (proportion);
 - ``any`` — 1 if the lead had at least one touch with an ``outcomes`` value (proportion),
@@ -9,7 +10,15 @@ Kinds (unit = lead; window counted from the unit's ``assigned_at``):
 - ``revenue`` — amount of the lead's won deals closed within the window (mean), capped at
   ``cap`` or at the ``cap_quantile`` of units (winsorisation);
 - ``ratio`` — touches with ``outcomes`` / all touches (filtered by ``direction``), summed per
-  arm: e.g. complaints per touch (delta method).
+  arm: e.g. complaints per touch (delta method);
+- ``web`` — 1 if the unit has at least one web event whose type is in ``outcomes`` (e.g.
+  ``conversion``, ``exposure``) within the window (proportion); ``web_count`` — how many
+  (mean). Web events count when untagged or tagged with this experiment (``"<key>/<arm>"``).
+
+``per: lead`` (account units) reads a lead-level KPI under account randomisation as a ratio
+metric — Σ over the arm's accounts of the leads that converted (or touches, revenue, events)
+÷ Σ of their leads — with the delta method, so its variance is cluster-correct. With lead units
+it changes nothing; visitor units refuse it (a visitor's leads exist only once identified).
 
 ``direction`` says which way is good (``higher`` or ``lower``); ``limit`` is an absolute
 ceiling (e.g. complaint rate 0.002) a guardrail must stay under. ``covariate`` enables CUPED
@@ -25,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["MetricSpec", "MetricKind", "default_metrics"]
 
-MetricKind = Literal["conversion", "any", "count", "revenue", "ratio"]
+MetricKind = Literal["conversion", "any", "count", "revenue", "ratio", "web", "web_count"]
 
 
 class MetricSpec(BaseModel):
@@ -44,17 +53,27 @@ class MetricSpec(BaseModel):
     cap_quantile: float | None = Field(None, gt=0.5, lt=1)
     limit: float | None = None
     covariate: Literal["score", "pre_touches"] | None = None
+    per: Literal["unit", "lead"] = "unit"
     label: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> MetricSpec:
-        if self.kind in ("any", "ratio") and not self.outcomes:
-            raise ValueError(f"metric '{self.name}' of kind {self.kind} needs outcomes (e.g. complaint)")
+        if self.kind in ("any", "ratio", "web", "web_count") and not self.outcomes:
+            example = "conversion" if self.kind.startswith("web") else "complaint"
+            raise ValueError(f"metric '{self.name}' of kind {self.kind} needs outcomes (e.g. {example})")
+        if self.per == "lead" and self.kind == "ratio":
+            raise ValueError(f"metric '{self.name}' is already a ratio of touches: per: lead does not apply")
+        if self.per == "lead" and self.covariate:
+            raise ValueError(f"metric '{self.name}': per: lead (a ratio metric) cannot take a CUPED covariate")
         return self
 
     @property
     def is_proportion(self) -> bool:
-        return self.kind in ("conversion", "any")
+        return self.kind in ("conversion", "any", "web")
+
+    def is_ratio(self, unit: str = "lead") -> bool:
+        """Whether the metric is read as a ratio (delta method) under this randomisation unit."""
+        return self.kind == "ratio" or (self.per == "lead" and unit == "account")
 
     @property
     def inverse(self) -> bool:

@@ -153,6 +153,8 @@ class Protocol(BaseModel):
             raise ValueError("an experiment needs at least two arms with distinct names")
         if sum(a.weight for a in self.arms) <= 0:
             raise ValueError("arm weights must not all be zero")
+        if self.unit == "visitor" and "dimensions" not in self.model_fields_set:
+            self.dimensions = ["utm_source", "utm_medium"]  # a visitor's breakdowns come from its first web event
         return self
 
     @property

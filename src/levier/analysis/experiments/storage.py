@@ -1,7 +1,9 @@
 """Experiments ↔ the facts store: eligible units, exclusions, stored assignments, traffic.
 
-Only small results come to Python: ids of eligible leads for one experiment, the excluded
-ones with their reason, one experiment's existing assignments, daily counts.
+Only small results come to Python: ids of eligible leads (or accounts) for one experiment, the
+excluded ones with their reason, one experiment's existing assignments (the first one of each
+unit: a unit stored twice counts once, decision 0130), daily counts, and the assignments queued
+by web workers that cannot write the facts.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from levier.analysis.experiments.assignment import AssignmentPlan
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["eligible_leads", "lead_exclusions", "existing_assignments", "store_assignments", "append_rows",
-           "daily_traffic", "EXCLUSION_RULES"]
+__all__ = ["eligible_leads", "eligible_accounts", "lead_exclusions", "account_exclusions", "existing_assignments",
+           "stored_variant", "queued_assignments", "store_assignments", "append_rows", "daily_traffic",
+           "EXCLUSION_RULES"]
 
 #: exclusion name → condition on the leads table
 EXCLUSION_RULES = ("opted_out", "vip", "litigation", "do_not_contact")
@@ -34,12 +37,48 @@ def eligible_leads(ws: Any, *, since: datetime | None = None, until: datetime | 
     return [str(x) for x in leads.select("lead_id").distinct().execute()["lead_id"]]
 
 
-def lead_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
-    """Lead id → the first exclusion rule it meets (opt-out, VIP, litigation, do-not-contact)."""
+def eligible_accounts(ws: Any, *, since: datetime | None = None, until: datetime | None = None) -> list[str]:
+    """Ids of the accounts of the leads created in [since, until) (all accounts when not given)."""
+    leads = ws.table("leads")
+    leads = leads.filter(leads.account_id.notnull())
+    if since is not None:
+        leads = leads.filter(leads.created_at >= since)
+    if until is not None:
+        leads = leads.filter(leads.created_at < until)
+    return [str(x) for x in leads.select("account_id").distinct().execute()["account_id"]]
+
+
+def _check_rules(rules: Sequence[str]) -> None:
     unknown = sorted(set(rules) - set(EXCLUSION_RULES))
     if unknown:
         raise OptionError(_("Unknown exclusion(s): {names}.", names=", ".join(unknown)),
                           hint=_("Use: {names}.", names=", ".join(EXCLUSION_RULES)))
+
+
+def account_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
+    """Account id → the first exclusion rule it meets.
+
+    VIP, litigation and do-not-contact exclude an account when any of its leads carries the flag;
+    ``opted_out`` when every one of its leads opted out (nobody left to contact).
+    """
+    _check_rules(rules)
+    chosen = [r for r in EXCLUSION_RULES if r in rules]
+    if not chosen:
+        return {}
+    t = ws.table("leads")
+    t = t.filter(t.account_id.notnull())
+    flags = {"opted_out": t.opted_out_at.notnull().cast("int8").min(), "vip": t.vip.fill_null(False).cast("int8").max(),
+             "litigation": t.litigation.fill_null(False).cast("int8").max(),
+             "do_not_contact": t.do_not_contact.fill_null(False).cast("int8").max()}
+    per = t.group_by(account_id=t.account_id).aggregate(**{r: flags[r] for r in chosen})
+    reason = ibis.cases(*[(per[r] == 1, r) for r in chosen], else_=None)
+    rows = per.select(account_id=per.account_id, reason=reason).filter(lambda x: x.reason.notnull()).execute()
+    return dict(zip(rows["account_id"].astype(str), rows["reason"].astype(str), strict=True))
+
+
+def lead_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
+    """Lead id → the first exclusion rule it meets (opt-out, VIP, litigation, do-not-contact)."""
+    _check_rules(rules)
     t = ws.table("leads")
     conds = {"opted_out": t.opted_out_at.notnull(), "vip": t.vip.fill_null(False),
              "litigation": t.litigation.fill_null(False), "do_not_contact": t.do_not_contact.fill_null(False)}
@@ -52,10 +91,41 @@ def lead_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str
 
 
 def existing_assignments(ws: Any, key: str) -> dict[str, str]:
-    """Unit id → variant already stored for experiment ``key``."""
-    a = ws.table("assignments")
-    rows = a.filter(a.experiment_key == key).select("unit_id", "variant").execute()
+    """Unit id → variant already stored for experiment ``key`` (its first assignment)."""
+    from levier.analysis.experiments.units import first_assignments
+
+    rows = first_assignments(ws.table("assignments"), key).select("unit_id", "variant").execute()
     return dict(zip(rows["unit_id"].astype(str), rows["variant"].astype(str), strict=True))
+
+
+def stored_variant(ws: Any, key: str, unit_id: str) -> str | None:
+    """The variant stored for one unit of ``key`` (its first assignment), or None."""
+    a = ws.table("assignments")
+    a = a.filter((a.experiment_key == key) & (a.unit_id == unit_id))
+    order = [a.assigned_at, *([a._row_id] if "_row_id" in a.columns else []), a.variant]
+    rows = a.order_by(order).limit(1).select("variant").execute()
+    return str(rows["variant"].iloc[0]) if len(rows) else None
+
+
+def queued_assignments(ws: Any, key: str, *, after: int = 0) -> tuple[list[tuple[str, str]], int]:
+    """``([(unit_id, variant), …], last id)``: assignments of ``key`` queued in the facts inbox after id ``after``.
+
+    Web workers that open the facts read-only queue their writes in the loop DB
+    (:func:`levier.data.inbox.append_facts`); a worker reads what the others queued since its
+    last look, oldest first, on the inbox's (table, key) index.
+    """
+    import sqlalchemy as sa
+
+    from levier.loop.db import transaction
+    from levier.loop.models import FactsInbox
+
+    q = (sa.select(FactsInbox.id, FactsInbox.payload)
+         .where(FactsInbox.table_name == "assignments", FactsInbox.match_key == key, FactsInbox.id > after)
+         .order_by(FactsInbox.id))
+    with transaction(ws.session) as s:
+        found = s.execute(q).all()
+    rows = [(str(p["unit_id"]), str(p["variant"])) for _i, p in found if p.get("unit_id") and p.get("variant")]
+    return rows, max([after, *(int(i) for i, _p in found)])
 
 
 def append_rows(ws: Any, table: str, rows: Sequence[dict[str, Any]], *, source: str,

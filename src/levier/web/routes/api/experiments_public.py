@@ -8,7 +8,8 @@
 Only experiments whose protocol says ``web.enabled: true`` answer (others: 404). A browser
 request must come from an origin of the protocol's ``web.origins`` (CORS allow-list; else
 403), and each client address may make ``web.rate_per_minute`` requests per experiment
-(else 429 with ``Retry-After``). Decision 0073 explains why there is no "public key".
+(else 429 with ``Retry-After``; with N worker processes each grants ``rate ÷ N``, decision
+0130). Decision 0073 explains why there is no "public key".
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _guard(request: Request, live: LiveExperiments, proto: Protocol) -> Response
     if not proto.web.allows(origin):
         raise PermissionDeniedError(_("Origin {origin} may not call experiment '{key}'.", origin=origin, key=proto.key),
                                     hint=_("Add it to web.origins in the experiment's protocol."))
-    ok, wait = live.limiter.allow((_client(request), proto.key), proto.web.rate_per_minute)
+    ok, wait = live.allow(_client(request), proto)  # the protocol's rate ÷ the worker processes
     headers = _cors(origin)
     if not ok:
         resp = error_response(429, "too_many_requests", _("Too many requests; retry in {s} s.", s=math.ceil(wait)))
