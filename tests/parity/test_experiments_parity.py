@@ -80,3 +80,34 @@ def test_collect_statistics_parity(parity_pair, parity_check) -> None:  # noqa: 
     a, b = pair.run(lambda ws: existing_assignments(ws, KEY))
     assert a == b and len(a) == 121
 
+
+def _account_frames() -> dict[str, list[dict[str, Any]]]:
+    """The lead frames grouped three leads per account, randomised by account (plus a duplicate row)."""
+    frames = _frames(n=60, seed=5)
+    for lead in frames["leads"]:
+        lead["account_id"] = f"A{int(lead['lead_id'][1:]) // 3:02d}"
+    accounts = sorted({lead["account_id"] for lead in frames["leads"]})
+    variants = assign_batch("acc-exp", accounts, ARMS[:2])
+    t0 = datetime(2026, 9, 10)
+    frames["assignments"] = [dict(experiment_key="acc-exp", unit_id=a, variant=variants[a], assigned_at=t0) for a in accounts]
+    frames["assignments"].append(dict(experiment_key="acc-exp", unit_id="A00", variant="x", assigned_at=t0 + timedelta(days=1)))
+    return frames
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_account_unit_statistics_parity(parity_pair, parity_check) -> None:  # noqa: ANN001
+    primary, secondary, guardrails = default_metrics()
+    metrics = [primary, primary.model_copy(update={"name": "lead_conversion", "per": "lead"}),
+               secondary[0].model_copy(update={"cap_quantile": None}), guardrails[0],
+               MetricSpec(name="conv_score", kind="conversion", covariate="score")]
+
+    def run(ws: Any) -> Any:
+        out = collect_statistics(ws.tables, "acc-exp", metrics, ARMS[:2], dimensions=["channel"], unit="account").to_dict()
+        out["cells"] = {f"{c['metric']}|{c['dimension']}|{c['value']}|{c['arm']}": c["statistic"] for c in out["cells"]}
+        return out
+
+    duck, _spark = parity_check(run, parity_pair(_account_frames()))
+    assert duck["unit"] == "account" and duck["arms"] == ARMS[:2]  # the duplicate "x" row of A00 is ignored
+    assert sum(duck["cells"][f"conversion|||{arm}"]["n"] for arm in ARMS[:2]) == 20
+    assert duck["cells"]["lead_conversion|||control"]["kind"] == "ratio"
