@@ -217,7 +217,9 @@ EOF
 # 5. stop (the server applies queued facts as it stops), then `levier facts flush` and the facts check
 say "stopping the server"
 stop_server
+grep -q "Queued facts applied: " "$work/serve.log" || fail "step 5: levier serve did not apply the queued facts when it stopped"
 "$levier" facts flush --workspace "$work/ws" --json >"$work/flush.json" || fail "step 5: levier facts flush failed"
+grep -q '"batches": \[\]' "$work/flush.json" || fail "step 5: rows were still queued after the server stopped: $(cat "$work/flush.json")"
 "$py" - "$work" <<'EOF' || fail "step 5: the posted facts are not in the facts store"
 import json, sys
 from pathlib import Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -61,12 +62,19 @@ def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1
     mode = _("facts read-only, writes queued") if read_only else _("facts read-write")
     err_console.print(_("Levier is serving {path} on http://{host}:{port}/ with {workers} worker(s) × {threads} threads ({mode}); Ctrl+C to stop.",
                         path=path, host=host, port=port, workers=workers, threads=threads, mode=mode))
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # uvicorn re-raises SIGTERM once stopped: finish here
     try:
         # a worker imports Levier before it answers the supervisor's health check: allow a slow start
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning",
                     timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _flush_on_stop(path)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM behaves like Ctrl+C: stop serving, then apply the queued facts (not an abrupt exit)."""
+    raise KeyboardInterrupt
 
 
 def _flush_on_stop(path: Path) -> None:
