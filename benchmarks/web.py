@@ -1,12 +1,24 @@
-"""Web app under load on loopback: 50 concurrent logged-in users on the (seeded) demo workspace.
+"""Web app under load on loopback: 50 logged-in users on the seeded demo workspace, two user models.
 
-Copies the demo workspace to a temporary directory, seeds its loop (`levier seed-demo`), starts
-`levier serve` in its own process on a free 127.0.0.1 port, logs 50 users in (one session each)
-and has them request the dashboard, the action board and a playbook search in turn, all at
-once (httpx async). Reports p50 / p95 / max per page and rewrites the "## Web" section of
-benchmarks/RESULTS.md. Bounded: ``--rounds`` requests per user and page, ``--timeout`` seconds.
+Copies the demo workspace to a temporary directory, seeds its loop (`levier seed-demo`) and, for
+each number of worker processes (default 1 then 2), starts `levier serve --workers N` in its own
+process on a free 127.0.0.1 port, logs the users in (one session and one keep-alive connection
+each) and has every user request the dashboard `/`, the action board `/actions` and a playbook
+search `/playbook?q=cadence` in turn, under two user models measured one after the other:
 
-    .venv/bin/python benchmarks/web.py [--workspace demo-workspace] [--users 50] [--rounds 6]
+* **stress** (closed loop, no think time): each user sends its next request as soon as the
+  previous answer arrives, so 50 requests are always in flight: this measures the server's
+  throughput and how long a request queues behind the 49 others;
+* **users** (think time): each user waits a uniform random 1–3 s between clicks (the usual
+  meaning of "50 concurrent users"): ~25 requests/s offered.
+
+The load generator is raw asyncio HTTP/1.1 (no client library: it costs ~0.1 ms of CPU a
+request) in this process; the server's CPU time per request is read from /proc, and the load
+average is printed next to every figure (the machine is shared). Writes the "web" fragment of
+benchmarks/RESULTS.md. Target: p95 < 300 ms on each page.
+
+    .venv/bin/python benchmarks/web.py [--workspace demo-workspace] [--users 50] [--workers 1,2]
+                                       [--stress-seconds 20] [--think-seconds 40] [--think 1-3]
 """
 
 from __future__ import annotations
@@ -15,8 +27,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
-import re
+import random
 import shutil
 import socket
 import statistics
@@ -24,145 +35,298 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine_line, write_section  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 LEVIER = Path(sys.executable).with_name("levier")
 PAGES = {"dashboard": "/", "action board": "/actions", "playbook search": "/playbook?q=cadence"}
 USERS = ("admin", "camille", "ines", "lucas")
 PASSWORD = "levier-demo"
+TARGET_MS = 300.0
 
 
+# -- a minimal HTTP/1.1 keep-alive client --------------------------------------------------
+class Conn:
+    """One user's keep-alive connection (cookies kept; reconnects when the server closes it)."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.cookies = port, {}
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        for attempt in (0, 1):
+            if self.writer is None:
+                await self._open()
+            assert self.reader is not None and self.writer is not None
+            cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+            if body:
+                head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+            try:
+                self.writer.write(head.encode() + b"\r\n" + body)
+                line = await self.reader.readline()
+                if not line:
+                    raise ConnectionResetError("closed by the server")
+                status = int(line.split()[1])
+                headers: dict[str, str] = {}
+                while (h := await self.reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = h.decode("latin-1").partition(":")
+                    name, value = name.strip().lower(), value.strip()
+                    if name == "set-cookie":
+                        k, _, v = value.split(";")[0].partition("=")
+                        if v and "max-age=0" not in value.lower():
+                            self.cookies[k] = v
+                        else:
+                            self.cookies.pop(k, None)
+                    headers[name] = value
+                data = await self.reader.readexactly(int(headers.get("content-length", "0")))
+                if headers.get("connection", "").lower() == "close":
+                    self.close()
+                return status, headers, data
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Run:
+    """Latencies (seconds) per page, worker of each answer, wall and server CPU seconds."""
+
+    times: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in PAGES})
+    workers: dict[str, int] = field(default_factory=dict)
+    wall: float = 0.0
+    cpu: float = 0.0
+    load_start: str = ""
+    load_end: str = ""
+    errors: int = 0
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its children (the uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+async def _click(conn: Conn, label: str, run: Run) -> None:
+    t = time.perf_counter()
+    status, headers, _body = await conn.request("GET", PAGES[label])
+    run.times[label].append(time.perf_counter() - t)
+    if status != 200:
+        run.errors += 1
+    worker = headers.get("x-levier-worker", "?")
+    run.workers[worker] = run.workers.get(worker, 0) + 1
+
+
+async def _user(conn: Conn, run: Run, until: float, think: tuple[float, float] | None, rng: random.Random) -> None:
+    labels = list(PAGES)
+    i = rng.randrange(len(labels))  # users start on different pages
+    if think:
+        await asyncio.sleep(rng.uniform(0, think[1]))  # arrivals spread over the first think time
+    while time.perf_counter() < until:
+        await _click(conn, labels[i % len(labels)], run)
+        i += 1
+        if think:
+            await asyncio.sleep(rng.uniform(*think))
+
+
+async def _phase(conns: list[Conn], pid: int, seconds: float, think: tuple[float, float] | None, seed: int) -> Run:
+    run = Run(load_start=_load())
+    rng = random.Random(seed)
+    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    until = t0 + seconds
+    await asyncio.gather(*(_user(c, run, until, think, random.Random(rng.random())) for c in conns))
+    run.wall, run.cpu, run.load_end = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0, _load()
+    return run
+
+
+async def _session(port: int, users: int, stress_s: float, think_s: float, think: tuple[float, float], pid: int) -> dict[str, Run]:
+    conns = []
+    for i in range(users):  # sessions first (argon2 is slow on purpose)
+        c = Conn(port)
+        body = urlencode({"username": USERS[i % len(USERS)], "password": PASSWORD}).encode()
+        status, _h, _b = await c.request("POST", "/login", body)
+        assert status == 303, status
+        conns.append(c)
+    warm = Run()
+
+    async def warm_up(c: Conn) -> None:
+        for label in PAGES:
+            await _click(c, label, warm)
+
+    for c in conns:  # warm-up: every role's pages once, then all users at once (caches filled in each worker)
+        await warm_up(c)
+    await asyncio.gather(*(warm_up(c) for c in conns))
+    out = {"stress": await _phase(conns, pid, stress_s, None, 1)}
+    await asyncio.sleep(2.0)
+    out["users"] = await _phase(conns, pid, think_s, think, 2)
+    for c in conns:
+        c.close()
+    return out
+
+
+# -- server --------------------------------------------------------------------------------
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, Python {platform.python_version()}"
-
-
 def _prepare(src: Path, tmp: Path) -> Path:
     ws = tmp / "ws"
-    shutil.copytree(src, ws, ignore=shutil.ignore_patterns("reports"))
+    shutil.copytree(src, ws, ignore=shutil.ignore_patterns("reports", "*.wal"))
     subprocess.run([str(LEVIER), "seed-demo", "--workspace", str(ws)], check=True, capture_output=True)
     return ws
 
 
-def _start(ws: Path, port: int) -> subprocess.Popen[bytes]:
-    log = open(ws / "serve.log", "wb")  # noqa: SIM115 - kept open for the server
-    proc = subprocess.Popen([str(LEVIER), "serve", "--workspace", str(ws), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(300):
+def _start(ws: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    log = open(ws / f"serve-{workers}.log", "wb")  # noqa: SIM115 - kept open for the server
+    proc = subprocess.Popen([str(LEVIER), "serve", "--workspace", str(ws), "--port", str(port), "--workers", str(workers)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    seen: set[str] = set()
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                head = s.recv(4096).decode("latin-1")
+            if head.startswith("HTTP/1.1 200"):
+                seen |= {ln.split(":", 1)[1].strip() for ln in head.split("\r\n") if ln.lower().startswith("x-levier-worker:")}
+                if len(seen) >= workers or "x-levier-worker" not in head.lower():
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the server did not start")
+    raise SystemExit(f"the server did not start:\n{(ws / f'serve-{workers}.log').read_text(errors='replace')[-2000:]}")
 
 
-async def _login(base: str, name: str) -> httpx.AsyncClient:
-    c = httpx.AsyncClient(base_url=base, timeout=120)
-    r = await c.post("/login", data={"username": name, "password": PASSWORD})
-    assert r.status_code == 303, r.text
-    return c
-
-
-async def _user(c: httpx.AsyncClient, rounds: int, out: dict[str, list[float]]) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        for _ in range(rounds):
-            for label, path in PAGES.items():
-                t = time.perf_counter()
-                r = await c.get(path)
-                out[label].append(time.perf_counter() - t)
-                assert r.status_code == 200, (path, r.status_code)
-    finally:
-        await c.aclose()
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
-async def _load(base: str, users: int, rounds: int, timeout: float) -> tuple[dict[str, list[float]], float]:
-    for name in USERS:  # one pass per role fills the figure caches (each role has its dashboard view)
-        async with httpx.AsyncClient(base_url=base, timeout=120) as warm:
-            await warm.post("/login", data={"username": name, "password": PASSWORD})
-            for path in PAGES.values():
-                await warm.get(path)
-    clients = [await _login(base, USERS[i % len(USERS)]) for i in range(users)]  # sessions first (argon2 is slow on purpose)
-    out: dict[str, list[float]] = {k: [] for k in PAGES}
-    t = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(*(_user(c, rounds, out) for c in clients)), timeout)
-    return out, time.perf_counter() - t
+# -- report --------------------------------------------------------------------------------
+def _pct(xs: list[float], q: int) -> float:
+    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else (xs[0] if xs else float("nan"))
 
 
-def _pct(xs: list[float], q: float) -> float:
-    return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1] if len(xs) > 1 else xs[0]
+def _rows(workers: int, model: str, run: Run) -> list[str]:
+    out = []
+    for label, xs in run.times.items():
+        p95 = _pct(xs, 95) * 1000
+        ok = "yes" if p95 < TARGET_MS else "**no**"
+        out.append(f"| {workers} | {model} | {label} | {len(xs):,} | {_pct(xs, 50) * 1000:.0f} | {p95:.0f} | {max(xs) * 1000:.0f} | {ok} |")
+    return out
 
 
-def write_results(stats: dict[str, list[float]], wall: float, users: int, rounds: int, leads: str) -> None:
-    total = sum(len(v) for v in stats.values())
-    lines = ["## Web", "", f"`benchmarks/web.py --users {users} --rounds {rounds}` — {dt.date.today()} — {machine()}.",
-             f"`levier serve` (uvicorn, one process) on the seeded demo workspace ({leads}); {users} logged-in users at once "
-             f"(httpx async, loopback), each requesting every page {rounds} times in turn after one warm-up pass: "
-             f"{total:,} requests in {wall:.1f} s ({total / wall:.0f} req/s).", "",
-             "| page | requests | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
-    for label, xs in stats.items():
-        lines.append(f"| {label} (`{PAGES[label]}`) | {len(xs)} | {_pct(xs, 50) * 1000:.0f} | {_pct(xs, 95) * 1000:.0f} | {max(xs) * 1000:.0f} |")
-    lines += ["", f"Load average when the run started: {LOAD}. Target: p95 < 300 ms on each page.", ""]
-    text = RESULTS.read_text(encoding="utf-8")
-    section = "\n".join(lines)
-    if "## Web\n" in text:
-        text = re.sub(r"## Web\n.*?(?=\n## |\Z)", lambda _m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-
-
-LOAD = "n/a"
+def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: str) -> str:
+    lo, hi = args.think
+    lines = [
+        "## Web", "",
+        f"`benchmarks/web.py --users {args.users} --workers {','.join(map(str, args.workers))} --stress-seconds {args.stress_seconds:g} "
+        f"--think-seconds {args.think_seconds:g} --think {lo:g}-{hi:g}` — {dt.date.today()} — {machine_line()}.",
+        f"`levier serve --workers N` (uvicorn; N = 1 or 2 processes) on the seeded demo workspace ({leads}), on loopback; "
+        f"{args.users} logged-in users, one keep-alive connection each, requesting the dashboard, the action board and a playbook search in turn. "
+        f"Two user models, one after the other in the same run: **stress** = closed loop, no think time ({args.users} requests always in flight) "
+        f"for {args.stress_seconds:g} s; **users** = a uniform {lo:g}–{hi:g} s think time between clicks for {args.think_seconds:g} s. "
+        "The load generator (raw asyncio HTTP/1.1, in the benchmark process) shares the 2 cores with the server.", "",
+        "| workers | model | page | requests | p50 ms | p95 ms | max ms | p95 < 300 ms |", "|---|---|---|---|---|---|---|---|",
+    ]
+    for workers, runs in results.items():
+        for model, run in runs.items():
+            lines += _rows(workers, model, run)
+    lines += ["", "| workers | model | requests/s | server CPU ms per request | errors | answers per worker | load average start → end |",
+              "|---|---|---|---|---|---|---|"]
+    for workers, runs in results.items():
+        for model, run in runs.items():
+            per = ", ".join(f"{v}" for _k, v in sorted(run.workers.items()))
+            lines.append(f"| {workers} | {model} | {run.requests / run.wall:.0f} | {run.cpu / max(run.requests, 1) * 1000:.1f} | {run.errors} | {per} "
+                         f"| {run.load_start} → {run.load_end} |")
+    met = {(w, m): all(_pct(xs, 95) * 1000 < TARGET_MS for xs in run.times.values()) for w, runs in results.items() for m, run in runs.items()}
+    said = []
+    for (w, m), ok in met.items():
+        said.append(f"{m} with {w} worker{'s' if w > 1 else ''}: {'**met**' if ok else '**not met**'}")
+    lines += ["", "Target p95 < 300 ms on each page — " + "; ".join(said) + ".", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    global LOAD
-    LOAD = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"))
     ap.add_argument("--users", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    ap.add_argument("--stress-seconds", type=float, default=20.0)
+    ap.add_argument("--think-seconds", type=float, default=40.0)
+    ap.add_argument("--think", type=lambda s: tuple(float(x) for x in s.split("-")), default=(1.0, 3.0))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if not (args.workspace / "levier.toml").is_file():
         raise SystemExit(f"no workspace in {args.workspace}: run `make demo` first")
+    results: dict[int, dict[str, Run]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         ws = _prepare(args.workspace, Path(tmp))
-        port = _port()
-        proc = _start(ws, port)
-        try:
+        for workers in args.workers:
+            port = _port()
+            proc = _start(ws, port, workers)
             try:
-                stats, wall = asyncio.run(_load(f"http://127.0.0.1:{port}", args.users, args.rounds, args.timeout))
-            except Exception:
-                print((ws / "serve.log").read_text(errors="replace")[-3000:], file=sys.stderr)
-                raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                results[workers] = asyncio.run(_session(port, args.users, args.stress_seconds, args.think_seconds, args.think, proc.pid))
+            finally:
+                _stop(proc)
+            for model, run in results[workers].items():
+                for label, xs in run.times.items():
+                    print(f"workers={workers} {model:6s} {label:16s} n={len(xs):5d} p50={_pct(xs, 50) * 1000:6.0f} ms "
+                          f"p95={_pct(xs, 95) * 1000:6.0f} ms max={max(xs) * 1000:6.0f} ms", flush=True)
+                print(f"workers={workers} {model:6s} {run.requests / run.wall:.0f} req/s, server CPU {run.cpu / max(run.requests, 1) * 1000:.1f} ms/request, "
+                      f"per worker {run.workers}, errors {run.errors}, load {run.load_start} -> {run.load_end}", flush=True)
         import duckdb
 
         con = duckdb.connect(str(ws / "facts.duckdb"), read_only=True)
         leads = f"{con.execute('select count(*) from leads').fetchone()[0]:,} leads"
         con.close()
-    for label, xs in stats.items():
-        print(f"{label:16s} n={len(xs):4d} p50={_pct(xs, 50) * 1000:6.0f} ms p95={_pct(xs, 95) * 1000:6.0f} ms max={max(xs) * 1000:6.0f} ms")
+    text = report(results, args, leads)
+    print(text)
     if not args.no_write:
-        write_results(stats, wall, args.users, args.rounds, leads)
+        write_section("web", text)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ that HTMX sends, see base.html). Errors never surface as JSON or tracebacks on a
 from __future__ import annotations
 
 import json
-import threading
-import time
+import secrets
 from collections.abc import Callable, Coroutine, Iterator
 from functools import cache
 from importlib import resources
@@ -23,12 +22,13 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 import levier
 from levier import errors as e
-from levier.i18n import _current
+from levier.i18n import _current, _normalise, catalog
 from levier.i18n import gettext as _
 from levier.loop.db import transaction
 from levier.loop.models import User
@@ -36,12 +36,24 @@ from levier.loop.services import users
 from levier.report.fmt import Formatter
 from levier.web.deps import check_csrf
 from levier.web.errors import STATUS
+from levier.web.pages_cache import (  # re-exported: the pages import their cache from here
+    CACHE_SIZE,
+    cached,
+    clear_cache,
+    end_request_scope,
+    facts_key,
+    facts_lock,
+    facts_version,
+    request_memo,
+    request_scope,
+)
 from levier.web.security import CSRF_FIELD, SESSION_COOKIE
 
 __all__ = [
     "LANG_COOKIE", "FLASH_COOKIE", "PageRoute", "request_lang", "render", "redirect", "flash", "page_user",
     "page_require", "PageViewer", "PageEditor", "PageAdmin", "cached", "facts_lock", "form_data", "safe_next",
-    "SECURITY_HEADERS", "PageDb", "get_page_db", "pages_sessionmaker",
+    "SECURITY_HEADERS", "PageDb", "get_page_db", "pages_sessionmaker", "clear_cache", "facts_version", "facts_key",
+    "request_memo", "render_fragment", "translator", "formatter", "MemoFormatter", "CSRF_PLACEHOLDER", "CACHE_SIZE",
 ]
 
 LANG_COOKIE = "levier_lang"
@@ -121,21 +133,82 @@ NAV = (
 )
 
 
+@cache
+def translator(lang: str) -> Callable[..., str]:
+    """``t(message, **kw)`` for templates: :func:`levier.i18n.gettext` with the catalogue looked up once."""
+    table = catalog(_normalise(lang))
+
+    def t(message: str, /, **kw: Any) -> str:
+        text = table.get(message, message)
+        return text.format(**kw) if kw else text
+
+    return t
+
+
+class MemoFormatter:
+    """A :class:`Formatter` whose results are memoised (Babel formatting dominates a page's cost)."""
+
+    __slots__ = ("_f", "_memo", "lang")
+    LIMIT = 8192
+
+    def __init__(self, lang: str) -> None:
+        self._f, self._memo, self.lang = Formatter(lang), {}, lang
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._f, name)
+        if not callable(method):
+            return method
+        memo = self._memo
+
+        def call(*args: Any, **kw: Any) -> Any:
+            try:
+                key = (name, tuple(type(a) for a in args), args, tuple(sorted(kw.items())))
+                hit = memo.get(key, _MISS)
+            except TypeError:  # an unhashable argument (a list): format it directly
+                return method(*args, **kw)
+            if hit is _MISS:
+                if len(memo) > self.LIMIT:
+                    memo.clear()
+                hit = memo[key] = method(*args, **kw)
+            return hit
+
+        return call
+
+
+_MISS = object()
+
+
+@cache
+def formatter(lang: str) -> MemoFormatter:
+    """The shared memoising formatter of ``lang`` (``fr`` or ``en``)."""
+    return MemoFormatter(lang)
+
+
+#: stands for the session's CSRF token in cached fragments; replaced when the page is sent
+CSRF_PLACEHOLDER = "csrf-" + secrets.token_hex(16)
+
+
+def render_fragment(template: str, lang: str, **context: Any) -> Markup:
+    """``template`` rendered without the request (for caching): no user, CSRF token as a placeholder."""
+    html = _env().get_template(template).render(
+        lang=lang, t=translator(lang), f=formatter(lang), csrf_token=CSRF_PLACEHOLDER, csrf_field=CSRF_FIELD, **context,
+    )
+    return Markup(html)
+
+
 def render(request: Request, template: str, status: int = 200, lang_override: str | None = None, **context: Any) -> HTMLResponse:
     """``template`` rendered in the request's language with the user, CSRF token and flash message."""
     lang = lang_override or request_lang(request)
-    f = Formatter(lang)
     login = getattr(request.state, "login", None)
     note = _take_flash(request)
-
-    def t(message: str, /, **kw: Any) -> str:
-        return _(message, lang=lang, **kw)
-
+    token = login.csrf_token if login else ""
     html = _env().get_template(template).render(
-        request=request, lang=lang, t=t, f=f, user=getattr(request.state, "user", None),
-        csrf_token=login.csrf_token if login else "", csrf_field=CSRF_FIELD, flash=note, nav=NAV,
+        request=request, lang=lang, t=translator(lang), f=formatter(lang), user=getattr(request.state, "user", None),
+        csrf_token=token, csrf_field=CSRF_FIELD, flash=note, nav=NAV,
         path=request.url.path, version=levier.__version__, **context,
     )
+    if CSRF_PLACEHOLDER in html:  # a cached fragment's forms get this session's token
+        html = html.replace(CSRF_PLACEHOLDER, token)
     response = HTMLResponse(html, status_code=status)
     if note:
         response.delete_cookie(FLASH_COOKIE, path="/")
@@ -252,46 +325,17 @@ class PageRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             token = _current.set(request_lang(request))
+            memo = request_scope()  # copied into the worker thread of a sync route
             try:
                 try:
                     response = await original(request)
                 except (e.LevierError, RequestValidationError) as exc:
                     response = _handle(request, exc)
             finally:
+                end_request_scope(memo)
                 _current.reset(token)
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
             return response
 
         return handler
-
-
-# -- small caches for figures computed from the facts -------------------------------------
-_CACHE: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_CACHE_LOCK = threading.Lock()
-_FACTS_LOCK = threading.RLock()
-
-
-def facts_lock() -> threading.RLock:
-    """One facts query at a time per process (a DuckDB connection is not shared across threads)."""
-    return _FACTS_LOCK
-
-
-def cached(key: tuple[Any, ...], compute: Callable[[], Any], ttl: float = 300.0) -> Any:
-    """``compute()`` memoised for ``ttl`` seconds under ``key`` (figures, charts, validation)."""
-    now = time.monotonic()
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None and now - hit[0] < ttl:
-            return hit[1]
-    with _FACTS_LOCK:
-        with _CACHE_LOCK:
-            hit = _CACHE.get(key)
-            if hit is not None and time.monotonic() - hit[0] < ttl:
-                return hit[1]
-        value = compute()
-    with _CACHE_LOCK:
-        if len(_CACHE) > 2000:
-            _CACHE.clear()
-        _CACHE[key] = (time.monotonic(), value)
-    return value

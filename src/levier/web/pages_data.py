@@ -2,8 +2,9 @@
 a rep's Q3 accounts and the customer-context timeline of a lead or account.
 
 Everything computed from the facts goes through :func:`levier.web.pages_core.cached` (one query
-at a time, memoised a few minutes) and is reduced by the engine (Ibis) to small tables: a page
-never pulls a facts table into memory.
+at a time, memoised under the facts version :func:`levier.web.pages_core.facts_key`, so an import
+or a cleaning run seen by any worker recomputes it) and is reduced by the engine (Ibis) to small
+tables: a page never pulls a facts table into memory.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from sqlalchemy.orm import Session
 from levier.i18n import gettext as _
 from levier.loop.models import Action, Cycle, CycleResult
 from levier.report.fmt import Formatter, is_number
-from levier.web.pages_core import cached
+from levier.web.pages_core import cached, facts_key
 
 __all__ = [
-    "ResultRef", "latest_audit", "audit_payload", "period_of", "kpi_value", "ceo_kpis", "funnel_steps", "channel_value",
+    "ResultRef", "latest_audit", "action_targets_key", "audit_payload", "period_of", "kpi_value", "ceo_kpis", "funnel_steps", "channel_value",
     "rep_owners", "rep_q3_accounts", "figure_options", "audit_charts", "lead_profile", "timeline", "account_leads",
 ]
 
@@ -56,13 +57,14 @@ class ResultRef:
 
 def latest_audit(s: Session, cycle_id: int | None = None) -> tuple[Cycle | None, ResultRef | None]:
     """The newest audit result (of ``cycle_id`` when given) and its cycle."""
-    stmt = sa.select(CycleResult.id, CycleResult.cycle_id, CycleResult.created_at).where(CycleResult.kind == "audit")
+    stmt = (sa.select(CycleResult.id, CycleResult.cycle_id, CycleResult.created_at, Cycle)
+            .join(Cycle, Cycle.id == CycleResult.cycle_id).where(CycleResult.kind == "audit"))
     if cycle_id is not None:
         stmt = stmt.where(CycleResult.cycle_id == cycle_id)
-    row = s.execute(stmt.order_by(CycleResult.id.desc()).limit(1)).first()
+    row = s.execute(stmt.order_by(CycleResult.id.desc()).limit(1)).first()  # one query, its cycle joined
     if row is None:
         return (s.get(Cycle, cycle_id) if cycle_id else None), None
-    return s.get(Cycle, row.cycle_id), ResultRef(row.id, row.cycle_id, row.created_at, s)
+    return row.Cycle, ResultRef(row.id, row.cycle_id, row.created_at, s)
 
 
 def audit_payload(ws: Any, result: ResultRef | None) -> dict[str, Any]:
@@ -74,7 +76,7 @@ def audit_payload(ws: Any, result: ResultRef | None) -> dict[str, Any]:
         payload = result.session.scalar(sa.select(CycleResult.payload).where(CycleResult.id == result.id))
         return dict(payload or {})
 
-    return cached(("audit", str(ws.path), result.id), load, ttl=3600)
+    return cached(("audit", str(ws.path), result.id), load)  # a result never changes
 
 
 def period_of(payload: dict[str, Any], cycle: Cycle | None) -> tuple[datetime, datetime]:
@@ -100,12 +102,19 @@ def kpi_value(ws: Any, key: str, start: datetime, end: datetime) -> float | None
             return None
         return float(value) if is_number(value) else None
 
-    return cached(("kpi", str(ws.path), key, start, end), run)
+    return cached(("kpi", *facts_key(ws), key, start, end), run)
 
 
 def _action_targets(s: Session) -> dict[str, Action]:
     rows = s.scalars(sa.select(Action).where(Action.status.in_(("open", "in_progress"))).order_by(Action.id))
     return {a.kpi_key: a for a in rows}
+
+
+def action_targets_key(s: Session) -> tuple[tuple[Any, ...], ...]:
+    """What :func:`ceo_kpis` reads from the loop (the open actions' KPI targets), as a cache key."""
+    cols = (Action.id, Action.kpi_key, Action.target, Action.baseline)
+    stmt = sa.select(*cols).where(Action.status.in_(("open", "in_progress"))).order_by(Action.id)
+    return tuple(tuple(r) for r in s.execute(stmt))
 
 
 def _fmt(f: Formatter, unit: str, value: Any) -> str:
@@ -160,7 +169,7 @@ def funnel_steps(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any]
             return []
         return [st.to_dict() for st in res.overall.steps]
 
-    return cached(("funnel", str(ws.path), start, end), run)
+    return cached(("funnel", *facts_key(ws), start, end), run)
 
 
 def channel_value(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -191,7 +200,7 @@ def channel_value(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any
                         "roas": float(r.revenue) / cost if cost else None})
         return out
 
-    return cached(("channels", str(ws.path), start, end), _safe(run, []))
+    return cached(("channels", *facts_key(ws), start, end), _safe(run, []))
 
 
 def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
@@ -200,7 +209,7 @@ def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
         t = t.filter((t.created_at >= start) & (t.created_at < end) & t.owner.notnull())
         return sorted(str(x) for x in t.select("owner").distinct().execute()["owner"])
 
-    return cached(("owners", str(ws.path), start, end), _safe(run, []))
+    return cached(("owners", *facts_key(ws), start, end), _safe(run, []))
 
 
 def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -225,7 +234,7 @@ def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime,
         agg = agg.filter((agg.mean_touches < x_mean) & (agg.conversion_rate < y_mean)).order_by([ibis.desc("leads"), "account_id"]).limit(10)
         return [dict(r) for r in agg.execute().to_dict("records")]
 
-    return cached(("q3", str(ws.path), rep, start, end, x_mean, y_mean), _safe(run, []))
+    return cached(("q3", *facts_key(ws), rep, start, end, x_mean, y_mean), _safe(run, []))
 
 
 def figure_options(payload: dict[str, Any], f: Formatter) -> list[dict[str, str]]:
@@ -263,7 +272,7 @@ def audit_charts(ws: Any, result: ResultRef, payload: dict[str, Any], lang: str)
         doc = build_document(payload, lang)
         return doc, {fig.key: inline_svg(to_svg(fig.spec, lang)) for fig in doc.figures()}
 
-    return cached(("charts", str(ws.path), result.id, lang), run, ttl=3600)
+    return cached(("charts", str(ws.path), result.id, lang), run)
 
 
 # -- customers ---------------------------------------------------------------------------
@@ -273,13 +282,13 @@ def _records(expr: Any) -> list[dict[str, Any]]:
 
 def lead_profile(ws: Any, lead_id: str) -> dict[str, Any] | None:
     t = ws.table("leads")
-    rows = cached(("lead", str(ws.path), lead_id), lambda: _records(t.filter(t.lead_id == lead_id).limit(1)), ttl=60)
+    rows = cached(("lead", *facts_key(ws), lead_id), lambda: _records(t.filter(t.lead_id == lead_id).limit(1)), ttl=60)
     return rows[0] if rows else None
 
 
 def account_leads(ws: Any, account_id: str) -> list[dict[str, Any]]:
     t = ws.table("leads")
-    return cached(("account", str(ws.path), account_id),
+    return cached(("account", *facts_key(ws), account_id),
                   lambda: _records(t.filter(t.account_id == account_id).order_by("created_at").limit(200)), ttl=60)
 
 
@@ -307,4 +316,4 @@ def timeline(ws: Any, lead_ids: list[str], limit: int = 300) -> list[dict[str, A
         events.sort(key=lambda e: e["at"], reverse=True)
         return events[:limit]
 
-    return cached(("timeline", str(ws.path), tuple(lead_ids), limit), run, ttl=60)
+    return cached(("timeline", *facts_key(ws), tuple(lead_ids), limit), run, ttl=60)

@@ -23,6 +23,7 @@ from levier.web.pages_core import (
     PageRoute,
     PageViewer,
     cached,
+    facts_key,
     facts_lock,
     form_data,
     redirect,
@@ -90,7 +91,7 @@ def results_page(request: Request, key: str, _user: PageViewer, ws: Ws) -> Respo
         result, decision = experiment_readout(ws, key, lang)
         return result, decision, _md(render_markdown(result, None, lang)), _svg(effect_chart_spec(result, lang), lang)
 
-    result, decision, body, chart = cached(("experiment-results", str(ws.path), key, lang), compute, ttl=120)
+    result, decision, body, chart = cached(("experiment-results", *facts_key(ws), key, lang), compute, ttl=120)
     return render(request, "experiment_results.html", key=key, result=result, decision=decision, body=body, chart=chart)
 
 
@@ -106,7 +107,7 @@ def page_period(ws: Any, period: str | None) -> Any:
         value = ws.table("leads").created_at.max().execute()
         return None if value is None or value != value else value.to_pydatetime()
 
-    return default_period(cached(("latest-lead", str(ws.path)), latest, ttl=120))
+    return default_period(cached(("latest-lead", *facts_key(ws)), latest))
 
 
 def _models(model: str | None) -> tuple[str, ...]:
@@ -136,9 +137,9 @@ def attribution_page(request: Request, _user: PageViewer, ws: Ws, period: str | 
         value = channel_value(ws, [m for m in models if m != "time_decay"] or ["last"], options=opts).to_dict()
         return cmp, value, None
 
-    cmp, value, empty = cached(("attribution", str(ws.path), p.label, models), compute, ttl=300)
+    cmp, value, empty = cached(("attribution", *facts_key(ws), p.label, models), compute)
     tables = [comparison_table(cmp, f), comparison_table(cmp, f, "value"), value_table(value, f)] if cmp and value else []
-    chart = cached(("attribution-svg", str(ws.path), p.label, models, lang), lambda: _svg(attribution_spec(cmp, lang), lang)) if cmp else None
+    chart = cached(("attribution-svg", *facts_key(ws), p.label, models, lang), lambda: _svg(attribution_spec(cmp, lang), lang)) if cmp else None
     return render(request, "attribution.html", period=p, models=models, all_models=MODELS, tables=tables, chart=chart, empty=empty,
                   journeys=(cmp or {}).get("source", {}).get("journeys", 0))
 
@@ -151,9 +152,9 @@ def funnel_page(request: Request, _user: PageViewer, ws: Ws, period: str | None 
 
     lang = request_lang(request)
     p = page_period(ws, period)
-    data = cached(("funnel", str(ws.path), p.label), lambda: funnel(ws, start=p.start_dt, end=p.end_dt).to_dict(), ttl=300)
+    data = cached(("funnel-page", *facts_key(ws), p.label), lambda: funnel(ws, start=p.start_dt, end=p.end_dt).to_dict())
     steps = list((data.get("overall") or {}).get("steps") or [])
-    chart = cached(("funnel-svg", str(ws.path), p.label, lang), lambda: _svg(funnel_spec({"funnel": data}, lang), lang))
+    chart = cached(("funnel-svg", *facts_key(ws), p.label, lang), lambda: _svg(funnel_spec({"funnel": data}, lang), lang))
     return render(request, "funnel.html", period=p, table=funnel_table(steps, Formatter(lang)), chart=chart)
 
 

@@ -18,6 +18,7 @@ from levier.web.pages_core import (
     PageRoute,
     PageViewer,
     cached,
+    facts_key,
     form_data,
     redirect,
     render,
@@ -68,7 +69,7 @@ def customers(request: Request, _user: PageViewer, ws: Ws, q: str = "") -> Respo
     if q:
         t = ws.table("leads")
         expr = t.filter((t.lead_id == q) | (t.account_id == q) | t.owner.contains(q)).select("lead_id", "account_id", "owner", "channel", "company_size", "created_at").limit(30)
-        found = cached(("customers", str(ws.path), q), lambda: [dict(r) for r in expr.execute().to_dict("records")], ttl=60)
+        found = cached(("customers", *facts_key(ws), q), lambda: [dict(r) for r in expr.execute().to_dict("records")], ttl=60)
     return render(request, "customers.html", q=q, found=found)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from levier.web.deps import Ws
-from levier.web.pages_core import PageRoute, PageViewer, cached, render, request_lang
+from levier.web.pages_core import PageRoute, PageViewer, cached, facts_key, render, request_lang
 
 __all__ = ["router"]
 
@@ -42,9 +42,9 @@ def _journal(ws: Any, lang: str) -> dict[str, Any]:
 @router.get("/data")
 def data_page(request: Request, _user: PageViewer, ws: Ws) -> Response:
     lang = request_lang(request)
-    key = str(ws.path)
+    key = facts_key(ws)  # imports and cleaning runs change the facts version: every worker recomputes at once
     return render(
-        request, "data.html", imports=cached(("imports", key), lambda: _imports(ws), ttl=30),
-        validation=cached(("validation", key, lang), lambda: _validation(ws, lang), ttl=300),
-        journal=cached(("journal", key, lang), lambda: _journal(ws, lang), ttl=30),
+        request, "data.html", imports=cached(("imports", *key), lambda: _imports(ws)),
+        validation=cached(("validation", *key, lang), lambda: _validation(ws, lang)),
+        journal=cached(("journal", *key, lang), lambda: _journal(ws, lang)),
     )

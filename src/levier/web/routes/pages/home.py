@@ -9,8 +9,18 @@ from fastapi.responses import Response
 
 from levier.report.fmt import Formatter
 from levier.web.deps import Ws
-from levier.web.pages_core import PageDb, PageRoute, PageViewer, render, request_lang
+from levier.web.pages_core import (
+    PageDb,
+    PageRoute,
+    PageViewer,
+    cached,
+    facts_key,
+    render,
+    render_fragment,
+    request_lang,
+)
 from levier.web.pages_data import (
+    action_targets_key,
     audit_payload,
     ceo_kpis,
     channel_value,
@@ -22,17 +32,17 @@ from levier.web.pages_data import (
     rep_q3_accounts,
 )
 
-__all__ = ["router", "VIEWS", "dashboard_context"]
+__all__ = ["router", "VIEWS", "dashboard_context", "dashboard_body"]
 
 router = APIRouter(route_class=PageRoute)
 VIEWS = ("ceo", "cmo", "sales")
 VIEW_COOKIE = "levier_view"
 
 
-def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = None) -> dict[str, Any]:
+def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = None, *, audit: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Everything the dashboard of ``view`` shows (also used by read-only share links)."""
     f = Formatter(lang)
-    cycle, result = latest_audit(s)
+    cycle, result = audit if audit is not None else latest_audit(s)
     payload = audit_payload(ws, result)
     start, end = period_of(payload, cycle)
     ctx: dict[str, Any] = {"view": view, "views": VIEWS, "cycle": cycle, "result": result, "start": start, "end": end, "payload": payload}
@@ -54,12 +64,31 @@ def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = N
     return ctx
 
 
+def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None) -> Any:
+    """The dashboard of ``view`` as HTML, cached under the version of everything it shows.
+
+    The key holds the facts version (latest import batch and cleaning run), the latest audit
+    result and its cycle, and for the CEO view the open actions' targets, all read by this
+    request from the stores every worker shares: a new audit, a changed target or an import made
+    through any worker gives every worker a new key at once.
+    """
+    cycle, result = latest_audit(s)
+    cycle_key = (cycle.id, cycle.name, cycle.period_start, cycle.period_end) if cycle is not None else None
+    targets = action_targets_key(s) if view == "ceo" else ()
+    key = ("dashboard", *facts_key(ws), view, lang, rep, result.id if result else None, cycle_key, targets)
+
+    def build() -> Any:
+        return render_fragment("_dashboard_body.html", lang, **dashboard_context(s, ws, view, lang, rep, audit=(cycle, result)))
+
+    return cached(key, build)
+
+
 @router.get("/")
 def home(request: Request, user: PageViewer, s: PageDb, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
     chosen = view if view in VIEWS else request.cookies.get(VIEW_COOKIE)
     chosen = chosen if chosen in VIEWS else ("ceo" if user.role == "admin" else "sales" if user.role == "editor" else "cmo")
-    ctx = dashboard_context(s, ws, chosen, request_lang(request), rep)
-    out = render(request, "dashboard.html", **ctx)
+    body = dashboard_body(s, ws, chosen, request_lang(request), rep)
+    out = render(request, "dashboard.html", body=body)
     if view in VIEWS:
         out.set_cookie(VIEW_COOKIE, view, max_age=365 * 86400, samesite="lax", path="/")
     return out

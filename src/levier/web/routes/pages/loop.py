@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from levier.errors import OptionError
 from levier.i18n import gettext as _
-from levier.loop.models import ACTION_STATUSES, OBSERVATION_SOURCES, RETRO_TEMPLATES, SWOT_QUADRANTS
+from levier.loop.models import (
+    ACTION_STATUSES,
+    OBSERVATION_SOURCES,
+    RETRO_TEMPLATES,
+    SWOT_QUADRANTS,
+    Retro,
+)
 from levier.loop.services import actions, cycles, retros, users
 from levier.loop.services.kpi import known_kpis
 from levier.report.fmt import Formatter
@@ -20,14 +28,16 @@ from levier.web.pages_core import (
     PageEditor,
     PageRoute,
     PageViewer,
+    cached,
     form_data,
     redirect,
     render,
+    render_fragment,
     request_lang,
 )
 from levier.web.pages_data import audit_charts, audit_payload, figure_options, latest_audit
 
-__all__ = ["router", "board_columns"]
+__all__ = ["router", "board_columns", "board_body"]
 
 router = APIRouter(route_class=PageRoute)
 
@@ -157,6 +167,7 @@ def retro_close(retro_id: int, _user: PageEditor, s: PageDb) -> Response:
 
 # -- actions -----------------------------------------------------------------------------
 def board_columns(s: Any, status: str | None, owner: str | None, overdue: bool | None) -> dict[str, list[dict[str, Any]]]:
+    """The actions by status column (owners are looked up in the session: load the users first)."""
     rows = actions.list_actions(s, status=status or None, owner=owner or None, overdue=overdue)
     cols: dict[str, list[dict[str, Any]]] = {st: [] for st in ACTION_STATUSES}
     for a in rows:
@@ -164,15 +175,43 @@ def board_columns(s: Any, status: str | None, owner: str | None, overdue: bool |
     return cols
 
 
+def _open_retros(s: Any) -> list[dict[str, Any]]:
+    stmt = sa.select(Retro.id, Retro.title).where(Retro.status == "open").order_by(Retro.held_at.desc(), Retro.id.desc())
+    return [{"id": r.id, "title": r.title} for r in s.execute(stmt)]
+
+
+def board_body(s: Any, lang: str, can_edit: bool, status: str | None, owner: str | None, overdue: str | None, *, partial: bool = False) -> Any:
+    """The action board as HTML (the whole page body, or the ``#board`` part for HTMX).
+
+    Four small queries (users, actions, open retros; the session was the fifth) and the
+    rendered HTML cached under a digest of exactly what they returned: any write through any
+    worker changes the rows, hence the key, at once.
+    """
+    loaded = users.list_users(s)  # kept referenced: the session then finds each action's owner without a query
+    people = [{"username": u.username, "name": u.name} for u in loaded]
+    cols = board_columns(s, status, owner, True if overdue == "1" else None)
+    del loaded
+    today = date.today()
+    retro_rows = _open_retros(s) if can_edit and not partial else []
+    kpis = known_kpis(lang)
+    filters = {"status": status or "", "owner": owner or "", "overdue": overdue or ""}
+    digest = hashlib.blake2b(repr((cols, people, retro_rows, sorted(kpis.items()))).encode(), digest_size=16).hexdigest()
+    key = ("board", lang, can_edit, partial, tuple(filters.values()), today, digest)
+
+    def build() -> Any:
+        return render_fragment("_board.html" if partial else "_actions_body.html", lang, cols=cols, statuses=ACTION_STATUSES,
+                               filters=filters, people=people, kpis=kpis, retros=retro_rows, today=today,
+                               default_due=today + timedelta(days=30), can_edit=can_edit)
+
+    return cached(key, build)
+
+
 @router.get("/actions")
-def action_board(request: Request, _user: PageViewer, s: PageDb, status: str | None = None, owner: str | None = None, overdue: str | None = None) -> Response:
-    flag = True if overdue == "1" else None
-    cols = board_columns(s, status, owner, flag)
-    ctx = {"cols": cols, "statuses": ACTION_STATUSES, "filters": {"status": status or "", "owner": owner or "", "overdue": overdue or ""},
-           "people": users.list_users(s), "kpis": known_kpis(request_lang(request)), "retros": [r for r in retros.list_retros(s) if r.status == "open"],
-           "today": date.today(), "default_due": date.today() + timedelta(days=30)}
-    template = "_board.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "board" else "actions.html"
-    return render(request, template, **ctx)
+def action_board(request: Request, user: PageViewer, s: PageDb, status: str | None = None, owner: str | None = None, overdue: str | None = None) -> Response:
+    can_edit = users.role_allows(user.role, "editor")
+    if request.headers.get("hx-request") and request.headers.get("hx-target") == "board":
+        return render(request, "_fragment.html", body=board_body(s, request_lang(request), can_edit, status, owner, overdue, partial=True))
+    return render(request, "actions.html", body=board_body(s, request_lang(request), can_edit, status, owner, overdue))
 
 
 @router.post("/actions")
