@@ -109,3 +109,16 @@ def test_facts_cli_counts_and_flushes(ws_dir: tuple[Path, str], runner) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout) == {"batches": [], "rows": {}, "recovered": 0, "discarded": 0}
     r = runner.invoke(cli, ["serve", "--workers", "0", "-w", str(path)])
     assert r.exit_code == 1 and "--workers must be at least 1" in r.output
+
+
+def test_a_facts_write_on_a_read_only_worker_answers_503_with_the_fix(ws_dir: tuple[Path, str]) -> None:
+    path, _token = ws_dir
+    app = create_app(path, read_only=True)
+    ws = app.state.workspace
+    app.add_api_route("/t/insert", lambda: ws.facts.con.insert("touches", ws.facts.raw("touches")), methods=["POST"])
+    app.add_api_route("/t/sql", lambda: ws.facts.con.raw_sql("DELETE FROM touches"), methods=["POST"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for route, fix in (("/t/insert", "levier facts flush"), ("/t/sql", "--workers 1")):
+            r = client.post(route)
+            assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+            assert "read-only" in r.json()["error"]["message"] and fix in r.json()["error"]["hint"]

@@ -9,16 +9,19 @@ go through :mod:`levier.data.inbox`; every response names its worker in ``X-Levi
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import levier
 from levier.i18n import _current, _normalise
+from levier.i18n import gettext as _
 from levier.loop.db import make_sessionmaker
 from levier.web.errors import install_error_handlers
 from levier.workspace import open_workspace
@@ -26,6 +29,7 @@ from levier.workspace import open_workspace
 __all__ = ["create_app", "app_from_env", "ENV_WORKSPACE", "ENV_SECURE_COOKIES", "ENV_READ_ONLY", "ENV_THREADS", "ENV_WORKERS", "WORKER_HEADER"]
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger("levier.web")
 ENV_WORKSPACE = "LEVIER_WORKSPACE"
 ENV_SECURE_COOKIES = "LEVIER_SECURE_COOKIES"
 ENV_READ_ONLY = "LEVIER_FACTS_READ_ONLY"  # "1": each worker opens the facts read-only
@@ -108,6 +112,7 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.state.sessionmaker = make_sessionmaker(ws.engine)
     app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
     install_error_handlers(app)
+    _read_only_errors(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(WorkerHeaderMiddleware)
     # server-rendered pages + /static (web-app issue)
@@ -117,6 +122,24 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.include_router(api_router, prefix=API_PREFIX)
 
     return app
+
+
+def _read_only_errors(app: FastAPI) -> None:
+    """A write DuckDB refuses on read-only facts (e.g. raw SQL) answers 503 with the fix, not a bare 500."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - DuckDB is a core dependency
+        return
+    from levier.web.errors import error_response
+
+    async def handler(request: Any, exc: Exception) -> Any:
+        if "read-only" not in str(exc):
+            log.exception("unexpected error", exc_info=exc)
+            return error_response(500, "internal_error", _("Internal error; the server log has the details."))
+        return error_response(503, "unavailable", _("The facts are open read-only in this process; this request cannot write them."),
+                              hint=_("Run it where the facts can be written: stop the multi-worker server, or serve with --workers 1."))
+
+    app.add_exception_handler(duckdb.Error, handler)
 
 
 def _env_flag(name: str) -> bool:

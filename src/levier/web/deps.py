@@ -1,4 +1,9 @@
-"""FastAPI dependencies: the workspace, a database session per request, the current user, roles."""
+"""FastAPI dependencies: the workspace, a database session per request, the current user, roles.
+
+Nothing here lives in the process: login sessions and their CSRF tokens, API tokens and their
+last-use throttle (``users.user_for_token`` writes ``last_used_at`` at most once a minute) are
+rows of the loop DB, so any of several worker processes authenticates any request.
+"""
 
 from __future__ import annotations
 
