@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,10 @@ from tests.parity.conftest import assert_parity
 from levier.analysis.attribution import (
     JourneyOptions,
     attribute,
+    channel_value,
     path_counts,
     set_counts,
+    spend_by_channel,
     time_to_conversion,
 )
 from levier.analysis.funnel import funnel
@@ -107,3 +110,29 @@ def test_funnel_and_marketing_parity(pair) -> None:  # noqa: ANN001
 
     a, _ = assert_parity(pair, run)
     assert a["funnel"]["overall"]["steps"][1]["reached"] > 0
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_marketing_view_parity(pair) -> None:  # noqa: ANN001
+    """The marketing view: CPL, CPLQ, CAC, ROAS, ROMI per channel (and per channel/campaign)."""
+    opts = JourneyOptions(start=datetime(2026, 9, 1), end=NOV)
+
+    def run(ws: Any) -> dict[str, Any]:
+        return {"channel": channel_value(ws, ("last", "markov"), options=opts,
+                                         qualified_stage="mql", customer_stage="opportunity").to_dict(),
+                "campaign": spend_by_channel(ws, replace(opts, level="campaign")),
+                "spend": spend_by_channel(ws, replace(opts, start=OCT))}
+
+    a, _ = assert_parity(pair, run)
+    # spend: Sept + Oct, days 0..60 of 5 + d % 3 per source (61 days from 2026-09-01, NOV excluded)
+    per_source = sum(5.0 + d % 3 for d in range(61))
+    rows = {(r["model"], r["channel"]): r for r in a["channel"]["rows"]}
+    assert per_source == 365.0
+    assert {ch: r["spend"] for (m, ch), r in rows.items() if m == "last" and r["spend"]} == {
+        "paid_search": 365.0, "paid_social": 365.0, "email": 365.0}
+    assert a["spend"] == {"paid_search": 185.0, "paid_social": 185.0, "email": 185.0}  # October only
+    social = rows[("last", "paid_social")]
+    assert (social["leads"], social["customers"], social["revenue"]) == (9.0, 2.0, 3332.0)
+    assert social["romi"] == pytest.approx((3332.0 - 365.0) / 365.0, rel=1e-12)
+    assert a["campaign"] == {"paid_search/c": 365.0, "paid_social/c": 365.0, "email/c": 365.0}

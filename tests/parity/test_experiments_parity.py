@@ -10,7 +10,12 @@ import pytest
 
 from levier.analysis.experiments import MetricSpec, assign_batch, collect_statistics
 from levier.analysis.experiments.metrics import default_metrics
-from levier.analysis.experiments.storage import existing_assignments
+from levier.analysis.experiments.storage import (
+    daily_traffic,
+    eligible_leads,
+    existing_assignments,
+    lead_exclusions,
+)
 
 KEY = "parity-exp"
 ARMS = ["control", "short", "long"]
@@ -79,6 +84,22 @@ def test_collect_statistics_parity(parity_pair, parity_check) -> None:  # noqa: 
     # the stored assignments themselves read back identically
     a, b = pair.run(lambda ws: existing_assignments(ws, KEY))
     assert a == b and len(a) == 121
+
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_experiment_readers_parity(parity_check) -> None:  # noqa: ANN001
+    """What an experiment reads from the facts before any statistic: eligible units, exclusions, traffic."""
+    def run(ws: Any) -> dict[str, Any]:
+        return {"eligible": sorted(eligible_leads(ws, since=datetime(2026, 8, 10), until=datetime(2026, 9, 1))),
+                "excluded": lead_exclusions(ws), "traffic": daily_traffic(ws, days=14)}
+
+    duck, _spark = parity_check(run)
+    assert len(duck["eligible"]) == 44  # two leads a day from 2026-08-10 to 2026-08-31
+    assert duck["excluded"] == {"L000": "opted_out", "L017": "opted_out", "L025": "vip", "L034": "opted_out",
+                                "L050": "vip", "L051": "opted_out", "L068": "opted_out", "L075": "vip"}
+    assert duck["traffic"] == 2.0  # 28 leads created in the last 14 days of data
 
 
 def _account_frames() -> dict[str, list[dict[str, Any]]]:
