@@ -231,7 +231,7 @@ def _analyse(key: str | None, summary: Path | None, workspace: Path | None, cont
             with err_console.status(_("Computing statistics in the engine…")):
                 data = collect_statistics(ws.tables, key, [m for _r, m in proto.metrics()], order or proto.variants,
                                           dimensions=dimensions, roles=roles, unit=proto.unit)
-            opts = _options(**opts_args, proto=proto, daily=daily_traffic(ws))
+            opts = _options(**opts_args, proto=proto, daily=daily_traffic(ws, unit=proto.unit))
     result = read_out(data, opts)
     decision = decide(result, proto, target=opts.target, lang=lang)
     return result, decision

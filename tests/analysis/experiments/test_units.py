@@ -245,3 +245,15 @@ def test_one_lead_per_account_equals_lead_analysis(tmp_path: Path) -> None:
         assert isinstance(r, RatioStatistic) and r.d.sum == r.n
         assert r.mean == pytest.approx(p.mean) and r.variance == pytest.approx(p.sum * (p.n - p.sum) / p.n / (p.n - 1))
     ws.close()
+
+
+def test_daily_traffic_counts_new_units_of_each_kind(account_data: Any, visitor_ws: Any, tmp_path: Path) -> None:
+    from levier.analysis.experiments.storage import daily_traffic
+
+    ws = _ws(tmp_path, ACCOUNT_FRAMES)
+    # last lead 20 October; the 28 days before: L6 (new lead of the known account A3) only
+    assert daily_traffic(ws, unit="lead") == pytest.approx(1 / 28)
+    assert daily_traffic(ws, unit="account") is None  # every account's first lead is older
+    assert daily_traffic(ws, unit="account", days=60) == pytest.approx(5 / 60)  # A1..A5 first seen in September
+    assert daily_traffic(visitor_ws, unit="visitor", days=7) == pytest.approx(5 / 7)
+    ws.close()

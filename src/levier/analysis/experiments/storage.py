@@ -150,14 +150,28 @@ def store_assignments(ws: Any, plan: AssignmentPlan, assigned_at: datetime) -> i
     return append_rows(ws, "assignments", rows, source=f"levier experiment assign {plan.experiment_key}")
 
 
-def daily_traffic(ws: Any, *, days: int = 28, until: datetime | None = None) -> float | None:
-    """Mean new leads per day over the last ``days`` days of data (None when no leads)."""
-    leads = ws.table("leads")
-    end = until or leads.created_at.max().execute()
+def daily_traffic(ws: Any, *, days: int = 28, until: datetime | None = None, unit: str = "lead") -> float | None:
+    """Mean new units per day over the last ``days`` days of data (None when there are none).
+
+    Leads: leads created; accounts: accounts whose first lead was created; visitors: web
+    visitors (``anonymous_id``) first seen — per day.
+    """
+    if unit == "visitor":
+        w = ws.table("web_events")
+        last, firsts = w.at.max(), w.group_by(uid=w.anonymous_id).aggregate(at=w.at.min())
+    else:
+        leads = ws.table("leads")
+        last = leads.created_at.max()
+        if unit == "account":
+            leads = leads.filter(leads.account_id.notnull())
+            firsts = leads.group_by(uid=leads.account_id).aggregate(at=leads.created_at.min())
+        else:
+            firsts = leads.select(at=leads.created_at)
+    end = until or last.execute()
     if end is None or pd.isna(end):
         return None
     start = pd.Timestamp(end) - pd.Timedelta(days=days)
-    n = int(leads.filter((leads.created_at > start) & (leads.created_at <= end)).count().execute())
+    n = int(firsts.filter((firsts.at > start) & (firsts.at <= end)).count().execute())
     return n / days if n else None
 
 
