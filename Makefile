@@ -27,8 +27,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+## bench: every benchmark at 1M and 10M touches (BENCH="--sizes 100M", "--only audit", "--quick")
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,8 +7,13 @@ subprocess; peak RSS is that child's ``VmHWM``. ChannelAttribution is GPL: it is
 only into a throwaway venv under benchmarks/_data/ (gitignored), never a dependency of Levier.
 
     .venv/bin/python benchmarks/attribution.py [--journeys 1000000] [--seed 7] [--no-peer]
+    .venv/bin/python benchmarks/attribution.py --leads 100000 1000000 [--rounds 1] [--json out.json]
 
-Results replace the "## Attribution" section of benchmarks/RESULTS.md.
+With ``--leads``, the path counts come from the engine instead: for each size, a child process
+opens the demo workspace ``benchmarks/_data/demo_<N>/ws`` (built like the audit benchmark's) and
+times ``path_counts`` + ``set_counts`` (journeys from web events and touches, in DuckDB through
+Ibis); the models then run on those counts as above. Results: the "attribution" fragment
+(``_results.write_section``); ``--no-write`` prints only.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -29,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "_data"
-RESULTS = HERE / "RESULTS.md"
-VENV = DATA / "ca-venv"
+sys.path.insert(0, str(HERE))
+from _results import write_section  # noqa: E402
+
+DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
+VENV = HERE / "_data" / "ca-venv"
 PY = sys.executable
 
 
@@ -114,6 +120,24 @@ print(json.dumps({"seconds": statistics.median(times), "min": min(times), "runs"
 """
 
 
+ENGINE = HWM + r"""
+import json, sys, time
+from levier.workspace import open_workspace
+from levier.analysis.attribution import JourneyOptions, path_counts, set_counts
+ws = open_workspace(sys.argv[1])
+touches = int(ws.facts.count("touches")) + int(ws.facts.count("web_events"))
+t = time.perf_counter()
+pc = path_counts(ws, JourneyOptions())
+sc = set_counts(ws, JourneyOptions())
+seconds = time.perf_counter() - t
+df = pc.to_frame()
+df.columns = ["path", "total_conversions", "total_null", "total_conversion_value"][: len(df.columns)]
+df.to_csv(sys.argv[2], index=False)
+print(json.dumps({"seconds": seconds, "rss": hwm(), "events": touches, "journeys": pc.journeys, "paths": len(pc),
+                  "sets": len(sc), "conversions": pc.total_conversions}))
+"""
+
+
 def run(code: str, args: list[str], python: str = PY) -> dict:
     env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src"))
     out = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, env=env, timeout=3600)
@@ -151,15 +175,29 @@ def max_rel_error(peer: dict, ours: dict) -> tuple[float, str]:
     return worst, name
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--journeys", type=int, default=1_000_000)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--no-peer", action="store_true")
-    ap.add_argument("--repeats", type=int, default=5, help="Timed runs per model and round.")
-    ap.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (fresh subprocess per model and round).")
-    a = ap.parse_args()
-    DATA.mkdir(exist_ok=True)
+def run_models(a: argparse.Namespace, csv: Path) -> list:
+    """Every model (and the peer) on the path counts in ``csv``: interleaved rounds, fresh subprocesses."""
+    peer_ok = not a.no_peer and a.peer_err is None
+    jobs = [("levier", m, OURS, [m], PY) for m in ("markov1", "markov3", "shapley")]
+    if peer_ok:
+        jobs += [("ca", f"markov{k}", PEER, [str(k)], str(VENV / "bin" / "python")) for k in (1, 3)]
+    results: dict[tuple[str, str], list[dict]] = {}
+    for rnd in range(a.rounds):  # interleaved rounds: every contender sees the same machine load
+        for who, model, code, extra, python in jobs:
+            r = run(code, [str(csv), *extra, str(a.repeats)], python)
+            results.setdefault((who, model), []).append(r)
+            print(f"round {rnd + 1}", who, model, {k: v for k, v in r.items() if k not in ("credits", "runs")}, flush=True)
+    ours = {m: _merge(results.get(("levier", m), [])) for m in ("markov1", "markov3", "shapley")}
+    peer = {m: _merge(results[("ca", m)]) for m in ("markov1", "markov3") if ("ca", m) in results}
+    rows = []
+    for model, label in (("markov1", "Markov order 1"), ("markov3", "Markov order 3"), ("shapley", "Shapley (simplified)")):
+        o, p = ours[model], peer.get(model, {})
+        err = max_rel_error(p["credits"], o["credits"]) if "credits" in p and "credits" in o else None
+        rows.append((label, o, p, err))
+    return rows
+
+
+def simulated_case(a: argparse.Namespace) -> dict:
     t = time.perf_counter()
     paths = simulate(a.journeys, a.seed)
     sim_s = time.perf_counter() - t
@@ -167,26 +205,68 @@ def main() -> None:
     paths.to_csv(csv, index=False)
     conv = int(paths["total_conversions"].sum())
     print(f"{a.journeys:,} journeys → {len(paths):,} distinct paths, {conv:,} conversions ({sim_s:.1f} s)")
-    rows = []
-    peer_err = None if a.no_peer else install_peer()
-    jobs = [("levier", m, OURS, [m], PY) for m in ("markov1", "markov3", "shapley")]
-    if not a.no_peer and peer_err is None:
-        jobs += [("ca", f"markov{k}", PEER, [str(k)], str(VENV / "bin" / "python")) for k in (1, 3)]
-    results: dict[tuple[str, str], list[dict]] = {}
+    return {"title": f"{a.journeys:,} journeys drawn from the demo generator's channel chain → {len(paths):,} distinct paths, {conv:,} conversions.",
+            "csv": csv, "engine": None, "size": a.journeys}
+
+
+def engine_case(a: argparse.Namespace, leads: int) -> dict:
+    from audit import prepare  # the demo workspace of that size, built once and reused
+
+    base = prepare(leads)
+    csv = DATA / f"paths-demo-{leads}.csv"
+    load = os.getloadavg()[0]
+    eng = run(ENGINE, [str(base / "ws"), str(csv)])
+    if "error" in eng:
+        raise SystemExit(f"engine step failed on {base / 'ws'}: {eng['error']}")
+    touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
+    print(f"demo {leads:,} leads: {eng}", flush=True)
+    title = (f"Demo workspace, {leads:,} leads ({touches:,} touches + web events = {eng['events']:,} events): the engine builds "
+             f"{eng['journeys']:,.0f} journeys → {eng['paths']:,} distinct paths ({eng['sets']:,} channel sets), "
+             f"{eng['conversions']:,.0f} conversions, in **{eng['seconds']:.1f} s** (`path_counts` + `set_counts`, DuckDB through Ibis; "
+             f"peak RSS {eng['rss'] / 2**30:.2f} GiB; load avg {load:.1f}).")
+    return {"title": title, "csv": csv, "engine": eng, "size": leads, "touches": touches, "load": load}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--journeys", type=int, default=1_000_000)
+    ap.add_argument("--leads", type=int, nargs="+", help="path counts from the engine on the demo workspace(s) of these sizes")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5, help="Timed runs per model and round.")
+    ap.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (fresh subprocess per model and round).")
+    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
+    a = ap.parse_args()
+    DATA.mkdir(parents=True, exist_ok=True)
+    a.peer_err = None if a.no_peer else install_peer()
     a.load = [os.getloadavg()[0]]
-    for rnd in range(a.rounds):  # interleaved rounds: every contender sees the same machine load
-        for who, model, code, extra, python in jobs:
-            r = run(code, [str(csv), *extra, str(a.repeats)], python)
-            results.setdefault((who, model), []).append(r)
-            print(f"round {rnd + 1}", who, model, {k: v for k, v in r.items() if k not in ("credits", "runs")})
+    cases = [engine_case(a, n) for n in a.leads] if a.leads else [simulated_case(a)]
+    for case in cases:
+        case["rows"] = run_models(a, case["csv"])
     a.load.append(os.getloadavg()[0])
-    ours = {m: _merge(results.get(("levier", m), [])) for m in ("markov1", "markov3", "shapley")}
-    peer = {m: _merge(results[("ca", m)]) for m in ("markov1", "markov3") if ("ca", m) in results}
-    for model, label in (("markov1", "Markov order 1"), ("markov3", "Markov order 3"), ("shapley", "Shapley (simplified)")):
-        o, p = ours[model], peer.get(model, {})
-        err = max_rel_error(p["credits"], o["credits"]) if "credits" in p and "credits" in o else None
-        rows.append((label, o, p, err))
-    write_results(a, len(paths), conv, rows, peer_err)
+    text = section(a, cases)
+    print(text)
+    if a.json:
+        a.json.write_text(json.dumps({"benchmark": "attribution", "runs": [summary(c) for c in cases]}))
+    if not a.no_write:
+        write_section("attribution", text)
+
+
+def summary(case: dict) -> dict:
+    """One size for run_all.py: levier = engine step + exact Markov order 1 (+ Shapley), peer = CA order 1."""
+    o = {label: (ours, peer) for label, ours, peer, _e in case["rows"]}
+    m1, p1 = o["Markov order 1"]
+    sh = o["Shapley (simplified)"][0]
+    eng = case["engine"] or {"seconds": 0.0, "rss": 0}
+    out = {"leads": case["size"], "touches": case.get("touches", case["size"]), "load": case.get("load"),
+           "engine_s": eng["seconds"], "engine_rss": eng["rss"],
+           "levier_s": eng["seconds"] + m1.get("seconds", 0.0) + sh.get("seconds", 0.0),
+           "levier_rss": max(eng["rss"], m1.get("rss", 0), sh.get("rss", 0)), "markov1_s": m1.get("seconds")}
+    if "seconds" in p1:
+        out |= {"peer": "ChannelAttribution Markov order 1 (model step only)", "peer_s": p1["seconds"], "peer_rss": p1["rss"],
+                "ratio": p1["seconds"] / m1["seconds"] if m1.get("seconds") else None}
+    return out
 
 
 def _merge(runs: list[dict]) -> dict:
@@ -207,16 +287,8 @@ def _fmt_run(r: dict) -> tuple[str, str]:
     return f"{1000 * r['seconds']:.1f} (min {1000 * r['min']:.1f})", f"{r['rss'] / 2**30:.2f} GiB"
 
 
-def write_results(a: argparse.Namespace, n_paths: int, conv: int, rows: list, peer_err: str | None) -> None:
-    lines = ["## Attribution", "",
-             f"`benchmarks/attribution.py --journeys {a.journeys} --seed {a.seed} --rounds {a.rounds} --repeats {a.repeats}` — {dt.date.today()} — {machine()}.",
-             f"{a.journeys:,} journeys drawn from the demo generator's channel chain → {n_paths:,} distinct paths, {conv:,} conversions.",
-             f"Each model runs in its own subprocess on the same path-count CSV: {a.rounds} interleaved rounds (levier and "
-             f"ChannelAttribution alternate, so both see the same load), each one warm-up then {a.repeats} timed runs; "
-             "time = median (and minimum) over the pooled runs, in milliseconds from the loaded DataFrame to the credits — for levier: parse the path strings "
-             "(`PathCounts.from_arrays`), build the chain, solve every removal; peak RSS = that child's `VmHWM`.",
-             "ChannelAttribution = `markov_model(…, order=K)` with its defaults (Monte Carlo simulation), in a throwaway venv.", "",
-             "| model | levier ms (exact) | levier peak RSS | ChannelAttribution ms | CA peak RSS | levier / CA time | CA max error vs exact |",
+def _table(rows: list) -> list[str]:
+    lines = ["| model | levier ms (exact) | levier peak RSS | ChannelAttribution ms | CA peak RSS | levier / CA time | CA max error vs exact |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for label, o, p, err in rows:
         os_, orss = _fmt_run(o)
@@ -224,7 +296,22 @@ def write_results(a: argparse.Namespace, n_paths: int, conv: int, rows: list, pe
         ratio = f"{o['seconds'] / p['seconds']:.2f}×" if "seconds" in o and "seconds" in (p or {}) else "n/a"
         e = f"{100 * err[0]:.1f} % ({err[1]})" if err else ("n/a" if not label.startswith("Markov") else "–")
         lines.append(f"| {label} | {os_} | {orss} | {ps} | {prss} | {ratio} | {e} |")
-    lines.append("")
+    return lines + [""]
+
+
+def section(a: argparse.Namespace, cases: list[dict]) -> str:
+    rows = [r for c in cases for r in c["rows"]]
+    peer_err = a.peer_err
+    what = f"--leads {' '.join(str(n) for n in a.leads)}" if a.leads else f"--journeys {a.journeys} --seed {a.seed}"
+    lines = ["## Attribution", "",
+             f"`benchmarks/attribution.py {what} --rounds {a.rounds} --repeats {a.repeats}` — {dt.date.today()} — {machine()}.",
+             f"Each model runs in its own subprocess on the same path-count CSV: {a.rounds} interleaved rounds (levier and "
+             f"ChannelAttribution alternate, so both see the same load), each one warm-up then {a.repeats} timed runs; "
+             "time = median (and minimum) over the pooled runs, in milliseconds from the loaded DataFrame to the credits — for levier: parse the path strings "
+             "(`PathCounts.from_arrays`), build the chain, solve every removal; peak RSS = that child's `VmHWM`.",
+             "ChannelAttribution = `markov_model(…, order=K)` with its defaults (Monte Carlo simulation), in a throwaway venv.", ""]
+    for case in cases:
+        lines += [case["title"], "", *_table(case["rows"])]
     timed = [(o["seconds"], p["seconds"]) for _label, o, p, _e in rows if "seconds" in o and "seconds" in (p or {})]
     if timed:
         met = all(x < y for x, y in timed)
@@ -251,14 +338,7 @@ def write_results(a: argparse.Namespace, n_paths: int, conv: int, rows: list, pe
               "Shapley has no ChannelAttribution counterpart (the open-source package provides heuristic and Markov models).",
               "The machine is shared with other contributors' test runs: absolute times are noisy; medians of several runs "
               f"are reported for that reason (1-minute load average {a.load[0]:.1f} at the start, {a.load[1]:.1f} at the end, on 2 cores).", ""]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if re.search(r"^## Attribution\n", text, flags=re.M):
-        text = re.sub(r"## Attribution\n.*?(?=\n## |\Z)", lambda _m: section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-    print(section)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ run in separate subprocesses, one after the other, `repeat` times each: levier =
 compare to the previous period), pandas = ``benchmarks/baselines/audit_pandas.py`` on the same
 Parquet files (the core figures only: a subset of the audit). Each child reports wall time and
 its own peak RSS. Targets: ≥ 5× faster than pandas at 1M leads; peak RSS < 3 GB; 100k leads in
-< 10 s. Results replace the "## Audit" section of benchmarks/RESULTS.md.
+< 10 s. Results: the "audit" fragment (``_results.write_section``), one row per size;
+``--json`` also writes them for ``run_all.py``; ``--no-write`` prints only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "_data"
-RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(HERE))
+from _results import write_section  # noqa: E402
+
+DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
 PERIOD = ("2026-07-01", "2026-11-01", "2026-07-01..2026-10-31")
 
 LEVIER = """
@@ -81,37 +83,50 @@ def machine() -> str:
 def bench(leads: int, repeat: int) -> dict:
     base = prepare(leads)
     touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
-    lev = [child(LEVIER, str(base / "ws"), PERIOD[2]) for _ in range(repeat)]
-    pdx = [child(PANDAS, str(base / "data"), PERIOD[0], PERIOD[1]) for _ in range(repeat)]
+    load = os.getloadavg()[0]
+    lev, pdx = [], []
+    for _ in range(repeat):  # interleaved: both sides see the same machine load
+        lev.append(child(LEVIER, str(base / "ws"), PERIOD[2]))
+        pdx.append(child(PANDAS, str(base / "data"), PERIOD[0], PERIOD[1]))
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-    return {"leads": leads, "touches": touches, "levier_s": med(lev, "seconds"), "levier_rss": max(r["rss"] for r in lev), "pandas_s": med(pdx, "seconds"), "pandas_rss": max(r["rss"] for r in pdx)}
+    out = {"leads": leads, "touches": touches, "load": load, "levier_s": med(lev, "seconds"), "levier_rss": max(r["rss"] for r in lev),
+           "pandas_s": med(pdx, "seconds"), "pandas_rss": max(r["rss"] for r in pdx)}
+    return out | {"peer": "pandas baseline", "peer_s": out["pandas_s"], "peer_rss": out["pandas_rss"],
+                  "ratio": out["pandas_s"] / out["levier_s"]}
 
 
-def write_results(rows: list[dict], repeat: int) -> None:
-    lines = ["## Audit", "", f"{dt.date.today()} — {machine()}; median of {repeat} run(s), each in its own subprocess;",
+def section(rows: list[dict], repeat: int) -> str:
+    sizes = " ".join(str(r["leads"]) for r in rows)
+    lines = ["## Audit", "", f"`benchmarks/audit.py --leads {sizes} --repeat {repeat}` — {dt.date.today()} — {machine()}; median of {repeat} run(s), each in its own subprocess (levier and pandas interleaved);",
              "levier = full `run_audit` (all leads, 9 segments, comparison period, every section);",
              "pandas = `benchmarks/baselines/audit_pandas.py` (core figures only, per-lead frames in memory).", "",
-             "| leads | touches | levier s | pandas s | speed-up | levier peak RSS | pandas peak RSS |", "|---|---|---|---|---|---|---|"]
+             "| leads | touches | levier s | pandas s | speed-up | levier peak RSS | pandas peak RSS | load avg |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['leads']:,} | {r['touches']:,} | {r['levier_s']:.2f} | {r['pandas_s']:.2f} | {r['pandas_s'] / r['levier_s']:.1f}× | {r['levier_rss'] / 1e9:.2f} GB | {r['pandas_rss'] / 1e9:.2f} GB |")
-    lines += ["", "Targets: ≥ 5× faster than pandas at 1M leads; peak RSS < 3 GB; 100k leads < 10 s.", ""]
-    text = RESULTS.read_text(encoding="utf-8")
-    section = "\n".join(lines)
-    text = re.sub(r"## Audit\n.*?(?=\n## |\Z)", lambda _m: section, text, flags=re.S)
-    RESULTS.write_text(text, encoding="utf-8")
+        lines.append(f"| {r['leads']:,} | {r['touches']:,} | {r['levier_s']:.2f} | {r['pandas_s']:.2f} | {r['pandas_s'] / r['levier_s']:.1f}× | {r['levier_rss'] / 1e9:.2f} GB | {r['pandas_rss'] / 1e9:.2f} GB | {r['load']:.1f} |")
+    lines += ["", "Targets: ≥ 5× faster than pandas at 1M leads; peak RSS < 3 GB; 100k leads < 10 s.",
+              "The workspace caps DuckDB at 2 GB (`memory_limit`), so levier's peak RSS is bounded while pandas holds "
+              "per-lead frames in memory. Load avg = 1-minute load average of the 2 shared cores when the size started.", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--leads", type=int, nargs="*", default=[100_000, 1_000_000])
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    p.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
     a = p.parse_args()
     rows = []
     for n in a.leads:
         t = time.perf_counter()
         rows.append(bench(n, a.repeat))
         print(json.dumps(rows[-1]), f"({time.perf_counter() - t:.0f} s)", flush=True)
-    write_results(rows, a.repeat)
+    text = section(rows, a.repeat)
+    print(text)
+    if a.json:
+        a.json.write_text(json.dumps({"benchmark": "audit", "runs": rows}))
+    if not a.no_write:
+        write_section("audit", text)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@ Workload: 50 metrics × 3 arms × 20 dimension values over a 10M-row facts table
 n / Σ / Σ² per arm × cell) + statistics (Welch t-test, relative lift, every metric × arm ×
 cell). The statistics step alone runs on the same sufficient statistics with Levier and with
 GrowthBook's ``gbstats`` (installed in a throwaway venv under benchmarks/_data/, never a
-dependency). Writes the "## Experiments" section of benchmarks/RESULTS.md.
+dependency). Writes the "experiments" fragment (``_results.write_section``), one row per size.
 
     .venv/bin/python benchmarks/experiments.py [--rows 10000000] [--units 1000000]
+    .venv/bin/python benchmarks/experiments.py --rows 1000000 10000000 [--no-peer] [--json out.json] [--no-write]
+
+Each size runs in its own subprocess: the synthetic facts are built once into a DuckDB file under
+``benchmarks/_data`` (reused), then opened with the workspace's default 2 GB ``memory_limit``;
+peak RSS is that child's ``ru_maxrss``. Units default to rows / 10.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ from levier.analysis.experiments.frequentist import ttest
 from levier.analysis.experiments.metrics import MetricSpec
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT / "_data"
-VENV = DATA / "gbstats-venv"
+sys.path.insert(0, str(ROOT))
+from _results import write_section  # noqa: E402
+
+DATA = Path(os.environ.get("LEVIER_BENCH_DATA", ROOT / "_data"))
+VENV = ROOT / "_data" / "gbstats-venv"
 OUTCOMES = ["delivered", "opened", "clicked", "replied", "connected", "no_answer", "bounced", "complaint",
             "unsubscribed", "meeting_booked"]
 
@@ -122,7 +130,7 @@ def gbstats_step(pairs: list[tuple]) -> dict | None:
         if not py.exists():
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
             subprocess.run([str(py), "-m", "pip", "install", "-q", "gbstats"], check=True)
-        DATA.mkdir(exist_ok=True)
+        DATA.mkdir(parents=True, exist_ok=True)
         (DATA / "pairs.json").write_text(json.dumps(pairs))
         (DATA / "gb_run.py").write_text(GB_SCRIPT)
         out = subprocess.run([str(py), str(DATA / "gb_run.py"), str(DATA / "pairs.json")], check=True,
@@ -148,60 +156,112 @@ def levier_on_pairs(pairs: list[tuple]) -> tuple[float, list[float]]:
     return best, ps
 
 
-def write_results(text: str) -> None:
-    path = ROOT / "RESULTS.md"
-    content = path.read_text(encoding="utf-8")
-    new = re.sub(r"## Experiments\n.*?(?=\n## |\Z)", text.rstrip() + "\n", content, flags=re.S)
-    path.write_text(new, encoding="utf-8")
+def facts(rows: int, units: int) -> tuple[ibis.BaseBackend, float]:
+    """The synthetic facts in a DuckDB file (built once, reused), opened with a 2 GB memory cap."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"experiments_{rows}_{units}.duckdb"
+    t_build = 0.0
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        con = ibis.duckdb.connect(str(tmp))
+        t = time.perf_counter()
+        build(con, rows, units)
+        t_build = time.perf_counter() - t
+        con.disconnect()
+        tmp.rename(path)
+    con = ibis.duckdb.connect(str(path), read_only=True)
+    con.raw_sql("SET memory_limit = '2GB'")
+    return con, t_build
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--units", type=int, default=1_000_000)
-    args = ap.parse_args()
-    con = ibis.duckdb.connect()
-    t = time.perf_counter()
-    build(con, args.rows, args.units)
-    t_build = time.perf_counter() - t
+def one(rows: int, units: int, peer: bool) -> dict:
+    """One size, in this (child) process."""
+    load = os.getloadavg()[0]
+    con, t_build = facts(rows, units)
     tables = {n: con.table(n) for n in ("assignments", "leads", "touches")}
     ms = metrics()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     data = collect_statistics(tables, "bench", ms, ["control", "b", "c"], dimensions=["country"])
     t_engine = time.perf_counter() - t
     t_stats, pairs = statistics_step(data)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    comparisons = len(ms) * 21 * 2
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    comparisons = sum(1 for m in data.metrics for _ in range(1 + len(data.breakdowns().get("country", [])))) * 2
     lv_time, lv_p = levier_on_pairs(pairs)
-    gb = gbstats_step(pairs)
+    gb = gbstats_step(pairs) if peer else None
     max_diff = max((abs(a - b) for a, b in zip(lv_p, gb["p"], strict=True) if a is not None and b is not None),
-                   default=float("nan")) if gb else float("nan")
+                   default=float("nan")) if gb else None
+    out = {"rows": rows, "touches": rows, "units": units, "load": load, "build_s": t_build, "engine_s": t_engine,
+           "stats_s": t_stats, "comparisons": comparisons, "cells": len(data.cells), "pairs": len(pairs),
+           "levier_s": t_engine + t_stats, "levier_rss": rss1, "rss_before": rss0, "ttest_s": lv_time}
+    if gb:
+        out |= {"peer": f"gbstats {gb['version']} TwoSidedTTest (statistics step only)", "peer_s": gb["seconds"],
+                "peer_rss": None, "ratio": gb["seconds"] / lv_time, "max_p_diff": max_diff}
+    return out
+
+
+def section(runs: list[dict], argv: str) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         "## Experiments", "",
-        f"`benchmarks/experiments.py` — {date.today().isoformat()}, {platform.system()} {cpu}, "
-        f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}, DuckDB via Ibis.", "",
-        f"Workload: {args.rows:,} touches, {args.units:,} assigned leads, 50 metrics × 3 arms × "
-        f"20 dimension values (+ overall) = {comparisons:,} comparisons (Welch, relative lift).", "",
-        "| step | time | note |", "|---|---|---|",
-        f"| build synthetic facts (not measured work) | {t_build:.1f} s | DuckDB SQL |",
-        f"| engine aggregation (per-unit values + Σ, Σ² per arm × cell) | {t_engine:.1f} s | only {len(data.cells):,} statistics reach Python |",
-        f"| statistics, all {comparisons:,} comparisons | {t_stats:.2f} s | {1e6 * t_stats / comparisons:.0f} µs each |",
-        f"| end to end | {t_engine + t_stats:.1f} s | peak RSS {rss1 / 1024:.0f} MB (before aggregation {rss0 / 1024:.0f} MB) |",
-        "",
-        f"Statistics step alone on the same {len(pairs):,} sample-mean pairs (best of 3):", "",
-        "| implementation | time | ratio |", "|---|---|---|",
-        f"| Levier `ttest` | {lv_time:.3f} s | 1.00 |",
-    ]
-    if gb:
-        lines.append(f"| gbstats {gb['version']} `TwoSidedTTest` | {gb['seconds']:.3f} s | {gb['seconds'] / lv_time:.2f} |")
-        lines += ["", f"Largest |p(Levier) − p(gbstats)| over the pairs: {max_diff:.2e}."]
-    else:
-        lines.append("| gbstats | not available (no network?) | |")
-    text = "\n".join(lines) + "\n"
+        f"`benchmarks/experiments.py {argv}` — {date.today().isoformat()}, {platform.system()} {cpu}, "
+        f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}, DuckDB via Ibis (2 GB `memory_limit`).", "",
+        "Workload per size: synthetic touches, assigned leads = rows / 10, 50 metrics × 3 arms × 20 dimension values "
+        "(+ overall), Welch t-test and relative lift for every comparison. Each size runs in its own subprocess; "
+        "the facts are built once into a DuckDB file and reused (build time not counted).", "",
+        "| touches | units | engine aggregation s | statistics s (comparisons) | end to end s | peak RSS | statistics reaching Python | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        lines.append(f"| {r['rows']:,} | {r['units']:,} | {r['engine_s']:.1f} | {r['stats_s']:.2f} ({r['comparisons']:,}) | "
+                     f"{r['levier_s']:.1f} | {r['levier_rss'] / 2**20:,.0f} MiB (before aggregation {r['rss_before'] / 2**20:,.0f}) | "
+                     f"{r['cells']:,} | {r['load']:.1f} |")
+    lines += ["", "Statistics step alone on the same sample-mean pairs (best of 3), Levier `ttest` vs GrowthBook's gbstats:", "",
+              "| touches | pairs | Levier s | gbstats s | gbstats / Levier | largest \\|Δp\\| |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        if "peer_s" in r:
+            lines.append(f"| {r['rows']:,} | {r['pairs']:,} | {r['ttest_s']:.3f} | {r['peer_s']:.3f} | {r['ratio']:.2f} | {r['max_p_diff']:.2e} |")
+        else:
+            lines.append(f"| {r['rows']:,} | {r['pairs']:,} | {r['ttest_s']:.3f} | not run | | |")
+    peers = sorted({r["peer"] for r in runs if "peer" in r})
+    lines += ["", f"Peer: {', '.join(peers) or 'gbstats not run (--no-peer or no network)'}. Only the sufficient statistics "
+              "(n, Σ, Σ² per arm × cell) leave the engine, so the statistics step does not grow with the rows; "
+              "the engine step is a scan + group-by per source table. Load avg = 1-minute load average of the 2 shared "
+              "cores when the size started.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
+    ap.add_argument("--units", type=int, help="assigned leads (default: rows / 10)")
+    ap.add_argument("--no-peer", action="store_true", help="skip gbstats")
+    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:  # one size in this process, result to the given file
+        rows = args.rows[0]
+        args.child.write_text(json.dumps(one(rows, args.units or max(rows // 10, 1), not args.no_peer)))
+        return
+    runs = []
+    for rows in args.rows:
+        out = DATA / f".experiments-{os.getpid()}-{rows}.json"
+        DATA.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, __file__, "--rows", str(rows), "--child", str(out)]
+        cmd += ["--units", str(args.units)] if args.units else []
+        cmd += ["--no-peer"] if args.no_peer else []
+        subprocess.run(cmd, check=True)
+        runs.append(json.loads(out.read_text()))
+        out.unlink()
+        print(json.dumps(runs[-1]), flush=True)
+    argv = "--rows " + " ".join(str(r) for r in args.rows) + (f" --units {args.units}" if args.units else "")
+    text = section(runs, argv + (" --no-peer" if args.no_peer else ""))
     print(text)
-    write_results(text)
+    if args.json:
+        args.json.write_text(json.dumps({"benchmark": "experiments", "runs": runs}))
+    if not args.no_write:
+        write_section("experiments", text)
 
 
 if __name__ == "__main__":
