@@ -5,7 +5,8 @@
 #   (proved by the X-Levier-Worker pid header): log in on one and use the session on the other,
 #   create an action through the API and see it on the board of the other, post a touch and see
 #   /api/v1/policy/check change its answer, fetch a variant; stop the server, `levier facts flush`,
-#   and check the touch and the assignment are in the facts.
+#   and check the touch and the assignment are in the facts. `levier loop tick` (the webhook cron
+#   job) runs while the workers serve.
 # Exit status 0 when every step passed; otherwise a message naming the failed step.
 # Settings: LEVIER_TEST_PG_PORT (54329), LEVIER_TEST_PG_URL (admin URL), LEVIER_SMOKE_PORT,
 #           LEVIER_SMOKE_LEADS (2000), LEVIER_SMOKE_KEEP=1 keeps the work directory.
@@ -213,6 +214,10 @@ print(f"deploy-smoke: variant {set(answers.values())} from workers {sorted(answe
 (work / "client.json").write_text(json.dumps({"touch_id": touch_id, "lead": lead, "unit": unit, "variant": next(iter(answers.values())),
                                               "workers": sorted(seen)}))
 EOF
+
+# the webhook cron job runs beside the workers (it reads the facts read-only)
+say "levier loop tick while serving"
+"$levier" loop tick --workspace "$work/ws" --json >"$work/tick.json" || fail "levier loop tick failed while the workers serve"
 
 # 5. stop (the server applies queued facts as it stops), then `levier facts flush` and the facts check
 say "stopping the server"

@@ -15,6 +15,7 @@ from levier.data.facts import Facts, connect_facts
 from levier.data.schema import TABLE_NAMES
 from levier.errors import (
     ConfigError,
+    EngineError,
     FactsReadOnlyError,
     WorkspaceExistsError,
     WorkspaceNotFoundError,
@@ -128,6 +129,17 @@ def _refuse_writes(con: Any, url: str) -> None:
             setattr(con, method, refuse(method))
 
 
+def _connect(config: WorkspaceConfig, base: Path, read_only: bool) -> Any:
+    """The facts connection; read-only on a DuckDB file, unless this process already has it open read-write."""
+    try:
+        return connect_facts(config.facts_url, base, memory_limit=config.memory_limit, read_only=read_only)
+    except EngineError as exc:
+        if not (read_only and "different configuration" in str(exc)):
+            raise
+        # DuckDB shares one database instance per file and process: reuse it; the write guards still apply
+        return connect_facts(config.facts_url, base, memory_limit=config.memory_limit)
+
+
 def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -> Workspace:
     """Open the workspace at ``path`` (default: current directory).
 
@@ -138,7 +150,7 @@ def open_workspace(path: str | Path | None = None, *, read_only: bool = False) -
     """
     base = find_workspace(path)
     config = load_config(base / CONFIG_FILE)
-    con = connect_facts(config.facts_url, base, memory_limit=config.memory_limit, read_only=read_only)
+    con = _connect(config, base, read_only)
     facts = Facts(con, config.facts_url)
     if read_only:
         _refuse_writes(con, config.facts_url)

@@ -194,3 +194,13 @@ def test_unknown_tables_and_filters_are_named(ro: Workspace) -> None:
     with pytest.raises(SchemaError, match="touches has no column colour"):
         pending_facts(ro, "touches", colour="red")
     assert append_facts(ro, "touches", [], source="x") == 0
+
+
+def test_read_only_in_a_process_that_already_writes_the_file(ws_dir: Path) -> None:
+    with open_workspace(ws_dir) as writer, open_workspace(ws_dir, read_only=True) as reader:
+        assert writer.facts_writable and not reader.facts_writable
+        append_facts(writer, "touches", [_touch(1)], source="api")
+        assert reader.facts.count("touches") == 1  # one DuckDB instance per file and process
+        with pytest.raises(FactsReadOnlyError):
+            reader.facts.con.insert("touches", reader.facts.raw("touches"))
+        assert append_facts(reader, "touches", [_touch(2)], source="api") == 1 and pending_count(reader) == {"touches": 1}

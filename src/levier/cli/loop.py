@@ -384,9 +384,12 @@ def loop_tick(
     json_: JsonOpt = False,
 ) -> None:
     """Queue due-soon / overdue events, verify ended actions, deliver pending webhooks (run it from cron)."""
+    from levier.loop.db import transaction
     from levier.loop.services import actions, cycles, webhooks
+    from levier.workspace import open_workspace
 
-    with _session(workspace) as (ws, s):
+    # facts read-only: the tick only reads them, and runs beside `levier serve --workers N` on a DuckDB file
+    with open_workspace(workspace, read_only=True) as ws, transaction(ws.session) as s:
         due = actions.scan_due(s, soon_days=soon_days)
         verified = [a.id for a in actions.verify_due(s, ws)]
         steps = cycles.reminders(s, within_days=soon_days)
