@@ -204,3 +204,14 @@ def test_read_only_in_a_process_that_already_writes_the_file(ws_dir: Path) -> No
         with pytest.raises(FactsReadOnlyError):
             reader.facts.con.insert("touches", reader.facts.raw("touches"))
         assert append_facts(reader, "touches", [_touch(2)], source="api") == 1 and pending_count(reader) == {"touches": 1}
+
+
+def test_the_generic_engine_path_numbers_rows_and_records_the_batch(ws_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spark and warehouses take the two-append path; run it on DuckDB to check its bookkeeping."""
+    with open_workspace(ws_dir) as ws:
+        monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+        append_facts(ws, "touches", [_touch(1), _touch(2)], source="(api)", reuse_batch=True)
+        append_facts(ws, "touches", [_touch(3)], source="(api)", reuse_batch=True)
+        append_facts(ws, "touches", [_touch(4)], source="sync")
+    assert [(r["touch_id"], r["_row_id"], r["_batch"]) for r in _facts(ws_dir)] == [("t1", 1, 1), ("t2", 2, 1), ("t3", 3, 1), ("t4", 4, 2)]
+    assert [(b["batch_id"], b["file_name"], b["rows_inserted"]) for b in _imports(ws_dir)] == [(1, "(api)", 0), (2, "sync", 1)]

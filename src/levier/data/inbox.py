@@ -156,7 +156,7 @@ def _imports_row(batch: int, table: str, source: str, preset: str, n: int, claim
 
 
 def _write_duckdb(ws: Any, table: str, data: pa.Table, source: str, preset: str, claim: str, reuse: bool) -> int:
-    duck = ws.facts.con.con
+    duck = ws.facts.con.con.cursor()  # its own transaction: other threads' queries stay outside it
     view = f"_levier_inbox_{uuid.uuid4().hex[:8]}"
     data = data.append_column("_ord", pa.array(range(1, data.num_rows + 1), pa.int64()))
     duck.register(view, data)
@@ -178,6 +178,7 @@ def _write_duckdb(ws: Any, table: str, data: pa.Table, source: str, preset: str,
         raise
     finally:
         duck.unregister(view)
+        duck.close()
     return data.num_rows
 
 
