@@ -35,7 +35,7 @@ def test_account_protocol_assigns_accounts_and_analyses_them(runner, workspace) 
     res = _cli(runner, workspace, "analyze", "abm")
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)
-    assert sum(body["srm"]["observed"]) == 3
+    assert sum(body["srm"]["observed"]) == 3 and body["unit"] == "account"
     assert {e["metric"] for e in body["effects"]} == {"conversion", "lead_conversion"}
 
 

@@ -133,6 +133,7 @@ class ExperimentResult:
     primary: str = ""
     roles: dict[str, str] = field(default_factory=dict)
     decision: Any = None
+    unit: str = "lead"  # randomisation unit the statistics were computed on
 
     def primary_effects(self) -> list[EffectResult]:
         return [e for e in self.effects if e.metric == self.primary]
@@ -144,7 +145,7 @@ class ExperimentResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key": self.key, "arms": list(self.arms), "primary": self.primary, "roles": self.roles,
+            "key": self.key, "arms": list(self.arms), "unit": self.unit, "primary": self.primary, "roles": self.roles,
             "options": {k: v for k, v in asdict(self.options).items() if k != "prior"}
             | {"prior": asdict(self.options.prior) if self.options.prior else None},
             "srm": self.srm.to_dict(), "effects": [e.to_dict() for e in self.effects],
@@ -204,4 +205,5 @@ def read_out(data: ExperimentData, opts: ReadoutOptions | None = None) -> Experi
             mid[e.arm] = mid_experiment_power(e, tgt, power=opts.power, daily_units=opts.daily_units)
     return ExperimentResult(key=data.key, arms=data.arms, options=opts, srm=srm, effects=tuple(effects),
                             breakdowns=tuple(breakdowns), guardrails=tuple(guardrails), heterogeneity=hetero,
-                            mid_power=mid, primary=primary, roles={m.name: data.role(m.name) for m in data.metrics})
+                            mid_power=mid, primary=primary, roles={m.name: data.role(m.name) for m in data.metrics},
+                            unit=data.unit)
