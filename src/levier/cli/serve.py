@@ -33,7 +33,7 @@ def prepare_workspace(workspace: Path | None, workers: int) -> tuple[Path, bool]
     if workers < 1:
         raise OptionError(_("--workers must be at least 1 (got {n}).", n=workers))
     with open_workspace(workspace) as ws:  # creates missing tables, upgrades the loop DB
-        duckdb_file = ws.facts.backend_name == "duckdb" and ":memory:" not in ws.facts.url
+        duckdb_file = ws.facts.backend_name == "duckdb" and ws.facts.url.partition("://")[2].lstrip("/") not in ("", ":memory:")
         if workers > 1 and ws.facts.backend_name == "duckdb" and not duckdb_file:
             raise OptionError(_("Several workers cannot share an in-memory DuckDB facts engine."),
                               hint=_("Use a DuckDB file or a server engine (LEVIER_FACTS_URL), or --workers 1."))

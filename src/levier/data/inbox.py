@@ -104,7 +104,13 @@ def _convert(col: Column, value: Any) -> Any:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+    """None, NaN, NaT or pd.NA (a list or another non-scalar is not missing: it fails its type check)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def normalise_row(table: str, row: Mapping[str, Any], index: int = 1) -> dict[str, Any]:
