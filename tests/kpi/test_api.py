@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime as dt
+
 from tests.web.conftest import api  # noqa: F401  (fixture)
 
 
@@ -26,3 +28,25 @@ def test_registry_api(api) -> None:  # noqa: ANN001, F811
         {"kpi": "replies", "value": 30, "deadline": "2026-12-31", "baseline": 5},
         {"kpi": "win_rate", "value": 0.3, "deadline": "2026-12-31"}]})
     assert okr.status_code == 201 and len(okr.json()["key_results"]) == 2
+
+
+def test_series_get_reads_stored_points_and_post_refreshes(api) -> None:  # noqa: ANN001, F811
+    import sqlalchemy as sa
+    from tests.kpi.test_timeseries import days
+
+    from levier.kpi.models import KpiPoint, KpiSeriesState
+
+    days(api.ws, dt(2026, 9, 1), 21, batch=1)
+    q = {"grain": "week", "start": "2026-09-07", "end": "2026-09-21"}
+    got = api.call("GET", "/kpi/lead/series", "viewer", params=q)
+    assert got.status_code == 200 and got.json()["points"] == [] and got.json()["refreshed_at"] is None and got.json()["stale"] is True
+    with api.ws.session() as s:  # the GET wrote nothing
+        assert s.scalar(sa.select(sa.func.count()).select_from(KpiPoint)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(KpiSeriesState)) == 0
+    assert api.call("POST", "/kpi/lead/series/refresh", "viewer", params=q).status_code == 403
+    ref = api.call("POST", "/kpi/lead/series/refresh", "editor", params=q).json()
+    assert [p["value"] for p in ref["points"]] == [45.0, 46.0] and ref["recomputed"] == 2 and ref["stale"] is False
+    again = api.call("GET", "/kpi/lead/series", "viewer", params=q).json()
+    assert again["points"] == ref["points"] and again["refreshed_at"] == ref["refreshed_at"] and again["stale"] is False
+    days(api.ws, dt(2026, 9, 22), 1, batch=2)  # new facts: the stored series says it is stale
+    assert api.call("GET", "/kpi/lead/series", "viewer", params=q).json()["stale"] is True

@@ -1,4 +1,4 @@
-"""`levier kpi list|show|define|set-target|north-star|series|dashboard|alerts|score|sla|forecast` (the registry).
+"""`levier kpi list|show|define|set-target|set-threshold|north-star|series|refresh|dashboard|alerts|score|sla|forecast` (the registry).
 
 The older `levier kpis` (catalogue values over a period, in cli/attribution.py) stays as is.
 """
@@ -132,6 +132,47 @@ def set_target(key: str, value: float, deadline: Annotated[str, typer.Option("--
     emit_json(t.to_dict()) if json_ else console.print(_("Target {id}: {key} → {v} by {d}.", id=t.id, key=key, v=value, d=deadline))
 
 
+@kpi_app.command("set-threshold")
+def set_threshold(key: Annotated[str | None, typer.Argument(help="The KPI key (omit with --list).")] = None,
+                  lower: Annotated[float | None, typer.Option("--lower", help="Alert when a period is below this value.")] = None,
+                  upper: Annotated[float | None, typer.Option("--upper", help="Alert when a period is above this value.")] = None,
+                  segment: Annotated[list[str] | None, typer.Option("--segment", help="column=value (repeatable); none: all leads.")] = None,
+                  note: Annotated[str, typer.Option("--note")] = "",
+                  clear: Annotated[bool, typer.Option("--clear", help="Remove the threshold of KEY (and --segment).")] = False,
+                  list_: Annotated[bool, typer.Option("--list", help="List the stored thresholds (of KEY, or all).")] = False,
+                  workspace: WorkspaceOpt = None, json_: JsonOpt = False) -> None:
+    """Store the alert thresholds of a KPI (lower/upper bound, optionally for one segment) used by `levier kpi alerts --check`."""
+    from levier.kpi import thresholds
+
+    with _session(workspace) as (_ws, s):
+        if list_:
+            rows = [t.to_dict() for t in thresholds.list_thresholds(s, key)]
+            if json_:
+                emit_json(rows)
+                return
+            table = Table(title=_("KPI thresholds"))
+            for col in (_("KPI"), _("Segment"), _("Lower"), _("Upper"), _("Note")):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(r["kpi_key"], thresholds.segment_key(r["segment"]) or "—", "—" if r["lower"] is None else f"{r['lower']:g}",
+                              "—" if r["upper"] is None else f"{r['upper']:g}", r["note"])
+            console.print(table)
+            return
+        if not key:
+            raise OptionError(_("Give the KPI key (or --list)."))
+        if clear:
+            thresholds.clear_threshold(s, key, _segment(segment))
+            emit_json({"cleared": key, "segment": _segment(segment)}) if json_ else console.print(_("Threshold of {key} removed.", key=key))
+            return
+        t = thresholds.set_threshold(s, key, lower=lower, upper=upper, segment=_segment(segment), note=note)
+    if json_:
+        emit_json(t.to_dict())
+        return
+    console.print(_("Threshold {id}: {key} [{segment}] lower {lower}, upper {upper}.", id=t.id, key=key,
+                    segment=thresholds.segment_key(t.segment) or _("all leads"), lower="—" if t.lower is None else f"{t.lower:g}",
+                    upper="—" if t.upper is None else f"{t.upper:g}"))
+
+
 @kpi_app.command()
 def series(key: str, grain: Annotated[str, typer.Option("--grain", help="day, week, month or quarter.")] = "week",
            start: StartOpt = None, end: EndOpt = None,
@@ -151,6 +192,43 @@ def series(key: str, grain: Annotated[str, typer.Option("--grain", help="day, we
         table.add_column(col)
     for p in ser.points:
         table.add_row(p.period_start.date().isoformat() + (" *" if p.partial else ""), p.segment or "—", "—" if p.value is None else f"{p.value:.4g}")
+    console.print(table)
+
+
+@kpi_app.command()
+def refresh(keys: Annotated[list[str] | None, typer.Argument(help="KPI keys (default: every computable KPI).")] = None,
+            grain: Annotated[str | None, typer.Option("--grain", help="day, week, month or quarter (default: each KPI's review frequency).")] = None,
+            start: StartOpt = None, end: EndOpt = None,
+            segment_by: Annotated[list[str] | None, typer.Option("--by", help="Lead column to split by (repeatable).")] = None,
+            full: Annotated[bool, typer.Option("--full", help="Recompute every period.")] = False,
+            workspace: WorkspaceOpt = None, json_: JsonOpt = False) -> None:
+    """Refresh the stored KPI series (what the API and dashboards read), incrementally."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from levier.cli._app import err_console
+    from levier.kpi import registry, timeseries
+
+    rows = []
+    with _session(workspace) as (ws, s):
+        entries = [registry.get_kpi(s, k) for k in keys] if keys else registry.list_kpis(s, computable_only=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                      transient=True, disable=json_) as bar:
+            task = bar.add_task(_("Refreshing KPI series"), total=len(entries))
+            for e in entries:
+                g = grain or timeseries.FREQUENCY_GRAIN.get(e.frequency, "month")
+                bar.update(task, description=e.key)
+                ser = timeseries.series(ws, s, e.key, g, _day(start, "--start"), _day(end, "--end"), tuple(segment_by or ()), full=full)
+                rows.append({"key": e.key, "grain": g, "recomputed": ser.recomputed, "reused": ser.reused,
+                             "refreshed_at": ser.refreshed_at.isoformat() if ser.refreshed_at else None})
+                bar.advance(task)
+    if json_:
+        emit_json(rows)
+        return
+    table = Table(title=_("KPI series refreshed"))
+    for col in (_("KPI"), _("Grain"), _("Recomputed"), _("Reused")):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["key"], r["grain"], str(r["recomputed"]), str(r["reused"]))
     console.print(table)
 
 

@@ -2,8 +2,9 @@
 
 * **anomaly** — :func:`levier.kpi.detect.detect_anomalies` on the KPI's stored series (daily
   KPIs per day with weekly seasonality; others per week / month, season 1);
-* **threshold** — the latest complete period is worse than an active target's baseline, or
-  crosses an ``above`` / ``below`` bound given to the check;
+* **threshold** — the latest complete period crosses a stored threshold of the KPI
+  (:mod:`levier.kpi.thresholds`: lower / upper bound, overall or for one lead segment), is worse
+  than an active target's baseline, or crosses an ``above`` / ``below`` bound given to the check;
 * **lead_untouched** — leads created more than ``sla_hours`` before *now* (within ``lookback``)
   without any outbound touch, one alert per rep (team), not per lead;
 * **action_overdue** — open loop actions past their due date (the loop already notifies their
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from levier.i18n import gettext as _
-from levier.kpi import detect
+from levier.kpi import detect, thresholds
 from levier.kpi.models import ALERT_STATUSES, KpiAlert
 from levier.kpi.registry import Entry, get_kpi, list_kpis
 from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, series
@@ -99,6 +100,31 @@ def kpi_firings(ws: Any, s: Session, e: Entry, now: datetime, *, above: float | 
                 out.append(Firing("threshold", e.key, f"{when}:{why}", _("{name} = {v:.4g} on {when} crosses the {why} ({bound:.4g}).",
                                   name=e.name, v=values[i], when=when, why=why, bound=hi if hi is not None else lo), "warning",
                                   {"period": when, "value": values[i], "above": hi, "below": lo}, owner))
+    return out + _stored_threshold_firings(ws, s, e, now, grain, pts, owner, recent)
+
+
+def _stored_threshold_firings(ws: Any, s: Session, e: Entry, now: datetime, grain: str, overall: list[Any], owner: int | None,
+                              recent: int) -> list[Firing]:
+    out: list[Firing] = []
+    for th in thresholds.list_thresholds(s, e.key):
+        label = thresholds.segment_key(th.segment)
+        pts = overall
+        if th.segment:
+            ser = series(ws, s, e.key, grain, end=now, segment_by=tuple(th.segment))
+            pts = [p for p in ser.points if p.segment == label and period_end(p.period_start, grain) <= now]
+        for p in pts[max(len(pts) - recent, 0):]:
+            side = th.breached(p.value)
+            if side is None:
+                continue
+            when = p.period_start.date().isoformat()
+            name = f"{e.name} [{label}]" if label else e.name
+            bound = th.lower if side == "below" else th.upper
+            msg = (_("{name} = {v:.4g} on {when} is below its lower threshold ({bound:.4g}).", name=name, v=p.value, when=when, bound=bound)
+                   if side == "below" else
+                   _("{name} = {v:.4g} on {when} is above its upper threshold ({bound:.4g}).", name=name, v=p.value, when=when, bound=bound))
+            out.append(Firing("threshold", e.key, f"{when}:threshold {th.id}" + (f":{label}" if label else ""), msg, "warning",
+                              {"period": when, "value": p.value, "threshold_id": th.id, "side": side, "lower": th.lower,
+                               "upper": th.upper, "segment": th.segment}, owner))
     return out
 
 
@@ -142,7 +168,9 @@ def check(ws: Any, s: Session, keys: Sequence[str] | None = None, *, now: dateti
           inaction: bool = True, sla_hours: float = 2.0, above: float | None = None, below: float | None = None) -> CheckResult:
     """Run every check, store the alerts (grouped, with cool-down) and notify owners (one event each)."""
     now = now or utcnow()
-    entries = [get_kpi(s, k) for k in keys] if keys else [e for e in list_kpis(s, computable_only=True) if e.owner or e.targets]
+    watched = {t.kpi_key for t in thresholds.list_thresholds(s)}
+    entries = [get_kpi(s, k) for k in keys] if keys else [e for e in list_kpis(s, computable_only=True)
+                                                           if e.owner or e.targets or e.key in watched]
     firings = [f for e in entries for f in kpi_firings(ws, s, e, now, above=above, below=below)]
     if inaction:
         firings += inaction_firings(ws, s, now, sla_hours=sla_hours)

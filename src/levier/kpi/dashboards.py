@@ -23,7 +23,7 @@ from levier.errors import ConflictError, NotFoundError
 from levier.i18n import gettext as _
 from levier.kpi.models import ROLES, Dashboard
 from levier.kpi.registry import Entry, Target, get_kpi
-from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, series
+from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, series, stored
 from levier.loop.services._common import check_choice, require_text
 
 __all__ = ["DEFAULTS", "Tile", "lint", "status", "create_dashboard", "list_dashboards", "get_dashboard", "view"]
@@ -91,9 +91,10 @@ def _slope(values: list[float]) -> float | None:
     return float(np.polyfit(np.arange(len(values), dtype=float), np.asarray(values, float), 1)[0])
 
 
-def tile(ws: Any, s: Session, e: Entry, now: datetime, history: int = 6) -> Tile:
+def tile(ws: Any, s: Session, e: Entry, now: datetime, history: int = 6, *, refresh: bool = True) -> Tile:
+    """One KPI of a dashboard; ``refresh=False`` reads the stored series (nothing written)."""
     grain = FREQUENCY_GRAIN.get(e.frequency, "month")
-    ser = series(ws, s, e.key, grain, end=now)
+    ser = (series if refresh else stored)(ws, s, e.key, grain, end=now)
     pts = [p for p in ser.points if p.segment == "" and p.value is not None and period_end(p.period_start, grain) <= now][-history:]
     value = pts[-1].value if pts else None
     slope = _slope([p.value for p in pts if p.value is not None])
@@ -133,8 +134,12 @@ def get_dashboard(s: Session, ref: str | int) -> Dashboard:
     return row
 
 
-def view(ws: Any, s: Session, ref: str | int | None = None, *, role: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """A dashboard (stored, or a role's default) with one tile per KPI and the discipline warnings."""
+def view(ws: Any, s: Session, ref: str | int | None = None, *, role: str | None = None, now: datetime | None = None,
+         refresh: bool = True) -> dict[str, Any]:
+    """A dashboard (stored, or a role's default) with one tile per KPI and the discipline warnings.
+
+    ``refresh=False`` (the API's GET) shows the stored series as last refreshed and writes nothing.
+    """
     if ref is not None:
         d = get_dashboard(s, ref)
         name, role_, keys = d.name, d.role, list(d.kpi_keys)
@@ -144,4 +149,4 @@ def view(ws: Any, s: Session, ref: str | int | None = None, *, role: str | None 
     entries = [get_kpi(s, k) for k in keys]
     now = now or datetime.now().replace(microsecond=0)
     return {"name": name, "role": role_, "as_of": now.isoformat(), "warnings": lint(entries),
-            "tiles": [tile(ws, s, e, now).to_dict() for e in entries]}
+            "tiles": [tile(ws, s, e, now, refresh=refresh).to_dict() for e in entries]}

@@ -32,7 +32,7 @@ import pandas as pd
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["catalogue_periods", "GROUPED"]
+__all__ = ["catalogue_periods", "GROUPED", "SEGMENTABLE"]
 
 Values = dict[tuple[datetime, tuple[str, ...]], float | None]
 Grouped = Callable[[Any, list[datetime], str, tuple[str, ...]], Values]
@@ -397,6 +397,12 @@ GROUPED: dict[str, Grouped] = {
     "romi": _roas(True),
     "time_to_conversion_days": _overall("time_to_conversion_days", _time_to_conversion),
 }
+
+
+#: catalogue KPIs that can be split by a lead segment (lead cohorts: audit facts and funnel)
+SEGMENTABLE = frozenset(("lead", "conversion", "conversion_rate", "contacts_per_lead", "ttf_hours", "effective_contact_rate",
+                         "share_within_sla", "complaint_rate", "unsubscribe_rate", "touch_quality", "pearson_r", "slope", "intercept",
+                         "r2", "mql_to_sql_rate", "lead_to_opportunity_rate"))
 
 
 def catalogue_periods(ws: Any, key: str, periods: Sequence[datetime], grain: str,

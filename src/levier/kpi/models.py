@@ -16,7 +16,7 @@ from levier.loop.models import Base, _created, _fk, _id, utcnow
 
 __all__ = [
     "KINDS", "TIMINGS", "FREQUENCIES", "AARRR", "DIRECTIONS", "ROLES", "ALERT_KINDS", "ALERT_STATUSES",
-    "KpiDefinition", "KpiTarget", "Objective", "KeyResult", "Dashboard", "KpiAlert", "KpiPoint", "KpiSeriesState",
+    "KpiDefinition", "KpiTarget", "KpiThreshold", "Objective", "KeyResult", "Dashboard", "KpiAlert", "KpiPoint", "KpiSeriesState",
 ]
 
 KINDS = ("activity", "impact")
@@ -66,6 +66,22 @@ class KpiTarget(Base):
     note: Mapped[str] = mapped_column(sa.Text, default="")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = _created()
+
+
+class KpiThreshold(Base):
+    """Alert bounds of a KPI (lower and/or upper), overall or for one lead segment (migration 0007)."""
+
+    __tablename__ = "kpi_thresholds"
+    __table_args__ = (sa.UniqueConstraint("kpi_key", "segment_key"),)
+    id: Mapped[int] = _id()
+    kpi_key: Mapped[str] = mapped_column(sa.String(80), index=True)
+    segment_key: Mapped[str] = mapped_column(sa.String(300), default="")  # "column=value,…" ("" = all leads)
+    segment: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    lower: Mapped[float | None] = mapped_column(sa.Float)
+    upper: Mapped[float | None] = mapped_column(sa.Float)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
 
 
 class Objective(Base):

@@ -32,7 +32,7 @@ from levier.kpi.models import KpiPoint, KpiSeriesState
 from levier.kpi.registry import Entry, get_kpi
 from levier.loop.models import utcnow
 
-__all__ = ["Point", "Series", "series", "period_starts", "period_end", "segment_label", "compute_periods"]
+__all__ = ["Point", "Series", "series", "stored", "period_starts", "period_end", "segment_label", "compute_periods"]
 
 GRAINS = ("day", "week", "month", "quarter")
 FREQUENCY_GRAIN = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
@@ -65,6 +65,8 @@ class Series:
     recomputed: int
     reused: int
     data_end: datetime | None = None
+    refreshed_at: datetime | None = None  # when the stored points were last refreshed (None: never)
+    stale: bool = False  # facts imported since that refresh (or other dates asked for): refresh to update
 
     def values(self, segment: str = "") -> list[float | None]:
         return [p.value for p in self.points if p.segment == segment]
@@ -72,7 +74,9 @@ class Series:
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "grain": self.grain, "segment_by": list(self.segment_by), "start": self.start.isoformat(),
                 "end": self.end.isoformat(), "recomputed": self.recomputed, "reused": self.reused,
-                "data_end": self.data_end.isoformat() if self.data_end else None, "points": [p.to_dict() for p in self.points]}
+                "data_end": self.data_end.isoformat() if self.data_end else None,
+                "refreshed_at": self.refreshed_at.isoformat() if self.refreshed_at else None, "stale": self.stale,
+                "points": [p.to_dict() for p in self.points]}
 
     def to_frame(self) -> Any:
         import pandas as pd
@@ -213,12 +217,8 @@ def _series_key(e: Entry, grain: str, segment_by: tuple[str, ...], start: dateti
     return f"{e.key}|{grain}|{','.join(segment_by)}|{start.date().isoformat()}|{extra}"
 
 
-def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | datetime | None = None, end: date | datetime | None = None,
-           segment_by: Sequence[str] = (), *, full: bool = False) -> Series:
-    """The stored series of ``key``, refreshed: only new or changed periods are recomputed.
-
-    ``full=True`` recomputes every period (and replaces the stored points).
-    """
+def _plan(ws: Any, s: Session, key: str, grain: str, start: date | datetime | None, end: date | datetime | None,
+          segment_by: Sequence[str]) -> tuple[Entry, tuple[str, ...], tuple[str, ...], datetime | None, datetime, datetime, list[datetime], str]:
     e = get_kpi(s, key)
     seg_by = tuple(segment_by)
     tables = e.tables or ("leads",)
@@ -226,11 +226,27 @@ def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
     hi = _as_dt(end) if end else (data_end or datetime.now())
     lo = _as_dt(start) if start else _floor(max(_data_start(ws), hi - DEFAULT_SPAN[grain]), grain)
     periods = period_starts(lo, hi, grain)
-    skey = _series_key(e, grain, seg_by, lo)
+    return e, seg_by, tables, data_end, lo, hi, periods, _series_key(e, grain, seg_by, lo)
+
+
+def _points(s: Session, skey: str, periods: list[datetime], grain: str, data_end: datetime | None) -> tuple[Point, ...]:
+    pts = s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey, KpiPoint.period_start.in_(periods))
+                    .order_by(KpiPoint.segment, KpiPoint.period_start))
+    return tuple(Point(p.period_start, p.segment, p.value, bool(data_end and period_end(p.period_start, grain) > data_end)) for p in pts)
+
+
+def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | datetime | None = None, end: date | datetime | None = None,
+           segment_by: Sequence[str] = (), *, full: bool = False) -> Series:
+    """The series of ``key``, refreshed and stored: only new or changed periods are recomputed.
+
+    ``full=True`` recomputes every period (and replaces the stored points). This writes to the
+    loop store; :func:`stored` reads without computing or writing.
+    """
+    e, seg_by, tables, data_end, lo, hi, periods, skey = _plan(ws, s, key, grain, start, end, segment_by)
     state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
     batches = _batches(ws, tables)
-    stored = {(p.period_start, p.segment): p for p in s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey))}
-    have = {p for p, _seg in stored}
+    stored_pts = {(p.period_start, p.segment): p for p in s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey))}
+    have = {p for p, _seg in stored_pts}
     if full or state is None:
         todo = periods
     else:
@@ -238,17 +254,40 @@ def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
         cut = dirty - timedelta(days=e.settle_days) if dirty else None
         todo = [p for p in periods if p not in have or (cut is not None and period_end(p, grain) > cut)]
     values = compute_periods(ws, e, todo, grain, seg_by)
-    _store(s, skey, todo, values, stored)
+    _store(s, skey, todo, values, stored_pts)
     if state is None:
         state = KpiSeriesState(series_key=skey, watermark={})
         s.add(state)
     state.watermark = {"batches": batches, "data_end": data_end.isoformat() if data_end else None}
     state.updated_at = utcnow()
     s.flush()
-    pts = s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey, KpiPoint.period_start.in_(periods))
-                    .order_by(KpiPoint.segment, KpiPoint.period_start))
-    points = tuple(Point(p.period_start, p.segment, p.value, bool(data_end and period_end(p.period_start, grain) > data_end)) for p in pts)
-    return Series(key, grain, seg_by, lo, period_end(periods[-1], grain) if periods else hi, points, len(todo), len(periods) - len(todo), data_end)
+    return Series(key, grain, seg_by, lo, period_end(periods[-1], grain) if periods else hi, _points(s, skey, periods, grain, data_end),
+                  len(todo), len(periods) - len(todo), data_end, state.updated_at, False)
+
+
+def stored(ws: Any, s: Session, key: str, grain: str = "week", start: date | datetime | None = None, end: date | datetime | None = None,
+           segment_by: Sequence[str] = ()) -> Series:
+    """The stored series of ``key`` as last refreshed: nothing is computed or written.
+
+    ``refreshed_at`` says when it was refreshed (None: never; refresh it with :func:`series`,
+    ``POST /api/v1/kpi/{key}/series/refresh`` or ``levier kpi refresh``) and ``stale`` whether
+    facts were imported since, or the stored series covers other dates than those asked for.
+    """
+    e, seg_by, tables, data_end, lo, hi, periods, skey = _plan(ws, s, key, grain, start, end, segment_by)
+    state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
+    exact = state is not None
+    if state is None:  # the latest refresh of the same KPI, grain and split (the default start moves with the data)
+        head, tail = skey.split("|")[:3], skey.rsplit("|", 1)[1]
+        prefix = "|".join(head) + "|"
+        rows = s.scalars(sa.select(KpiSeriesState).where(KpiSeriesState.series_key.startswith(prefix, autoescape=True))
+                         .order_by(KpiSeriesState.updated_at.desc()))
+        state = next((r for r in rows if r.series_key.rsplit("|", 1)[1] == tail), None)
+    end_ = period_end(periods[-1], grain) if periods else hi
+    if state is None:
+        return Series(key, grain, seg_by, lo, end_, (), 0, 0, data_end, None, True)
+    stale = not exact or state.watermark.get("batches", {}) != _batches(ws, tables)
+    return Series(key, grain, seg_by, lo, end_, _points(s, state.series_key, periods, grain, data_end), 0, len(periods), data_end,
+                  state.updated_at, stale)
 
 
 def _store(s: Session, skey: str, todo: list[datetime], values: dict[tuple[datetime, str], float | None], stored: dict[tuple[datetime, str], Any]) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from levier.kpi import alerts, dashboards, registry, timeseries
+from levier.errors import OptionError
+from levier.i18n import gettext as _
+from levier.kpi import alerts, dashboards, registry, thresholds, timeseries
 from levier.web.deps import Db, Editor, Viewer, Ws
 
 __all__ = ["router"]
@@ -54,6 +56,13 @@ class TargetIn(_In):
     value: float
     deadline: date
     baseline: float | None = None
+    segment: dict[str, str] | None = None
+    note: str = ""
+
+
+class ThresholdIn(_In):
+    lower: float | None = None
+    upper: float | None = None
     segment: dict[str, str] | None = None
     note: str = ""
 
@@ -120,9 +129,10 @@ def create_dashboard(body: DashboardIn, _user: Editor, s: Db) -> dict[str, Any]:
 @router.get("/dashboards/{ref}")
 def view_dashboard(ref: str, _user: Viewer, s: Db, ws: Ws) -> dict[str, Any]:
     """A stored dashboard, or a role's default (``cmo``, ``sdr_manager``, ``ceo``), with tiles and warnings."""
+    """Tiles read the stored series (a GET writes nothing): refresh them with ``POST /kpi/{key}/series/refresh``."""
     if ref in dashboards.DEFAULTS:
-        return dashboards.view(ws, s, role=ref)
-    return dashboards.view(ws, s, ref)
+        return dashboards.view(ws, s, role=ref, refresh=False)
+    return dashboards.view(ws, s, ref, refresh=False)
 
 
 @router.get("/alerts")
@@ -167,9 +177,53 @@ def set_target(key: str, body: TargetIn, _user: Editor, s: Db) -> dict[str, Any]
     return registry.set_target(s, key, **body.model_dump()).to_dict()
 
 
+@router.get("/{key}/thresholds")
+def list_thresholds(key: str, _user: Viewer, s: Db) -> list[dict[str, Any]]:
+    registry.get_kpi(s, key)
+    return [t.to_dict() for t in thresholds.list_thresholds(s, key)]
+
+
+@router.post("/{key}/thresholds", status_code=201)
+def set_threshold(key: str, body: ThresholdIn, _user: Editor, s: Db) -> dict[str, Any]:
+    """Store the alert bounds of the KPI (overall, or for ``segment``); replaces earlier bounds of that segment."""
+    return thresholds.set_threshold(s, key, **body.model_dump()).to_dict()
+
+
+@router.delete("/{key}/thresholds", status_code=204)
+def clear_threshold(key: str, _user: Editor, s: Db, segment: str | None = None) -> None:
+    """Remove the bounds of the KPI for ``segment`` (``column=value,…``; none: all leads)."""
+    thresholds.clear_threshold(s, key, _segment(segment))
+
+
+def _segment(text: str | None) -> dict[str, str] | None:
+    out = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise OptionError(_("segment: '{item}' must look like column=value.", item=item))
+        out[k.strip()] = v.strip()
+    return out or None
+
+
 @router.get("/{key}/series")
 def get_series(key: str, _user: Viewer, s: Db, ws: Ws, grain: str = "week", start: date | None = None, end: date | None = None,
                by: str | None = None) -> dict[str, Any]:
-    """The KPI per period (``by``: comma-separated lead columns), refreshed incrementally."""
-    segment_by = tuple(c for c in (by or "").split(",") if c)
-    return timeseries.series(ws, s, key, grain, start, end, segment_by).to_dict()
+    """The stored KPI series per period (``by``: comma-separated lead columns); nothing is computed or written.
+
+    ``refreshed_at`` (null: never refreshed) and ``stale`` (facts imported since) say how fresh it is;
+    ``POST /kpi/{key}/series/refresh`` with the same parameters refreshes it.
+    """
+    return timeseries.stored(ws, s, key, grain, start, end, _by(by)).to_dict()
+
+
+@router.post("/{key}/series/refresh")
+def refresh_series(key: str, _user: Editor, s: Db, ws: Ws, grain: str = "week", start: date | None = None, end: date | None = None,
+                   by: str | None = None, full: bool = False) -> dict[str, Any]:
+    """Refresh the stored series incrementally (``full``: recompute every period) and return it."""
+    return timeseries.series(ws, s, key, grain, start, end, _by(by), full=full).to_dict()
+
+
+def _by(by: str | None) -> tuple[str, ...]:
+    return tuple(c for c in (by or "").split(",") if c)
