@@ -90,3 +90,12 @@ def test_incremental_refresh_recomputes_only_new_periods(data: Workspace, s: Ses
     days(data, dt(2026, 10, 14), 1, batch=3)
     inc2 = timeseries.series(data, s, "conversion_rate", "week", dt(2026, 8, 31), dt(2026, 10, 19))
     assert (inc2.recomputed, inc2.reused) == (6, 1)  # weeks ending after 2026-09-13 01:00 (new rows − 31 d) are revised
+
+
+def test_catalogue_series_keeps_leads_without_a_segment_value(data: Workspace, s: Session) -> None:
+    insert(data, "leads", [{"lead_id": f"X{i}", "created_at": dt(2026, 9, 8, 10 + i)} for i in range(3)], batch=2)  # no channel
+    got = timeseries.series(data, s, "lead", "week", dt(2026, 9, 7), dt(2026, 9, 14), segment_by=("channel",))
+    values = {p.segment: p.value for p in got.points}
+    assert values["channel=unknown"] == 3.0  # as compute_kpi and the audit read a missing value
+    assert values["channel=unknown"] == compute_kpi(data, "lead", dt(2026, 9, 7), dt(2026, 9, 14), {"channel": "unknown"}).value
+    assert sum(values.values()) == compute_kpi(data, "lead", dt(2026, 9, 7), dt(2026, 9, 14)).value

@@ -122,11 +122,12 @@ def segment_label(values: dict[str, str]) -> str:
 
 
 # -- computation in the engine ---------------------------------------------------------------
-def _segments(ws: Any, segment_by: Sequence[str]) -> list[dict[str, str]]:
+def _segments(ws: Any, segment_by: Sequence[str], missing: str = "") -> list[dict[str, str]]:
+    """The segments of the leads; a missing value reads as ``missing`` (catalogue KPIs: "unknown", as the audit)."""
     if not segment_by:
         return [{}]
     leads = ws.table("leads")
-    df = leads.select(*[leads[c].cast("string").fill_null("").name(c) for c in segment_by]).distinct().execute()
+    df = leads.select(*[leads[c].cast("string").fill_null(missing).name(c) for c in segment_by]).distinct().execute()
     return [dict(zip(segment_by, map(str, row), strict=True)) for row in sorted(df.itertuples(index=False, name=None))]
 
 
@@ -152,7 +153,7 @@ def _custom(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: 
 def _catalogue(ws: Any, e: Entry, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> dict[tuple[datetime, str], float | None]:
     from levier.analysis.kpis import compute_kpi
 
-    segments = _segments(ws, segment_by)
+    segments = _segments(ws, segment_by, "unknown")  # lead facts and funnel read a missing value as "unknown"
     got = grouped.catalogue_periods(ws, e.key, periods, grain, segments)
     if got is not None:  # one grouped query for every period and segment (ADR 0150)
         return {(p, segment_label(segments[i])): v for (p, i), v in got.items()}
