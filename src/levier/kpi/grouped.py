@@ -21,7 +21,7 @@ every grain on the demo). What makes that true, KPI family by family (ADR 0150):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -117,7 +117,14 @@ def _lead_facts(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[
     framing = resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
                       extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
                       backend=ws.facts.backend_name, version="")
-    f = lead_facts({n: ws.table(n) for n in ("leads", "stage_events", "touches")}, framing, period)
+    # only rows a lead of [lo, hi) can count: touches and conversions within its window after creation
+    # (a filter before the joins, so a refresh of recent periods does not probe the whole history)
+    until = ibis.literal(hi + timedelta(days=framing.window_days), "timestamp")
+    touches, stages = ws.table("touches"), ws.table("stage_events")
+    tables = {"leads": ws.table("leads"),
+              "touches": touches.filter((touches.at >= ibis.literal(lo, "timestamp")) & (touches.at < until)),
+              "stage_events": stages.filter((stages.at >= ibis.literal(lo, "timestamp")) & (stages.at < until))}
+    f = lead_facts(tables, framing, period)
     f = f.mutate(period=_bucket(f.created_at, grain))
     return f.filter(f.period.isin([ibis.literal(p, "timestamp") for p in periods]))
 
