@@ -16,6 +16,7 @@ Results: the ``kpi`` fragment (benchmarks/results/kpi.md, through ``_results.wri
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import os
 import shutil
@@ -134,6 +135,12 @@ def write_results(r: dict) -> None:
              f"{r['full_cpu'] / max(r['incremental_cpu'], 1e-9):.1f}× in CPU time",
              f"({r['recomputed']} of {r['full_periods']} periods recomputed: lead-cohort KPIs revise the periods of the last 31 days,",
              "funnel cohorts 90 days; event KPIs only the new day).", ""]
+    lines += ["Before this change the catalogue series called `compute_kpi` once per period: at 100,000 leads the first build took",
+              "181 s, the incremental refresh 36 s and the full recomputation 125 s (same plan, same machine, 2026-11-22); the",
+              "1M-lead run was out of reach. Why the incremental refresh is only about 2× cheaper: 14 of the 19 series are",
+              "lead-cohort KPIs, and one new day revises their last 31 days (a conversion within the 30-day window changes past",
+              "cohorts), i.e. about a quarter of the leads and touches of the range; each series also pays ~9 small bookkeeping",
+              "queries (watermarks, data end). Profiled at 100,000 leads, Ibis compilation is ~40 % of the incremental time.", ""]
     if r.get("slowest"):
         lines += ["Slowest series of the full recomputation (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["slowest"]) + ".", ""]
     write_section("kpi", "\n".join(lines))
@@ -143,8 +150,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--rewrite", help="Rewrite the section from the result dict a previous run printed (no run).")
     a = ap.parse_args()
-    r = bench(a.leads)
+    r = ast.literal_eval(a.rewrite) if a.rewrite else bench(a.leads)
     print(r)
     if not a.no_write:
         write_results(r)
