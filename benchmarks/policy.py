@@ -2,24 +2,31 @@
 
 Workload: the 1M-lead demo workspace (benchmarks/_data/demo_1000000, reused; copied to
 benchmarks/_data/policy_ws so the state file does not touch the shared one). Steps:
-1. build the policy state from the facts (one engine query + the weekly counters), timed;
-2. in process: ``Policy.check`` on random leads / channels / times for a fixed number of checks;
-3. over HTTP: uvicorn (one process) on 127.0.0.1, an open-loop client (8 keep-alive connections) sending
-   ``POST /api/v1/policy/check`` at a steady rate (default 500 req/s for 20 s); latency from the
-   scheduled send time (no coordinated omission) and from the actual send time.
-Targets: ≥ 20,000 checks/s in process; p99 < 20 ms over HTTP. Writes "## Policy" in RESULTS.md.
+1. build the policy state from the facts (one engine query + the weekly counters) and its
+   memory-mapped snapshot, timed (``--skip-build`` reuses them);
+2. in process: ``Policy.check`` on a fixed plan of random leads / channels / times (leads drawn
+   deterministically, so the SHA-256 of the first 30,000 answers compares code versions), wall
+   and CPU time;
+3. over HTTP: ``levier serve --workers N`` on 127.0.0.1 and an open-loop raw-asyncio client
+   sending ``POST /api/v1/policy/check`` at steady rates (default 500 req/s for 20 s, and a
+   sweep); latency from the scheduled send time (no coordinated omission) and from the actual
+   send time; CPU of the server processes and of the generator itself.
+Targets: ≥ 20,000 checks/s in process; p99 < 20 ms over HTTP at 500 req/s. Writes
+benchmarks/results/policy.md (``_results.write_section``).
 
-    .venv/bin/python benchmarks/policy.py [--checks 200000] [--rate 500] [--seconds 20]
+    .venv/bin/python benchmarks/policy.py [--checks 200000] [--rate 500] [--seconds 20] [--workers 2]
+        [--sweep 200,300,400] [--skip-build] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import os
-import platform
 import random
-import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -27,6 +34,9 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine_line, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "_data"
@@ -50,31 +60,54 @@ def _times(n: int, rng: random.Random) -> list[str]:
     return [(base + timedelta(minutes=rng.randrange(0, 14 * 24 * 60))).isoformat() for _ in range(n)]
 
 
-def in_process(ws_path: Path, checks: int) -> dict[str, float]:
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def _plan(policy: object, checks: int) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """100,000 leads (every 10th id) and the checks: deterministic, so answers compare across versions."""
+    leads = [r[0] for r in policy.store.con.execute("SELECT lead_id FROM leads ORDER BY lead_id")][::10]  # type: ignore[attr-defined]
+    rng = random.Random(7)
+    sample = [rng.choice(leads) for _ in range(100_000)]
+    base = datetime(2026, 10, 5, 6, 0)
+    plan = [(rng.choice(sample), rng.choice(CHANNELS), (base + timedelta(minutes=rng.randrange(0, 14 * 24 * 60))).isoformat())
+            for _ in range(checks)]
+    return sample, plan
+
+
+def in_process(ws_path: Path, checks: int, rebuild: bool) -> dict:
     from levier.policy import Policy
+    from levier.policy.snapshot import snapshot_dir
     from levier.workspace import open_workspace
 
     ws = open_workspace(ws_path)
+    out: dict = {"load_before": _load()}
     t0 = time.perf_counter()
-    policy = Policy.load(ws, rebuild=True)
-    build = time.perf_counter() - t0
-    leads = [r[0] for r in policy.store.con.execute("SELECT lead_id FROM leads ORDER BY random() LIMIT 100000")]
-    rng = random.Random(7)
-    plan = list(zip([rng.choice(leads) for _ in range(checks)], [rng.choice(CHANNELS) for _ in range(checks)], _times(checks, rng), strict=True))
-    counts: dict[str, int] = {}
-    for lead, ch, at in plan[:2000]:
+    policy = Policy.load(ws, rebuild=rebuild)
+    out["build_s"] = time.perf_counter() - t0
+    snap = policy.store.snapshot()
+    out["snapshot_mb"] = snap.nbytes() / 2**20 if snap is not None else 0.0
+    out["snapshot_files_mb"] = sum(f.stat().st_size for f in snapshot_dir(policy.store.path).rglob("*.npy")) / 2**20
+    sample, plan = _plan(policy, max(checks, 32_000))
+    digest = hashlib.sha256()
+    for lead, ch, at in plan[:30_000]:
+        digest.update(json.dumps(policy.check(lead, ch, at).to_dict(), sort_keys=True, default=str).encode())
+    out["sha256_30k"] = digest.hexdigest()
+    for lead, ch, at in plan[30_000:32_000]:
         policy.check(lead, ch, at)
-    t0 = time.perf_counter()
+    plan = plan[:checks]
+    counts: dict[str, int] = {}
+    c0, t0 = time.process_time(), time.perf_counter()
     for lead, ch, at in plan:
         d = policy.check(lead, ch, at)
         counts[d.decision] = counts.get(d.decision, 0) + 1
-    secs = time.perf_counter() - t0
-    n_leads = policy.store.count()
-    touches = int(ws.facts.count("touches"))
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out.update(checks=checks, seconds=secs, cpu_s=cpu, per_s=checks / secs, cpu_per_s=checks / cpu, decisions=counts,
+               leads=policy.store.count(), touches=int(ws.facts.count("touches")), load_after=_load(),
+               rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, sample=sample)
     policy.close()
     ws.close()
-    return {"build_s": build, "checks": checks, "seconds": secs, "per_s": checks / secs, "leads": n_leads, "touches": touches,
-            "decisions": counts, "sample": leads[:2000]}
+    return out
 
 
 def _token(ws_path: Path) -> str:
@@ -95,144 +128,223 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _worker(port: int, queue: asyncio.Queue, token: str, out: dict[str, list[float]]) -> None:
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return total
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, payload: bytes) -> tuple[int, bytes]:
+    """One request on a keep-alive connection: (status, X-Levier-Worker)."""
+    writer.write(head + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    status = int((await reader.readline()).split()[1])
+    length, worker = 0, b"?"
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        low = line.lower()
+        if low.startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+        elif low.startswith(b"x-levier-worker:"):
+            worker = line.split(b":")[1].strip()
+    await reader.readexactly(length)
+    return status, worker
+
+
+def _head(token: str) -> bytes:
+    return (b"POST /api/v1/policy/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: ")
+
+
+async def _connect(port: int, token: str, lead: str, n: int, workers: int) -> list[tuple]:
+    """``n`` keep-alive connections spread evenly over the server's worker processes (each probed once,
+    which also loads the policy in every worker); extra connections to a full worker are closed."""
+    per_worker = -(-n // workers)
+    kept: list[tuple] = []
+    seen: dict[bytes, int] = {}
+    probe = json.dumps({"lead_id": lead, "channel": "email"}).encode()
+    for _ in range(n * 12):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _status, worker = await _request(reader, writer, _head(token), probe)
+        if seen.get(worker, 0) < per_worker:
+            seen[worker] = seen.get(worker, 0) + 1
+            kept.append((reader, writer))
+        else:
+            writer.close()
+        if len(kept) == n:
+            break
+    return kept
+
+
+async def _worker(conn: tuple, queue: asyncio.Queue, token: str, out: dict) -> None:
     """One keep-alive HTTP/1.1 connection taking requests from the queue (raw asyncio streams: a
     pooled client library adds more latency than the server at this rate)."""
-    import json
-
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = conn
+    head = _head(token)
     while True:
         item = await queue.get()
         if item is None:
             writer.close()
             return
-        due, body = item
-        payload = json.dumps(body).encode()
+        due, payload = item
         sent = time.perf_counter()
-        writer.write(b"POST /api/v1/policy/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token.encode()
-                     + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+        status, worker = await _request(reader, writer, head, payload)
         end = time.perf_counter()
         out["sched"].append(end - due)
         out["send"].append(end - sent)
+        out["workers"][worker] = out["workers"].get(worker, 0) + 1
         if status != 200:
             out["errors"].append(status)
 
 
-async def _load(port: int, token: str, leads: list[str], rate: int, seconds: int, connections: int = 8) -> dict[str, float]:
-    rng = random.Random(11)
-    n = rate * seconds
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
+
+
+async def _load_run(port: int, token: str, leads: list[str], rate: int, seconds: float, server_pid: int,
+                    connections: int, n_workers: int) -> dict:
+    rng = random.Random(11 + rate)
+    n = int(rate * seconds)
     times = _times(n, rng)
-    out: dict[str, list[float]] = {"sched": [], "send": [], "errors": []}
+    bodies = [json.dumps({"lead_id": rng.choice(leads), "channel": rng.choice(CHANNELS), "at": times[i]}).encode() for i in range(n)]
+    out: dict = {"sched": [], "send": [], "errors": [], "workers": {}}
     queue: asyncio.Queue = asyncio.Queue()
-    workers = [asyncio.create_task(_worker(port, queue, token, out)) for _ in range(connections)]
-    for i in range(400):  # warm-up: policy loaded, connections open
-        await queue.put((time.perf_counter(), {"lead_id": leads[i % len(leads)], "channel": "email"}))
+    conns = await _connect(port, token, leads[0], connections, n_workers)
+    workers = [asyncio.create_task(_worker(conn, queue, token, out)) for conn in conns]
+    for i in range(600):  # warm-up: each worker's policy loaded, connections open
+        await queue.put((time.perf_counter(), json.dumps({"lead_id": leads[i % len(leads)], "channel": "email"}).encode()))
     while queue.qsize():
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
-    out["sched"].clear(), out["send"].clear(), out["errors"].clear()
+    await asyncio.sleep(1.0)
+    for k in ("sched", "send", "errors"):
+        out[k].clear()
+    out["workers"] = {}
+    load0, cpu_server0, cpu_gen0 = _load(), _tree_cpu(server_pid), time.process_time()
     start = time.perf_counter() + 0.2
     for i in range(n):
         due = start + i / rate
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait((due, {"lead_id": rng.choice(leads), "channel": rng.choice(CHANNELS), "at": times[i]}))
+        queue.put_nowait((due, bodies[i]))
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     wall = time.perf_counter() - start
-
-    def pct(xs: list[float], q: float) -> float:
-        xs = sorted(xs)
-        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
-
     sched, send = out["sched"], out["send"]
-    return {"requests": len(sched), "errors": len(out["errors"]), "wall_s": wall, "achieved_rps": len(sched) / wall,
-            "p50": pct(sched, 0.50), "p90": pct(sched, 0.90), "p99": pct(sched, 0.99), "max": max(sched) * 1000,
-            "send_p50": pct(send, 0.50), "send_p99": pct(send, 0.99)}
+    return {"rate": rate, "requests": len(sched), "errors": len(out["errors"]), "wall_s": wall, "achieved_rps": len(sched) / wall,
+            "p50": _pct(sched, 0.50), "p90": _pct(sched, 0.90), "p99": _pct(sched, 0.99), "max": max(sched) * 1000,
+            "send_p50": _pct(send, 0.50), "send_p99": _pct(send, 0.99),
+            "server_cpu_ms_per_req": (_tree_cpu(server_pid) - cpu_server0) * 1000 / max(1, len(sched)),
+            "gen_cpu_ms_per_req": (time.process_time() - cpu_gen0) * 1000 / max(1, len(sched)),
+            "per_worker": sorted(out["workers"].values(), reverse=True), "load_before": load0, "load_after": _load()}
 
 
-def over_http(ws_path: Path, leads: list[str], rate: int, seconds: int) -> dict[str, float]:
+#: The app the HTTP benchmark serves: Levier's factory wrapped by the check fast path (docs/decisions/0141).
+FACTORIES = {"fast": "levier.web.routes.api.policy_fast:app_from_env", "routed": "levier.web.app:app_from_env"}
+
+
+def over_http(ws_path: Path, leads: list[str], rates: list[int], seconds: float, workers: int, connections: int,
+              app: str) -> list[dict]:
+    """uvicorn with ``workers`` processes on the app factory (as ``levier serve --workers`` runs it)."""
     token = _token(ws_path)
     port = _free_port()
-    code = ("import uvicorn; from levier.web.app import create_app; "
-            f"uvicorn.run(create_app({str(ws_path)!r}), host='127.0.0.1', port={port}, log_level='warning', access_log=False)")
-    server = subprocess.Popen([sys.executable, "-c", code])
+    env = {**os.environ, "LEVIER_WORKSPACE": str(ws_path), "LEVIER_FACTS_READ_ONLY": "1" if workers > 1 else "0",
+           "LEVIER_WEB_WORKERS": str(workers), "LEVIER_SECURE_COOKIES": "0"}
+    code = (f"import uvicorn; uvicorn.run({FACTORIES[app]!r}, factory=True, host='127.0.0.1', port={port}, workers={workers}, "
+            "log_level='warning', access_log=False, timeout_worker_healthcheck=120)")
+    server = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
+        for _ in range(900):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.1)
-        return asyncio.run(_load(port, token, leads, rate, seconds))
+        time.sleep(3 if workers > 1 else 0)  # every worker process up before the connections are spread
+        results = []
+        for rate in rates:
+            r = asyncio.run(_load_run(port, token, leads, rate, seconds, server.pid, connections, workers))
+            r["app"] = app
+            print(r, flush=True)
+            results.append(r)
+        return results
     finally:
-        server.terminate()
-        server.wait(10)
+        server.terminate()  # the server this benchmark started (its pid), not a broad kill
+        server.wait(30)
 
 
-def _machine() -> str:
-    try:
-        import duckdb
-
-        dv = duckdb.__version__
-    except ImportError:  # pragma: no cover
-        dv = "?"
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, Python {platform.python_version()}, DuckDB {dv}"
+def _http_row(r: dict) -> str:
+    ok = "met" if r["p99"] < 20 and r["errors"] == 0 else "missed"
+    return (f"| {r['app']} | {r['rate']} | {r['achieved_rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.0f} | {r['send_p99']:.1f} | "
+            f"{r['server_cpu_ms_per_req']:.2f} | {r['gen_cpu_ms_per_req']:.2f} | {'/'.join(map(str, r['per_worker']))} | "
+            f"{r['load_before']}→{r['load_after']} | {ok} |")
 
 
-def write_results(local: dict, http: dict, rate: int, seconds: int) -> str:
+def render(local: dict, http: list[dict], workers: int, connections: int, history: str) -> str:
     ok_local = "met" if local["per_s"] >= 20_000 else "missed"
-    ok_http = "met" if http["p99"] < 20 else "missed"
     dec = ", ".join(f"{k} {v:,}" for k, v in sorted(local["decisions"].items()))
-    section = f"""## Policy
+    rows = "\n".join(_http_row(r) for r in http)
+    return f"""## Policy
 
-`benchmarks/policy.py` — {date.today().isoformat()} — {_machine()}.
+`benchmarks/policy.py` — {date.today().isoformat()} — {machine_line()}; 2 cores shared with other jobs (load average given per figure).
 Workspace: the 1M-lead demo ({local['leads']:,} leads, {local['touches']:,} touches; `benchmarks/_data/demo_1000000`, seed 7).
-State build (one engine query per lead + weekly counters, written to SQLite): **{local['build_s']:.1f} s**.
+Policy load ({'state and snapshot rebuilt' if local['rebuilt'] else 'state reused, snapshot mapped'}): {local['build_s']:.1f} s;
+snapshot {local['snapshot_mb']:.0f} MiB memory-mapped (shared by every worker through the page cache).
 
 | measure | value | target |
 |---|---:|---|
-| in-process `Policy.check`, {local['checks']:,} random checks | **{local['per_s']:,.0f} checks/s** ({1e6 / local['per_s']:.1f} µs each) | ≥ 20,000/s: {ok_local} |
-| HTTP `POST /api/v1/policy/check`, {rate} req/s for {seconds} s ({http['requests']:,} requests, {http['errors']} errors) | p50 {http['p50']:.1f} ms · p90 {http['p90']:.1f} ms · **p99 {http['p99']:.1f} ms** · max {http['max']:.1f} ms | p99 < 20 ms: {ok_http} |
-| same, latency from the actual send time | p50 {http['send_p50']:.1f} ms · p99 {http['send_p99']:.1f} ms | |
+| in-process `Policy.check`, {local['checks']:,} random checks (load {local['load_before']}→{local['load_after']}) | **{local['per_s']:,.0f} checks/s** wall ({1e6 / local['per_s']:.1f} µs) · **{local['cpu_per_s']:,.0f}/s** CPU ({1e6 / local['cpu_per_s']:.1f} µs) | ≥ 20,000/s: {ok_local} |
 
-Achieved rate {http['achieved_rps']:.0f} req/s (open loop: latencies count from the scheduled send time, so a stalled
-server cannot hide its queue). Decisions in the in-process sample: {dec}. Server: uvicorn, one process, token auth on
-every request; the load generator (raw asyncio HTTP/1.1, 8 keep-alive connections) runs on the same 2 shared cores.
-"""
-    path = ROOT / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if "## Policy\n" in text:
-        text = re.sub(r"## Policy\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-    return section
+Decisions: {dec}. SHA-256 of the first 30,000 answers: `{local['sha256_30k'][:16]}…` (identical before and after the
+changes below). Peak RSS of the benchmark process {local['rss_mb']:.0f} MiB.
+
+Over HTTP: uvicorn `--workers {workers}` (h11) serving `{FACTORIES["fast"]}` — the app of `levier serve` with the check
+answered before routing (decision 0141) —, token auth on every request, {connections} keep-alive
+connections from an open-loop raw-asyncio generator on the same 2 cores; latency from the *scheduled* send time
+(a stalled server cannot hide its queue), "sent p99" from the actual send time.
+
+| app | req/s asked | achieved | p50 ms | **p99 ms** | max ms | sent p99 ms | server CPU ms/req | generator CPU ms/req | requests per worker | load | p99 < 20 ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|
+{rows}
+{history}"""
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checks", type=int, default=200_000)
     ap.add_argument("--rate", type=int, default=500)
-    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--sweep", default="", help="other rates to measure, e.g. 200,300,400")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64, help="keep-alive connections (enough that a latency spike does not cap the rate)")
+    ap.add_argument("--skip-build", action="store_true", help="reuse the state and snapshot (no rebuild from the facts)")
+    ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--app", default="fast", help="fast (check before routing), routed (plain app), or both: fast,routed")
+    ap.add_argument("--history", type=Path, help="a Markdown file appended to the section (earlier measurements)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     ws = _prepare()
-    local = in_process(ws, args.checks)
+    local = in_process(ws, args.checks, rebuild=not args.skip_build)
+    local["rebuilt"] = not args.skip_build
     print({k: v for k, v in local.items() if k != "sample"}, flush=True)
-    http = over_http(ws, local["sample"], args.rate, args.seconds)
-    print(http, flush=True)
+    rates = sorted({args.rate, *(int(x) for x in args.sweep.split(",") if x.strip())})
+    http = [] if args.skip_http else [r for app in args.app.split(",")
+                                      for r in over_http(ws, local["sample"], rates, args.seconds, args.workers, args.connections, app)]
+    history = args.history.read_text(encoding="utf-8") if args.history else ""
+    text = render(local, http, args.workers, args.connections, history)
+    print(text)
     if not args.no_write:
-        print(write_results(local, http, args.rate, args.seconds))
+        write_section("policy", text)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,63 @@ def test_check_post_touch_and_queues(api) -> None:  # noqa: ANN001, F811
     comp = api.call("GET", "/policy/compliance?start=2026-03-01&end=2026-03-31", "viewer").json()
     assert comp["touches"] == 2 and comp["alarm"] is False
     assert api.call("GET", "/policy", "viewer").json()["source"] == "default"
+
+
+def test_check_token_cache_follows_revocation_and_roles(api) -> None:  # noqa: ANN001, F811
+    """The check endpoint caches token → user per process, but a revocation (any connection) is seen at once."""
+    import sqlalchemy as sa
+
+    from levier.loop.models import ApiToken, User
+    from levier.loop.services import users
+
+    insert_frames(api.ws.facts, {"leads": LEADS})
+    body = {"lead_id": "S1", "channel": "email", "at": "2026-03-03T10:00:00Z"}
+    for _ in range(3):
+        r = api.call("POST", "/policy/check", "viewer", json=body)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    cache = api.client.app.state.policy_tokens
+    assert cache.enabled and len(cache._users) == 1  # served from the cache after the first look-up
+    with api.ws.session() as s:  # another connection revokes the token
+        token = s.scalars(sa.select(ApiToken).join(User).where(User.role == "viewer")).first()
+        users.revoke_token(s, token.id)
+        s.commit()
+    r = api.call("POST", "/policy/check", "viewer", json=body)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    assert api.call("POST", "/policy/check", "editor", json=body).status_code == 200  # cached now
+    with api.ws.session() as s:  # deactivating the user is seen at once too
+        s.execute(sa.update(User).where(User.role == "editor").values(active=False))
+        s.commit()
+    assert api.call("POST", "/policy/check", "editor", json=body).status_code == 401
+    r = api.call("POST", "/policy/check", "admin", json={"lead_id": "S1", "channel": "email", "extra": 1})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert r.json()["error"]["details"][0]["field"] == "body.extra"
+    r = api.call("POST", "/policy/check", "admin", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert api.client.post("/api/v1/policy/check", json=body, headers={"Authorization": "Basic x"}).status_code == 401
+    spec = api.client.get("/api/v1/openapi.json").json()
+    assert "lead_id" in str(spec["paths"]["/api/v1/policy/check"]["post"]["requestBody"])
+
+
+def test_fast_path_answers_like_the_routed_endpoint(api) -> None:  # noqa: ANN001, F811
+    """``PolicyCheckFastPath`` (the check before routing): same answers, same error shape, other routes untouched."""
+    from fastapi.testclient import TestClient
+
+    from levier.web.routes.api.policy_fast import PolicyCheckFastPath
+
+    insert_frames(api.ws.facts, {"leads": LEADS})
+    app = api.client.app
+    fast = TestClient(PolicyCheckFastPath(app, fastapi_app=app), raise_server_exceptions=False)  # no lifespan: the api fixture owns it
+    path = "/api/v1/policy/check"
+    for body in ({"lead_id": "S1", "channel": "email", "at": "2026-03-03T10:00:00Z"},
+                 {"lead_id": "E1", "channel": "call", "at": "2026-03-07T10:00:00+09:00"}, {"lead_id": "V1", "channel": "sms"}):
+        a = fast.post(path, json=body, headers=api.as_("viewer"))
+        b = api.call("POST", "/policy/check", "viewer", json=body)
+        assert a.status_code == b.status_code == 200 and a.json() == b.json() and a.headers["x-levier-worker"]
+    for body, status, code in (({"lead_id": "nope", "channel": "email"}, 404, "not_found"),
+                               ({"lead_id": "S1", "channel": "fax"}, 422, "invalid_option"),
+                               ({"lead_id": "", "channel": "email"}, 422, "invalid_request")):
+        a = fast.post(path, json=body, headers={**api.as_("viewer"), "Accept-Language": "en"})
+        assert a.status_code == status and a.json()["error"]["code"] == code, a.text
+    r = fast.post(path, json={"lead_id": "S1", "channel": "email"}, headers={"Accept-Language": "fr"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated" and "jeton" in r.json()["error"]["message"].lower()
+    assert fast.get("/api/v1/policy", headers=api.as_("viewer")).json()["source"] == "default"  # routed as before

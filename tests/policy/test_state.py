@@ -13,6 +13,7 @@ from tests.policy.conftest import LEADS, touches
 from levier.data._frames import insert_frames
 from levier.policy import Policy
 from levier.policy._time import DAY, local_day_bounds, to_epoch, window_state, zone
+from levier.policy.snapshot import snapshot_dir
 
 
 def test_posting_a_touch_changes_the_next_answer(make_policy) -> None:  # noqa: ANN001
@@ -141,19 +142,45 @@ def test_the_lead_cache_follows_writes_from_another_connection(make_policy, tmp_
     p = make_policy(touches("S1", ["2026-03-03 08:30:00"]))
     other = Policy.load(p.ws, state_path=p.store.path)
     try:
-        assert other.check("S1", "email", "2026-03-03T10:00:00").allowed  # S1 now in other's LRU
-        assert "S1" in other.store._cache
+        assert other.check("S1", "email", "2026-03-03T10:00:00").allowed  # read from the shared snapshot
+        snap = other.store.snapshot()
+        assert snap is not None and "S1" not in other.store._dirty
         p.record_touch("S1", "email", "2026-03-03T09:30:00", outcome="delivered")
         assert other.check("S1", "email", "2026-03-03T10:00:00").rules == ("daily_cap.email",)
-        assert other.lead_state("S1") == p.lead_state("S1")
+        assert "S1" in other.store._dirty and "A1" in other.store._dirty_acc  # changed since the snapshot: read from SQLite
+        assert other.store.cached_lead("S1") == p.lead_state("S1") == other.lead_state("S1")
+        assert other.store.snapshot() is snap  # a posted touch does not rebuild the snapshot
         p.store.forget("S1")  # erasure through one connection: the other no longer finds the lead
         assert other.store.cached_lead("S1") is None
+        assert other.check("S2", "email", "2026-03-03T10:00:00").allowed  # a new generation, a new snapshot without S1
+        snaps = [f for f in snapshot_dir(p.store.path).rglob("*") if f.is_file()]
+        assert snaps and not [f for f in snaps if b"S1" in f.read_bytes()]
     finally:
         other.close()
 
 
+def test_snapshot_and_sqlite_reads_give_the_same_answers(make_policy, tmp_path: Path) -> None:  # noqa: ANN001
+    rows = (touches("S1", ["2026-03-03 08:30:00", "2026-03-03 09:10:00"]) + touches("E1", ["2026-03-03 01:00:00"], owner="bob")
+            + touches("E2", ["2026-03-03 02:00:00", "2026-03-04 01:00:00"], channel="call", owner="carol")
+            + touches("M1", [f"2026-03-0{d} 15:00:00" for d in range(2, 8)], outcome="no_answer", owner="bob"))
+    p = make_policy(rows)
+    plain = Policy.load(p.ws, state_path=p.store.path, snapshot=False)
+    try:
+        assert p.store.snapshot() is not None and plain.store.snapshot() is None
+        for lead in LEADS:
+            lid = lead["lead_id"]
+            assert p.store.cached_lead(lid) == plain.lead_state(lid), lid
+            for ch in ("email", "call", "sms"):
+                for at in ("2026-03-03T10:00:00", "2026-03-04T02:30:00", "2026-03-07T22:00:00", "2026-03-09T08:00:00"):
+                    assert p.check(lid, ch, at) == plain.check(lid, ch, at), (lid, ch, at)
+        assert p.store.cached_account("A3") == plain.store.account("A3") and len(p.store.cached_account("A3")) == 3
+        assert p.store.cached_lead("nope") is None and p.store.cached_account("nope") == []
+    finally:
+        plain.close()
+
+
 def test_the_lead_cache_is_bounded_and_emptied_by_own_writes(make_policy) -> None:  # noqa: ANN001
-    p = make_policy()
+    p = make_policy(snapshot=False)  # the LRU serves every read
     p.store.LEAD_CACHE = 2
     for lid in ("S1", "S2", "M1"):
         p.check(lid, "email", "2026-03-03T10:00:00")

@@ -35,6 +35,8 @@ def test_calendar_matches_the_plain_functions() -> None:
                 assert cal.window_state(ts, tz) == window_state(ts, tz, window), (name, ts)
                 assert cal.next_window_open(ts, tz) == next_window_open(ts, tz, window), (name, ts)
                 assert cal.local_day_bounds(ts, tz) == local_day_bounds(ts, tz), (name, ts)
+                why = window_state(ts, tz, window)
+                assert cal.closed(ts, tz) == (None if why is None else (why, next_window_open(ts, tz, window))), (name, ts)
 
 
 def test_calendar_hand_checked_paris_spring_forward() -> None:

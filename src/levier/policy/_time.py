@@ -174,6 +174,29 @@ class Calendar:
         tod = ((ts + h[0]) % DAY) * 1_000_000
         return None if self._lo_us <= tod < self._hi_us else "hours"
 
+    def closed(self, ts: int, tz: ZoneInfo) -> tuple[str, int] | None:
+        """``(window_state, next_window_open)`` when ``ts`` is outside the window, else None (one look-up for both)."""
+        h = self._hour(ts, tz)
+        if h is None or self._exact:
+            why = self.window_state(ts, tz)
+            return None if why is None else (why, self.next_window_open(ts, tz))
+        info = self._day(h[1], tz)
+        why = info[0]
+        if why is None:
+            tod = ((ts + h[0]) % DAY) * 1_000_000
+            if self._lo_us <= tod < self._hi_us:
+                return None
+            why = "hours"
+            if ts < info[3]:
+                return why, info[3]
+            if ts < info[4]:
+                return why, ts
+        if info[5] is None:
+            info[5] = next_window_open(info[2], tz, self.window)
+        if info[5] > ts:
+            return why, info[5]
+        return why, next_window_open(ts, tz, self.window)
+
     def next_window_open(self, ts: int, tz: ZoneInfo) -> int:
         h = self._hour(ts, tz)
         if h is None:

@@ -83,14 +83,20 @@ class Policy:
         return found[key]
 
     @classmethod
-    def load(cls, ws: Any, *, rules: PolicyRules | None = None, state_path: str | Path | None = None, rebuild: bool = False) -> Policy:
-        """The workspace policy with its state, (re)built from the facts when they changed."""
+    def load(cls, ws: Any, *, rules: PolicyRules | None = None, state_path: str | Path | None = None, rebuild: bool = False,
+             snapshot: bool = True) -> Policy:
+        """The workspace policy with its state, (re)built from the facts when they changed.
+
+        ``snapshot=False`` reads every lead from SQLite (through the LRU) instead of the shared
+        memory-mapped snapshot (docs/decisions/0140-policy-snapshot.md).
+        """
         source = "given"
         if rules is None:
             rules, source = active_rules(ws)
-        store = StateStore(state_path or Path(ws.path) / STATE_FILE)
+        store = StateStore(state_path or Path(ws.path) / STATE_FILE, snapshot=snapshot)
         policy = cls(ws, rules, store, source)
         policy.refresh(force=rebuild)
+        store.sync()  # maps (or builds) the snapshot now rather than on the first check
         return policy
 
     def close(self) -> None:
@@ -115,6 +121,10 @@ class Policy:
                 build_state(self.ws, self.store, self.responses)
                 return True
             return False
+
+    def refresh_due(self, seconds: float = 60.0) -> bool:
+        """True when :meth:`refresh_every` would look at the facts again."""
+        return time.monotonic() - self._checked_at >= seconds
 
     def refresh_every(self, seconds: float = 60.0) -> None:
         """:meth:`refresh` at most once per ``seconds`` (servers call it before each request)."""
@@ -141,11 +151,14 @@ class Policy:
         """May ``lead_id`` be contacted on ``channel`` at ``at`` (default: now, UTC)?"""
         _check_channel(channel)
         when = parse_time(at)
-        lead = self._cached_lead(lead_id)
-        seg = self._segment_for(lead)
+        store = self.store
         with self._lock:
-            account = self.store.account(lead.account_id) if seg is not None and seg.account_cap is not None else []
-            return decide(self.rules, lead, channel, when, to_epoch(when), account, self.store.week_totals, seg, matched=True)
+            lead = store.cached_lead(str(lead_id))
+            if lead is None:
+                raise NotFoundError(_("No lead '{lead}' in the facts.", lead=lead_id), hint=_("Check the id, or import the lead first."))
+            seg = self._segment_for(lead)
+            account = store.cached_account(lead.account_id) if seg is not None and seg.account_cap is not None else []
+            return decide(self.rules, lead, channel, when, to_epoch(when), account, store.week_totals, seg, matched=True)
 
     def record_touch(self, lead_id: str, channel: str, at: str | datetime | None = None, *, direction: str = "out",
                      outcome: str | None = None, owner: str | None = None, campaign_id: str | None = None,

@@ -13,6 +13,8 @@ at most :data:`RECENT_KEPT` of them — enough to decide every cap the rules all
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import sqlite3
 import time
 from bisect import insort
@@ -27,6 +29,7 @@ import ibis
 from levier.data.schema import TOUCH_CHANNELS
 from levier.policy._time import week_start
 from levier.policy.rules import RECENT_KEPT
+from levier.policy.snapshot import Snapshot, build_snapshot, drop_snapshots, new_generation
 
 __all__ = ["LeadState", "StateStore", "CHANNEL_CODE", "FLAG_BITS", "STATE_FILE", "facts_fingerprint", "encode", "decode"]
 
@@ -45,6 +48,7 @@ CREATE INDEX IF NOT EXISTS ix_leads_created ON leads (created);
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, recent TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS weeks (week INTEGER, channel TEXT, size TEXT, touch_channel TEXT, sent INTEGER NOT NULL,
   complaints INTEGER NOT NULL, PRIMARY KEY (week, channel, size, touch_channel));
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, lead_id TEXT NOT NULL, account_id TEXT);
 """
 
 
@@ -119,28 +123,43 @@ def facts_fingerprint(ws: Any) -> str:
 class StateStore:
     """The SQLite state file (one connection per process; WAL lets workers read while one writes).
 
-    Lead rows read by :meth:`cached_lead` are kept in a bounded per-process LRU. It is emptied by
-    every write made through this store (record, replace_all, forget) and whenever SQLite's
-    ``PRAGMA data_version`` shows that another connection (another worker or process) committed,
-    so a check never sees a stale row.
+    A check reads a lead through :meth:`cached_lead`: from the memory-mapped :class:`Snapshot`
+    of the state's generation, unless the lead changed after the snapshot (the ``changes`` log),
+    in which case from SQLite through a bounded per-process LRU. Every write made through a store
+    (record, replace_all, forget) logs its change and then puts a new random token in the
+    8-byte ``<state>.version`` file, which every store maps: a check compares 8 bytes (~0.1 µs)
+    and, when they moved, reads the new changes, so a touch posted in one worker is seen by the
+    next check in any other. ``PRAGMA data_version`` is also compared at most once a second, for
+    writers that bypass this class.
     """
 
-    #: Lead rows kept by the per-process LRU.
+    #: Lead rows kept by the per-process LRU (leads changed since the snapshot, or no snapshot).
     LEAD_CACHE = 32_768  # ~1.1 KB each: ~37 MB per process
+    #: Read leads from a memory-mapped snapshot (False: every read goes to SQLite through the LRU).
+    use_snapshot = True
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, snapshot: bool = True) -> None:
         self.path = Path(path)
+        self.use_snapshot = snapshot
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
         self.con.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache per connection
         self.con.execute("PRAGMA mmap_size=2147483648")  # reads straight from the OS page cache
         self.con.executescript(_SCHEMA)
+        self.con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', ?)", (new_generation(),))
         self._weeks: dict[int, dict[tuple[str, str, str], tuple[int, int]]] = {}
         self._weeks_at = 0.0
         self._totals: dict[tuple[Any, ...], tuple[int, int]] = {}
         self._cache: OrderedDict[str, LeadState] = OrderedDict()
         self._version = self._data_version()
+        self._token = _token_map(self.path)
+        self._tok: bytes | None = None  # the token when this store last read the changes
+        self._synced = 0.0
+        self._snap: Snapshot | None = None
+        self._seq = 0  # the last change folded into _dirty
+        self._dirty: set[str] = set()  # leads changed after the snapshot
+        self._dirty_acc: set[str] = set()
 
     def _data_version(self) -> int:
         return int(self.con.execute("PRAGMA data_version").fetchone()[0])
@@ -150,8 +169,63 @@ class StateStore:
         self._cache.clear()
         self._version = self._data_version()
 
+    def _bump(self) -> None:
+        """Tell every store mapping the version file that the state changed (after the commit)."""
+        self._token[:8] = os.urandom(8)
+
     def close(self) -> None:
         self.con.close()
+        self._token.close()
+        self._snap = None
+
+    # -- coherence with other connections -------------------------------------------------
+    def sync(self) -> None:
+        """Catch up with writes committed by any connection (cheap when nothing moved)."""
+        tok = self._token[:8]
+        if tok == self._tok:
+            now = time.monotonic()
+            if now - self._synced < 1.0:
+                return
+            self._synced = now
+            if self._data_version() == self._version:
+                return
+        self._catch_up(tok)
+
+    def _catch_up(self, tok: bytes) -> None:
+        self._tok, self._synced = tok, time.monotonic()
+        self.invalidate()
+        self.con.execute("BEGIN")
+        try:
+            generation = self.meta("generation") or ""
+            if self._snap is None or self._snap.generation != generation:
+                self.con.execute("COMMIT")
+                self._load_snapshot(generation)
+                self.con.execute("BEGIN")
+            rows = self.con.execute("SELECT seq, lead_id, account_id FROM changes WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
+        finally:
+            self.con.execute("COMMIT")
+        for seq, lead_id, account_id in rows:
+            self._dirty.add(lead_id)
+            if account_id:
+                self._dirty_acc.add(account_id)
+            self._seq = seq
+
+    def _load_snapshot(self, generation: str) -> None:
+        self._snap, self._seq, self._dirty, self._dirty_acc = None, 0, set(), set()
+        if not self.use_snapshot or not generation:
+            return
+        snap = None
+        try:
+            snap = build_snapshot(self.path, generation)
+        except (OSError, ValueError):  # a snapshot deleted while mapped, a full disk: read SQLite instead
+            snap = None
+        if snap is not None:
+            self._snap, self._seq = snap, snap.seq
+
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot checks read (built from the state file when missing; None if disabled)."""
+        self.sync()
+        return self._snap
 
     # -- meta ---------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -167,10 +241,13 @@ class StateStore:
         return _lead(row) if row else None
 
     def cached_lead(self, lead_id: str) -> LeadState | None:
-        """:meth:`lead` through the per-process LRU (the returned state is shared: do not mutate it)."""
+        """:meth:`lead`, coherent with every writer, from the snapshot or the LRU (do not mutate the result)."""
+        self.sync()
+        snap = self._snap
+        if snap is not None and lead_id not in self._dirty:
+            row = snap.lead_row(lead_id)
+            return None if row is None else LeadState(*row[:13], recent=row[13])  # type: ignore[misc]
         cache = self._cache
-        if self._data_version() != self._version:
-            self.invalidate()
         found = cache.get(lead_id)
         if found is not None:
             cache.move_to_end(lead_id)
@@ -181,6 +258,14 @@ class StateStore:
             if len(cache) > self.LEAD_CACHE:
                 cache.popitem(last=False)
         return found
+
+    def cached_account(self, account_id: str | None) -> list[int]:
+        """:meth:`account` from the snapshot when it is current for this account (call after :meth:`cached_lead`)."""
+        if not account_id:
+            return []
+        if self._snap is not None and account_id not in self._dirty_acc:
+            return self._snap.account(account_id)
+        return self.account(account_id)
 
     def account(self, account_id: str | None) -> list[int]:
         if not account_id:
@@ -229,6 +314,8 @@ class StateStore:
                 recent = self.account(fresh.account_id)
                 push(recent, encode(ts, channel))
                 self.con.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (fresh.account_id, json.dumps(recent)))
+            self.con.execute("INSERT INTO changes (lead_id, account_id) VALUES (?, ?)",
+                             (fresh.lead_id, fresh.account_id if outbound else None))
             if outbound or outcome == "complaint":
                 self.con.execute(
                     "INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (week, channel, size, touch_channel) DO UPDATE SET "
@@ -241,6 +328,7 @@ class StateStore:
             raise
         finally:
             self.invalidate()
+        self._bump()
         self._weeks.pop(week_start(ts), None)
         self._totals = {}
         return fresh
@@ -248,26 +336,51 @@ class StateStore:
     def replace_all(self, leads: Iterable[tuple[Any, ...]], accounts: Iterable[tuple[str, str]],
                     weeks: Iterable[tuple[Any, ...]], meta: dict[str, str]) -> None:
         """Swap the whole state in one transaction (readers keep the old one until commit)."""
+        generation = new_generation()
         self.con.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("leads", "accounts", "weeks", "meta"):
+            for table in ("leads", "accounts", "weeks", "meta", "changes"):
                 self.con.execute(f"DELETE FROM {table}")
             self.con.executemany(f"INSERT INTO leads VALUES ({','.join('?' * len(_LEAD_COLS))})", leads)
             self.con.executemany("INSERT INTO accounts VALUES (?, ?)", accounts)
             self.con.executemany("INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?)", weeks)
-            self.set_meta(**meta)
+            self.set_meta(**meta, generation=generation)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.invalidate()
+        self._bump()
+        drop_snapshots(self.path, keep=generation)
         self._weeks, self._totals = {}, {}
 
     def forget(self, lead_id: str) -> None:
-        """Remove one lead (erasure); its account's recent touches stay anonymous timestamps."""
-        self.con.execute("DELETE FROM leads WHERE lead_id = ?", (lead_id,))
-        self.invalidate()
+        """Remove one lead (erasure): a new generation, and no snapshot or change row keeps its id."""
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            self.con.execute("DELETE FROM leads WHERE lead_id = ?", (lead_id,))
+            self.con.execute("DELETE FROM changes")
+            self.set_meta(generation=new_generation())
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.invalidate()
+        self._bump()
+        drop_snapshots(self.path)
+
+
+def _token_map(state_path: Path) -> mmap.mmap:
+    """The shared 8-byte change token next to the state file, mapped read-write."""
+    fd = os.open(str(state_path.with_name(state_path.name + ".version")), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size < 8:
+            os.ftruncate(fd, 8)
+        return mmap.mmap(fd, 8)
+    finally:
+        os.close(fd)
 
 
 # -- building from the facts -------------------------------------------------------------
