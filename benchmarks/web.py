@@ -47,6 +47,8 @@ PAGES = {"dashboard": "/", "action board": "/actions", "playbook search": "/play
 USERS = ("admin", "camille", "ines", "lucas")
 PASSWORD = "levier-demo"
 TARGET_MS = 300.0
+PREVIOUS = ("Before those caches (2026-11-22, the previous version of this benchmark: one worker, stress only, httpx client, "
+            "load average 0.5 / 2.4 / 3.6): 81 req/s, p95 0.8–1.1 s; a page cost 12–18 ms in process.")
 
 
 # -- a minimal HTTP/1.1 keep-alive client --------------------------------------------------
@@ -200,6 +202,61 @@ async def _session(port: int, users: int, stress_s: float, think_s: float, think
     return out
 
 
+# -- in process: the app's own CPU per page (no HTTP server, no client) --------------------
+async def _asgi(app: object, method: str, path: str, cookie: str = "", body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]]]:
+    route, _, query = path.partition("?")
+    headers = [(b"host", b"127.0.0.1"), (b"cookie", cookie.encode())]
+    if body:
+        headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http", "path": route,
+             "raw_path": route.encode(), "query_string": query.encode(), "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    out: dict[str, object] = {}
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            out.update(status=message["status"], headers=message["headers"])
+
+    await app(scope, receive, send)  # type: ignore[operator]
+    return int(out["status"]), list(out["headers"])  # type: ignore[arg-type]
+
+
+def in_process(ws: Path, n: int) -> dict[str, float]:
+    """CPU ms per request of each page, the app driven through ASGI in this process (thread hops included)."""
+    from levier.web.app import create_app
+
+    app = create_app(ws)
+
+    async def run() -> dict[str, float]:
+        cookies = []
+        for name in USERS:
+            _status, headers = await _asgi(app, "POST", "/login", body=urlencode({"username": name, "password": PASSWORD}).encode())
+            cookies.append("; ".join(v.decode().split(";")[0] for k, v in headers if k == b"set-cookie"))
+            for path in PAGES.values():
+                assert (await _asgi(app, "GET", path, cookies[-1]))[0] == 200
+        res = {}
+        for label, path in PAGES.items():
+            t = time.process_time()
+            for i in range(n):
+                await _asgi(app, "GET", path, cookies[i % len(cookies)])
+            res[label] = (time.process_time() - t) / n * 1000
+        return res
+
+    try:
+        return asyncio.run(run())
+    finally:
+        app.state.workspace.close()  # type: ignore[attr-defined]
+
+
 # -- server --------------------------------------------------------------------------------
 def _port() -> int:
     with socket.socket() as s:
@@ -259,7 +316,7 @@ def _rows(workers: int, model: str, run: Run) -> list[str]:
     return out
 
 
-def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: str) -> str:
+def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: str, cpu: dict[str, float], cpu_load: str) -> str:
     lo, hi = args.think
     lines = [
         "## Web", "",
@@ -287,6 +344,24 @@ def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: 
     for (w, m), ok in met.items():
         said.append(f"{m} with {w} worker{'s' if w > 1 else ''}: {'**met**' if ok else '**not met**'}")
     lines += ["", "Target p95 < 300 ms on each page — " + "; ".join(said) + ".", ""]
+    pages = ", ".join(f"{label} {ms:.1f} ms" for label, ms in cpu.items())
+    http = [run.cpu / max(run.requests, 1) * 1000 for runs in results.values() for run in runs.values()]
+    lines += [
+        f"Cost of a page in process (the app driven through ASGI, no HTTP server or client; {args.in_process} requests each, "
+        f"load average {cpu_load}): {pages} of CPU. Over HTTP the server spends {min(http):.1f}–{max(http):.1f} ms of CPU per "
+        f"request ({statistics.mean(http) - statistics.mean(cpu.values()):+.1f} ms on average: the HTTP layer). What is left of a request is the "
+        "session look-up, FastAPI's dependencies and thread hand-offs and SQLAlchemy; facts figures and page HTML come from the caches "
+        "(decision 0120).",
+        PREVIOUS,
+    ]
+    for workers, runs in results.items():
+        stress = runs.get("stress")
+        if stress is not None and stress.requests:
+            rate = stress.requests / stress.wall
+            lines.append(f"Stress with {workers} worker{'s' if workers > 1 else ''}: {args.users} requests always in flight at {rate:.0f} req/s "
+                         f"make every request wait behind the others — {args.users} / {rate:.0f} ≈ {args.users / rate * 1000:.0f} ms on average "
+                         "(Little's law), whatever the page.")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -298,6 +373,7 @@ def main() -> None:
     ap.add_argument("--stress-seconds", type=float, default=20.0)
     ap.add_argument("--think-seconds", type=float, default=40.0)
     ap.add_argument("--think", type=lambda s: tuple(float(x) for x in s.split("-")), default=(1.0, 3.0))
+    ap.add_argument("--in-process", type=int, default=300, help="requests per page for the in-process CPU measurement")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if not (args.workspace / "levier.toml").is_file():
@@ -318,12 +394,15 @@ def main() -> None:
                           f"p95={_pct(xs, 95) * 1000:6.0f} ms max={max(xs) * 1000:6.0f} ms", flush=True)
                 print(f"workers={workers} {model:6s} {run.requests / run.wall:.0f} req/s, server CPU {run.cpu / max(run.requests, 1) * 1000:.1f} ms/request, "
                       f"per worker {run.workers}, errors {run.errors}, load {run.load_start} -> {run.load_end}", flush=True)
+        load = _load()
+        cpu = in_process(ws, args.in_process)
+        print(f"in process (CPU ms per request, load {load}): {cpu}", flush=True)
         import duckdb
 
         con = duckdb.connect(str(ws / "facts.duckdb"), read_only=True)
         leads = f"{con.execute('select count(*) from leads').fetchone()[0]:,} leads"
         con.close()
-    text = report(results, args, leads)
+    text = report(results, args, leads, cpu, load)
     print(text)
     if not args.no_write:
         write_section("web", text)

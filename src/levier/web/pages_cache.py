@@ -40,11 +40,13 @@ def facts_lock() -> threading.RLock:
     return _FACTS_LOCK
 
 
-def cached(key: tuple[Any, ...], compute: Callable[[], Any], ttl: float | None = None) -> Any:
+def cached(key: tuple[Any, ...], compute: Callable[[], Any], ttl: float | None = None, *, facts: bool = True) -> Any:
     """``compute()`` memoised under ``key`` in this process (least recently used out past :data:`CACHE_SIZE`).
 
     ``key`` must name the version of every input (see :func:`facts_version`); ``ttl`` (seconds)
-    only bounds figures that also depend on the clock.
+    only bounds figures that also depend on the clock. ``facts=True`` computes under
+    :func:`facts_lock` (one facts query at a time); HTML built from loop rows passes ``False`` so
+    it never waits behind a slow facts figure (the figures it needs take the lock themselves).
     """
     now = time.monotonic()
     with _CACHE_LOCK:
@@ -52,11 +54,14 @@ def cached(key: tuple[Any, ...], compute: Callable[[], Any], ttl: float | None =
         if hit is not None and (ttl is None or now - hit[0] < ttl):
             _CACHE.move_to_end(key)
             return hit[1]
-    with _FACTS_LOCK:
-        with _CACHE_LOCK:
-            hit = _CACHE.get(key)
-            if hit is not None and (ttl is None or time.monotonic() - hit[0] < ttl):
-                return hit[1]
+    if facts:
+        with _FACTS_LOCK:
+            with _CACHE_LOCK:
+                hit = _CACHE.get(key)
+                if hit is not None and (ttl is None or time.monotonic() - hit[0] < ttl):
+                    return hit[1]
+            value = compute()
+    else:
         value = compute()
     with _CACHE_LOCK:
         _CACHE[key] = (time.monotonic(), value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -242,10 +242,20 @@ def pages_sessionmaker(ws: Any) -> Any:
     return make_sessionmaker(engine)
 
 
-def get_page_db(request: Request) -> Iterator[Session]:
-    """A session committed when the page route returns normally, rolled back on error."""
-    with transaction(request.app.state.pages_sessionmaker) as session:
+async def get_page_db(request: Request) -> AsyncIterator[Session]:
+    """A session committed when the page route returns normally, rolled back on error.
+
+    :func:`levier.loop.db.transaction` entered on the event loop (creating a session does no
+    I/O) and left in a worker thread (commit or rollback, close): one thread hop, not two.
+    """
+    scope = transaction(request.app.state.pages_sessionmaker)
+    session = scope.__enter__()
+    try:
         yield session
+    except BaseException as exc:
+        await run_in_threadpool(scope.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(scope.__exit__, None, None, None)
 
 
 PageDb = Annotated[Session, Depends(get_page_db, scope="function")]

@@ -80,7 +80,7 @@ def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None
     def build() -> Any:
         return render_fragment("_dashboard_body.html", lang, **dashboard_context(s, ws, view, lang, rep, audit=(cycle, result)))
 
-    return cached(key, build)
+    return cached(key, build, facts=False)  # its facts figures take the facts lock themselves
 
 
 @router.get("/")

@@ -203,7 +203,7 @@ def board_body(s: Any, lang: str, can_edit: bool, status: str | None, owner: str
                                filters=filters, people=people, kpis=kpis, retros=retro_rows, today=today,
                                default_due=today + timedelta(days=30), can_edit=can_edit)
 
-    return cached(key, build)
+    return cached(key, build, facts=False)
 
 
 @router.get("/actions")
