@@ -25,7 +25,8 @@ def _policy(workspace: Path | None):  # noqa: ANN202
     from levier.policy import Policy
 
     ws = open_workspace(workspace)
-    return ws, Policy.load(ws)
+    # one-shot commands read a few leads: SQLite directly, no snapshot to map or build (decision 0140)
+    return ws, Policy.load(ws, snapshot=False)
 
 
 @policy_app.command("check")

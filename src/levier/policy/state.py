@@ -246,7 +246,7 @@ class StateStore:
         snap = self._snap
         if snap is not None and lead_id not in self._dirty:
             row = snap.lead_row(lead_id)
-            return None if row is None else LeadState(*row[:13], recent=row[13])  # type: ignore[misc]
+            return None if row is None else LeadState(*row)  # the 14 fields in order
         cache = self._cache
         found = cache.get(lead_id)
         if found is not None:
