@@ -177,39 +177,62 @@ def compute_periods(ws: Any, e: Entry, periods: list[datetime], grain: str, segm
 
 
 # -- watermarks and storage ------------------------------------------------------------------
+def _one_query(parts: list[Any]) -> list[dict[str, Any]]:
+    """Rows of several one-row aggregates (``name``, ``v``) fetched in one engine query."""
+    import ibis
+
+    if not parts:
+        return []
+    return (parts[0] if len(parts) == 1 else ibis.union(*parts)).execute().to_dict("records")
+
+
+def _moment(v: Any) -> datetime | None:
+    if v is None or v != v:
+        return None
+    return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+
+
 def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
-    out = {}
+    import ibis
+
+    parts = []
     for name in tables:
-        v = ws.facts.raw(name)._batch.max().execute()
-        out[name] = -1 if v is None or v != v else int(v)
-    return out
+        t = ws.facts.raw(name)
+        parts.append(t.agg(name=ibis.literal(name), v=t._batch.max().cast("int64")))
+    got = {r["name"]: r["v"] for r in _one_query(parts)}
+    return {n: -1 if got.get(n) is None or got[n] != got[n] else int(got[n]) for n in tables}
 
 
 def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
     """The earliest time of a row imported after the watermark (None when nothing is new)."""
-    first: datetime | None = None
+    import ibis
+
+    parts = []
     for name, batch in new.items():
         if batch <= old.get(name, -1):
             continue
         raw = ws.facts.raw(name)
+        fresh = raw.filter(raw._batch > old.get(name, -1))
         cols = [c.name for c in TABLES[name].columns if c.is_time and c.name in ("created_at", "at", "date", "closed_at", "assigned_at")]
-        for col in cols:
-            v = raw.filter(raw._batch > old.get(name, -1))[col].min().execute()
-            if v is not None and v == v:
-                v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
-                v = datetime.combine(v, datetime.min.time()) if isinstance(v, date) and not isinstance(v, datetime) else v
-                first = v if first is None or v < first else first
-    return first
+        parts += [fresh.agg(name=ibis.literal(f"{name}.{col}"), v=fresh[col].min().cast("timestamp")) for col in cols]
+    times = [t for t in (_moment(r["v"]) for r in _one_query(parts)) if t is not None]
+    return min(times) if times else None
 
 
 def _data_end(ws: Any, tables: Sequence[str]) -> datetime | None:
-    ends = []
+    """The end of the data the KPI reads: the latest time (a date column: the day after)."""
+    import ibis
+
+    parts, dated = [], set()
     for name in tables:
         col = TABLES[name].time_column
-        v = ws.table(name)[col].max().execute() if col else None
-        if v is not None and v == v:
-            v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
-            ends.append(v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()) + timedelta(days=1))
+        if not col:
+            continue
+        t = ws.table(name)
+        if t[col].type().is_date():
+            dated.add(name)
+        parts.append(t.agg(name=ibis.literal(name), v=t[col].max().cast("timestamp")))
+    ends = [v + timedelta(days=1) if r["name"] in dated else v for r in _one_query(parts) if (v := _moment(r["v"])) is not None]
     return max(ends) if ends else None
 
 
