@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/run_all.py --sizes 100M         # on demand (generates ~100M rows)
     .venv/bin/python benchmarks/run_all.py --only audit,ingest --sizes 1M
     .venv/bin/python benchmarks/run_all.py --quick --no-write   # smoke test: tiny sizes, seconds
+    .venv/bin/python benchmarks/run_all.py --only policy --update   # re-run one benchmark into the saved run
+    .venv/bin/python benchmarks/run_all.py --render benchmarks/results/suite.json   # rewrite the sections only
 
 Sizes are named by the number of touches: "1M" = the demo workspace of 100,000 leads (≈ 0.8M
 touches) and 1,000,000-row files; "10M" = 1,000,000 leads (≈ 8.2M touches) and 10,000,000 rows;
@@ -127,7 +129,7 @@ def _run(bench: str, sizes: list[str], args: list[str], workdir: Path, timeout: 
     text = log.read_text(errors="replace")
     if json_out.exists():
         run.measures = json.loads(json_out.read_text())["runs"]
-    run.printed = [ln for ln in text.splitlines() if ln.startswith("|")] or [ln[:300] for ln in text.strip().splitlines()[-3:]]
+    run.printed = [ln for ln in text.splitlines() if ln.startswith("|")] or [ln[:300] for ln in text.strip().splitlines()[-8:]]
     if status != "ok":
         run.printed = [f"    {ln[:300]}" for ln in text.strip().splitlines()[-8:]]
     return run
@@ -178,7 +180,8 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
     lines = ["## Suite", "",
              f"`{args.command}` — started {started} UTC — {machine_line()} — {wall / 60:.1f} min in all; "
              f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end (2 cores shared with other contributors).",
-             f"Sizes: {sizes}. Each benchmark ran as a subprocess of `benchmarks/run_all.py`, its baseline or peer side by side in the same run.", "",
+             f"Sizes: {sizes}. Each benchmark ran as a subprocess of `benchmarks/run_all.py`, its baseline or peer side by side in the same run.",
+             *[f"Re-run later: {u}." for u in getattr(args, "updates", [])], "",
              "| benchmark | size | touches / rows | levier s | levier peak RSS | baseline or peer | peer s | peer / levier time | load avg | status |",
              "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for run in runs:
@@ -218,16 +221,17 @@ def growth_section(runs: list[Run], args: argparse.Namespace, started: str) -> s
              f"Cost vs rows, from the suite run of {started} UTC (`{args.command}`): time and peak memory of the levier "
              "side of each benchmark at each size. Peak RSS is the high-water mark (`ru_maxrss` / `VmHWM`) of the child "
              "process that did the levier work; the process-tree column is `os.wait4`'s rusage of the whole benchmark "
-             "subprocess (its largest process, baseline or peer included).", "",
+             "subprocess, which ran every size (its largest process over all sizes, baseline or peer included).", "",
              "| benchmark | size | touches / rows | levier s | µs per row | levier peak RSS | process-tree peak RSS |",
              "|---|---|---:|---:|---:|---:|---:|"]
     fits = []
     for run in runs:
         rows = [r for r in _size_rows(run) if r.get("touches")]
-        for r in rows:
+        for i, r in enumerate(rows):
             per = 1e6 * r["levier_s"] / r["touches"] if r.get("levier_s") else None
+            tree = _gib(run.tree_rss) if i == len(rows) - 1 else "↓"
             lines.append(f"| {run.bench} | {r['size']} | {r['touches']:,} | {_num(r.get('levier_s'))} | "
-                         f"{_num(per)} | {_gib(r.get('levier_rss'))} | {_gib(run.tree_rss)} |")
+                         f"{_num(per)} | {_gib(r.get('levier_rss'))} | {tree} |")
         if len(rows) >= 2:
             a, b = rows[0], rows[-1]
             fits.append(f"| {run.bench} | {a['touches']:,} → {b['touches']:,} ({b['touches'] / a['touches']:.1f}×) | "
@@ -237,13 +241,58 @@ def growth_section(runs: list[Run], args: argparse.Namespace, started: str) -> s
         lines += ["", "Growth between the smallest and the largest size (exponent k in cost ∝ rows^k: 1 = linear, "
                   "0 = flat):", "",
                   "| benchmark | rows | time × | time exponent | peak RSS × | memory exponent |", "|---|---|---:|---:|---:|---:|", *fits]
-    lines += ["", "Memory stays flat where the engine streams and spills (ingest and audit cap DuckDB at 1–2 GB; "
-              "experiments and attribution pull only sufficient statistics / path counts into Python). "
-              "Benchmarks without a size option (policy, web) are not in this table; see the suite section.", ""]
+    lines += ["", "Reading it: time grows about linearly with rows (exponent near 1; below 1 where fixed costs — "
+              "process start, imports, planning — still dominate the small size). Memory does not follow the rows: "
+              "the DuckDB engine works within a fixed cap (1 GB for ingest, the workspace's 2 GB `memory_limit` for "
+              "the analyses) and spills to disk beyond it, and Python holds only sufficient statistics, histograms "
+              "or path counts (attribution's distinct paths excepted, see docs/capacity.md). So peak RSS rises from the "
+              "small size up to that cap and cannot pass it as data keeps growing; the plateau itself needs a size "
+              "beyond the cap to show (`--sizes 100M`). Benchmarks without a size option (policy, web) are "
+              "not in this table; see the suite section.", ""]
     return "\n".join(lines)
 
 
 # -- main ----------------------------------------------------------------------------------------
+SAVED = HERE / "results" / "suite.json"
+
+
+def save(runs: list[Run], args: argparse.Namespace, started: str, wall: float, loads: tuple[float, float]) -> None:
+    """Keep what the sections were made from, so they can be re-rendered (``--render``)."""
+    data = {"command": args.command, "sizes": args.sizes, "started": started, "wall": wall, "loads": list(loads),
+            "runs": [vars(r) for r in runs], "updates": getattr(args, "updates", [])}
+    SAVED.write_text(json.dumps(data, indent=1, default=list) + "\n", encoding="utf-8")
+
+
+def _merge(new: list[Run], args: argparse.Namespace, started: str) -> tuple[list[Run], argparse.Namespace, str, float, tuple[float, float]]:
+    """The saved run with the benchmarks of ``new`` replaced (``--update``)."""
+    data = json.loads(SAVED.read_text(encoding="utf-8"))
+    names = {r.bench for r in new}
+    old = [Run(**{**r, "load": tuple(r["load"])}) for r in data["runs"]]
+    merged = [r for r in old if r.bench not in names]
+    for r in new:  # keep the suite's order
+        order = [o.bench for o in old]
+        at = next((i for i, o in enumerate(merged) if r.bench in order and o.bench in order and order.index(o.bench) > order.index(r.bench)), len(merged))
+        merged.insert(at, r)
+    note = f"{', '.join(sorted(names))} at {started} UTC (`{args.command}`)"
+    merged_args = argparse.Namespace(command=data["command"], sizes=data["sizes"], updates=[*data.get("updates", []), note])
+    return merged, merged_args, data["started"], data["wall"], tuple(data["loads"])
+
+
+def render(path: Path, write: bool) -> int:
+    """Rewrite the suite and growth sections from a saved run (no benchmark is run)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    runs = [Run(**{**r, "load": tuple(r["load"])}) for r in data["runs"]]
+    args = argparse.Namespace(command=data["command"], sizes=data["sizes"], updates=data.get("updates", []))
+    suite = suite_section(runs, args, data["started"], data["wall"], tuple(data["loads"]))
+    growth = growth_section(runs, args, data["started"])
+    print(suite)
+    print(growth)
+    if write:
+        write_section("suite", suite)
+        write_section("growth", growth)
+    return 0
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Run every benchmark at several sizes and record the suite and growth sections.")
     ap.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help=f"comma-separated among {', '.join(SIZES)} (default 1M,10M)")
@@ -251,6 +300,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny size, no peers; policy/web/kpi only check their --help")
     ap.add_argument("--no-write", action="store_true", help="print only: no section is written (passed on to every benchmark)")
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per benchmark subprocess")
+    ap.add_argument("--update", action="store_true",
+                    help=f"run only --only and replace those benchmarks in the saved run ({SAVED.name}), then rewrite the sections")
+    ap.add_argument("--render", type=Path, help=f"only re-render the sections from a saved run (e.g. {SAVED.relative_to(HERE.parent)})")
     args = ap.parse_args(argv)
     args.command = "benchmarks/run_all.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:] if argv is None else argv))
     args.sizes = ["quick"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -263,6 +315,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.render:
+        return render(args.render, not args.no_write)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")])))
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     loads0 = os.getloadavg()[0]
@@ -281,11 +335,16 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
                 print(f"[{time.strftime('%H:%M:%S')}] {name}: {run.status}, {run.seconds:.1f} s, tree peak RSS {_gib(run.tree_rss)}", flush=True)
     wall = time.perf_counter() - t0
-    suite = suite_section(runs, args, started, wall, (loads0, os.getloadavg()[0]))
-    growth = growth_section(runs, args, started)
+    loads = (loads0, os.getloadavg()[0])
+    shown = args
+    if args.update and SAVED.exists():
+        runs, shown, started, wall, loads = _merge(runs, args, started)
+    suite = suite_section(runs, shown, started, wall, loads)
+    growth = growth_section(runs, shown, started)
     print(suite)
     print(growth)
     if not args.no_write:
+        save(runs, shown, started, wall, loads)
         write_section("suite", suite)
         write_section("growth", growth)
     return 0 if all(r.status.startswith("ok") for r in runs) else 1
