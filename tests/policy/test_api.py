@@ -76,6 +76,22 @@ def test_fast_path_answers_like_the_routed_endpoint(api) -> None:  # noqa: ANN00
 
     insert_frames(api.ws.facts, {"leads": LEADS})
     app = api.client.app
+    assert any(m.cls is PolicyCheckFastPath for m in app.user_middleware)  # create_app serves the check before routing
+    kept = list(app.user_middleware)
+    app.user_middleware = [m for m in kept if m.cls is not PolicyCheckFastPath]  # api.call below: the routed endpoint
+    app.middleware_stack = app.build_middleware_stack()
+    try:
+        _compare_fast_and_routed(api, app)
+    finally:
+        app.user_middleware = kept
+        app.middleware_stack = app.build_middleware_stack()
+
+
+def _compare_fast_and_routed(api, app) -> None:  # noqa: ANN001, F811
+    from fastapi.testclient import TestClient
+
+    from levier.web.routes.api.policy_fast import PolicyCheckFastPath
+
     fast = TestClient(PolicyCheckFastPath(app, fastapi_app=app), raise_server_exceptions=False)  # no lifespan: the api fixture owns it
     path = "/api/v1/policy/check"
     for body in ({"lead_id": "S1", "channel": "email", "at": "2026-03-03T10:00:00Z"},

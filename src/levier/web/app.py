@@ -113,6 +113,9 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
     install_error_handlers(app)
     _read_only_errors(app)
+    from levier.web.routes.api.policy_fast import PolicyCheckFastPath
+
+    app.add_middleware(PolicyCheckFastPath)  # innermost: the hot check skips route matching (decision 0141)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(WorkerHeaderMiddleware)
     # server-rendered pages + /static (web-app issue)
