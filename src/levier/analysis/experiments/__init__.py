@@ -6,40 +6,68 @@ from assignments + facts (:mod:`.analysis`). See docs/experiments.md.
 
 from __future__ import annotations
 
-from levier.analysis.experiments.analysis import collect_statistics
-from levier.analysis.experiments.assignment import (
-    AssignmentPlan,
-    assign_batch,
-    assign_variant,
-    bucket,
-    plan_assignments,
-)
-from levier.analysis.experiments.bayesian import GaussianPrior, bayesian
-from levier.analysis.experiments.data import ExperimentData
-from levier.analysis.experiments.decision import Decision, decide
-from levier.analysis.experiments.design import (
-    DesignResult,
-    design,
-    minimum_detectable_effect,
-    sample_size,
-)
-from levier.analysis.experiments.frequentist import ttest
-from levier.analysis.experiments.metrics import MetricSpec
-from levier.analysis.experiments.moments import EffectMoments, effect_moments
-from levier.analysis.experiments.multiple import adjust_results, benjamini_hochberg, holm
-from levier.analysis.experiments.power import MidPower, mid_experiment_power
-from levier.analysis.experiments.protocol import Arm, Protocol, ProtocolStore, render_protocol
-from levier.analysis.experiments.readout import ExperimentResult, ReadoutOptions, read_out
-from levier.analysis.experiments.results import EffectResult
-from levier.analysis.experiments.sequential import sequential
-from levier.analysis.experiments.srm import SrmResult, srm_check
-from levier.analysis.experiments.statistics import (
-    ProportionStatistic,
-    RatioStatistic,
-    RegressionAdjustedStatistic,
-    SampleMeanStatistic,
-)
-from levier.analysis.experiments.summary import parse_summary, read_summary
+from importlib import import_module
+from typing import Any
+
+# Names are loaded on first use (PEP 562): a web worker that only serves variants imports the
+# hashing module, not SciPy and the statistics (a worker starts seconds faster).
+_WHERE: dict[str, str] = {
+    "collect_statistics": "analysis",
+    "AssignmentPlan": "assignment",
+    "assign_batch": "assignment",
+    "assign_variant": "assignment",
+    "bucket": "assignment",
+    "plan_assignments": "assignment",
+    "GaussianPrior": "bayesian",
+    "bayesian": "bayesian",
+    "ExperimentData": "data",
+    "Decision": "decision",
+    "decide": "decision",
+    "DesignResult": "design",
+    "design": "design",
+    "minimum_detectable_effect": "design",
+    "sample_size": "design",
+    "ttest": "frequentist",
+    "MetricSpec": "metrics",
+    "EffectMoments": "moments",
+    "effect_moments": "moments",
+    "adjust_results": "multiple",
+    "benjamini_hochberg": "multiple",
+    "holm": "multiple",
+    "MidPower": "power",
+    "mid_experiment_power": "power",
+    "Arm": "protocol",
+    "Protocol": "protocol",
+    "ProtocolStore": "protocol",
+    "render_protocol": "protocol",
+    "ExperimentResult": "readout",
+    "ReadoutOptions": "readout",
+    "read_out": "readout",
+    "EffectResult": "results",
+    "sequential": "sequential",
+    "SrmResult": "srm",
+    "srm_check": "srm",
+    "ProportionStatistic": "statistics",
+    "RatioStatistic": "statistics",
+    "RegressionAdjustedStatistic": "statistics",
+    "SampleMeanStatistic": "statistics",
+    "parse_summary": "summary",
+    "read_summary": "summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "ProportionStatistic",

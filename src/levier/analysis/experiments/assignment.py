@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy import stats as sps
-
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -97,6 +95,8 @@ class AssignmentPlan:
         tot = sum(self.weights)
         exp = [n * w / tot for w in self.weights]
         keep = [i for i, e in enumerate(exp) if e > 0]
+        from scipy import stats as sps
+
         return float(sps.chisquare([obs[i] for i in keep], [exp[i] for i in keep]).pvalue)
 
     def rows(self) -> list[dict[str, str]]:
