@@ -149,3 +149,64 @@ def test_memo_formatter_gives_what_the_formatter_gives() -> None:
             for _ in range(2):  # the second call is a memo hit (or, for a list, formatted again)
                 assert getattr(m, method)(*args) == getattr(f, method)(*args), (lang, method, args)
         assert m.num(True) != m.num(1) or math.isnan(1)  # a bool is not the number 1
+
+
+@pytest.mark.slow
+def test_two_real_workers_show_a_form_post_on_the_next_page(workspace, tmp_path) -> None:  # noqa: ANN001
+    """`levier serve --workers 2`: an action moved through one process shows at once on both."""
+    import http.client
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    with workspace.session() as s:
+        users.create_user(s, "editor", role="editor", password=PASSWORD)
+        action_id = actions.create_action(s, "Move me", owner="editor", due_date=date.today() + timedelta(days=9), kpi_key="ttf_hours", target=2).id
+        s.commit()
+    workspace.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    levier = shutil.which("levier", path=str(Path(sys.executable).parent)) or "levier"
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([levier, "serve", "-w", str(workspace.path), "--port", str(port), "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        conns: dict[str, list[tuple[http.client.HTTPConnection, str]]] = {}
+        deadline = time.monotonic() + 90
+        while len(conns) < 2 and time.monotonic() < deadline:  # keep-alive connections until both workers hold some
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("POST", "/login", urlencode({"username": "editor", "password": PASSWORD}), {"Content-Type": "application/x-www-form-urlencoded"})
+                r = c.getresponse()
+                r.read()
+            except OSError:
+                time.sleep(0.3)
+                continue
+            cookie = "; ".join(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+            conns.setdefault(r.getheader("X-Levier-Worker"), []).append((c, cookie))
+        assert len(conns) == 2, f"one worker answered everything: {list(conns)}"
+
+        def board(c: http.client.HTTPConnection, cookie: str) -> str:
+            c.request("GET", "/actions", headers={"Cookie": cookie})
+            return c.getresponse().read().decode()
+
+        for c, cookie in (pair for pairs in conns.values() for pair in pairs):
+            assert f'id="action-{action_id}"' in _column(board(c, cookie), "open")  # both caches filled
+        for worker, target in zip(sorted(conns), ("done", "in_progress"), strict=True):
+            c, cookie = conns[worker][0]
+            token = re.search(r'name="csrf_token" value="([^"]+)"', board(c, cookie)).group(1)  # type: ignore[union-attr]
+            c.request("POST", f"/actions/{action_id}/status", urlencode({"status": target, "csrf_token": token}),
+                      {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 303 and r.getheader("X-Levier-Worker") == worker
+            for pairs in conns.values():  # the very next page, on both processes
+                assert f'id="action-{action_id}"' in _column(board(*pairs[0]), target)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
