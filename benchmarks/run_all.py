@@ -182,7 +182,7 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
              f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end (2 cores shared with other contributors).",
              f"Sizes: {sizes}. Each benchmark ran as a subprocess of `benchmarks/run_all.py`, its baseline or peer side by side in the same run.",
              *[f"Re-run later: {u}." for u in getattr(args, "updates", [])], "",
-             "| benchmark | size | touches / rows | levier s | levier peak RSS | baseline or peer | peer s | peer / levier time | load avg | status |",
+             "| benchmark | size | touches / rows | levier s | levier peak RSS | baseline or peer | peer s | speed-up on the compared step | load avg | status |",
              "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for run in runs:
         if "--help" in run.argv:
@@ -191,10 +191,14 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
         for r in _size_rows(run):
             touches = "" if r.get("touches") is None else f"{r['touches']:,}"
             ratio = "–" if r.get("ratio") is None else f"**{r['ratio']:.2f}×**"
+            peer = r.get("peer", "–")
+            step = r.get("markov1_s") if run.bench == "attribution" else r.get("ttest_s") if run.bench == "experiments" else None
+            if step is not None and r.get("peer_s") is not None:
+                peer += f"; levier on that step: {step:.2f} s"
             lines.append(
                 f"| {run.bench} | {r['size']} | {touches} | {_num(r.get('levier_s'))} | {_gib(r.get('levier_rss'))} | "
-                f"{r.get('peer', '–')} | {_num(r.get('peer_s'))} | {ratio} | {(r.get('load') or run.load[0]):.1f} | {run.status} |")
-    lines += ["", "Ratios: >1 means levier is faster. ingest: DuckDB's own `read_csv` is the floor; audit: the pandas "
+                f"{peer} | {_num(r.get('peer_s'))} | {ratio} | {(r.get('load') or run.load[0]):.1f} | {run.status} |")
+    lines += ["", "Speed-up = peer time / levier time on the same step (>1: levier is faster). ingest: DuckDB's own `read_csv` is the floor; audit: the pandas "
               "baseline (core figures only); attribution: ChannelAttribution's Markov order 1 on the same path counts "
               "(model step only; levier s = engine journeys + exact Markov 1 + Shapley); experiments: gbstats on the "
               "same sufficient statistics (statistics step only; levier s = engine aggregation + every test). "
