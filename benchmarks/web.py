@@ -316,13 +316,22 @@ def _rows(workers: int, model: str, run: Run) -> list[str]:
     return out
 
 
+def http_stack() -> str:
+    """What uvicorn parses HTTP with in this environment (it picks httptools and uvloop when installed)."""
+    import importlib.util
+
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{parser} + {loop}"
+
+
 def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: str, cpu: dict[str, float], cpu_load: str) -> str:
     lo, hi = args.think
     lines = [
         "## Web", "",
         f"`benchmarks/web.py --users {args.users} --workers {','.join(map(str, args.workers))} --stress-seconds {args.stress_seconds:g} "
         f"--think-seconds {args.think_seconds:g} --think {lo:g}-{hi:g}` — {dt.date.today()} — {machine_line()}.",
-        f"`levier serve --workers N` (uvicorn; N = 1 or 2 processes) on the seeded demo workspace ({leads}), on loopback; "
+        f"`levier serve --workers N` (uvicorn with {http_stack()}; N = 1 or 2 processes) on the seeded demo workspace ({leads}), on loopback; "
         f"{args.users} logged-in users, one keep-alive connection each, requesting the dashboard, the action board and a playbook search in turn. "
         f"Two user models, one after the other in the same run: **stress** = closed loop, no think time ({args.users} requests always in flight) "
         f"for {args.stress_seconds:g} s; **users** = a uniform {lo:g}–{hi:g} s think time between clicks for {args.think_seconds:g} s. "
