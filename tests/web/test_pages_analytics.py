@@ -127,13 +127,32 @@ def test_kpi_registry_and_detail(site: Site) -> None:
     assert page.status_code == 200 and 'href="/kpis/cpl"' in page.text and "KPI registry" in page.text
     fr = site.client("viewer", "fr").get("/kpis")
     assert fr.status_code == 200 and "Registre des KPI" in fr.text
-    detail = en.get("/kpis/conversion_rate")
-    assert detail.status_code == 200 and "<svg" in detail.text
-    assert "Set a SMART target" not in detail.text  # viewers read only
-    from levier.kpi.timeseries import series
+    import sqlalchemy as sa
 
+    from levier.kpi.models import KpiPoint
+    from levier.kpi.timeseries import stored
+
+    def points() -> int:
+        with site.ws.session() as s:
+            return s.scalar(sa.select(sa.func.count()).select_from(KpiPoint).where(KpiPoint.series_key.startswith("conversion_rate|")))
+
+    before = points()
+    detail = en.get("/kpis/conversion_rate")
+    assert detail.status_code == 200 and points() == before  # a GET never computes nor writes the series
+    assert "Set a SMART target" not in detail.text and "Refresh the series" not in detail.text  # viewers read only
+    if before == 0:
+        assert "This series has not been computed yet." in detail.text
+    editor = site.client("editor", "en")
+    page = editor.get("/kpis/conversion_rate")
+    assert editor.post("/kpis/conversion_rate/refresh", data={"grain": "week"}).status_code == 403  # no CSRF token
+    token_v = csrf_of(en.get("/kpis").text)
+    assert en.post("/kpis/conversion_rate/refresh", data={"grain": "week", "csrf_token": token_v}).status_code == 403
+    done = editor.post("/kpis/conversion_rate/refresh", data={"grain": "week", "csrf_token": csrf_of(page.text)})
+    assert done.status_code == 303 and done.headers["location"] == "/kpis/conversion_rate?grain=week" and points() > before
+    detail = en.get("/kpis/conversion_rate")
+    assert "<svg" in detail.text and "Series refreshed on" in detail.text
     with site.ws.session() as s:
-        values = [v for v in series(site.ws, s, "conversion_rate", "week").values() if v is not None]
+        values = [v for v in stored(site.ws, s, "conversion_rate", "week").values() if v is not None]
     assert values and f"Latest value {Formatter('en').num(values[-1])}" in _text(detail.text)
     assert "Fixer une cible SMART" in site.client("editor", "fr").get("/kpis/conversion_rate").text
     assert en.get("/kpis/nope").status_code == 404
@@ -161,3 +180,33 @@ def test_editor_sets_a_target_with_csrf(site: Site) -> None:
                       headers={"referer": "http://testserver/kpis/conversion_rate"})
     assert bad.status_code == 303
     assert "value: &#39;lots&#39; is not a number." in editor.get("/kpis/conversion_rate").text
+
+
+def test_alerts_page_lists_alerts_and_editors_change_their_status(site: Site) -> None:
+    from datetime import datetime
+
+    from levier.kpi.models import KpiAlert
+
+    with site.ws.session() as s:
+        row = KpiAlert(kind="threshold", kpi_key="conversion_rate", group_key="threshold|conversion_rate|t", subject="t",
+                       severity="critical", message="Conversion rate 12% below the bound 15%", count=3,
+                       first_at=datetime(2026, 10, 1), last_at=datetime(2026, 10, 8))
+        s.add(row)
+        s.commit()
+        alert_id = row.id
+    viewer = site.client("viewer", "en")
+    page = viewer.get("/alerts")
+    text = _text(page.text)
+    assert page.status_code == 200 and "Conversion rate 12% below the bound 15%" in text and 'href="/kpis/conversion_rate"' in page.text
+    assert "critical" in text and "3" in text and "Save" not in text  # viewers read only
+    fr = _text(site.client("viewer", "fr").get("/alerts").text)
+    assert "Alertes" in fr and "critique" in fr and "seuil" in fr
+    token_v = csrf_of(viewer.get("/kpis").text)
+    assert viewer.post(f"/alerts/{alert_id}/status", data={"status": "resolved", "csrf_token": token_v}).status_code == 403
+    editor = site.client("editor", "en")
+    page = editor.get("/alerts")
+    assert editor.post(f"/alerts/{alert_id}/status", data={"status": "resolved"}).status_code == 403  # no CSRF token
+    done = editor.post(f"/alerts/{alert_id}/status", data={"status": "resolved", "csrf_token": csrf_of(page.text)})
+    assert done.status_code == 303
+    assert "Conversion rate 12%" not in _text(editor.get("/alerts").text)  # open alerts only by default
+    assert "Conversion rate 12%" in _text(editor.get("/alerts?status=resolved").text)

@@ -129,7 +129,7 @@ NAV = (
     ("/", "Dashboard"), ("/cycles", "Cycles"), ("/retros", "Retros"), ("/actions", "Actions"),
     ("/experiments", "Experiments"), ("/learnings", "Learnings"), ("/playbook", "Playbook"),
     ("/customers", "Customers"), ("/data", "Data"), ("/shares", "Share links"),
-    ("/attribution", "Attribution"), ("/funnel", "Funnel"), ("/kpis", "KPI registry"),
+    ("/attribution", "Attribution"), ("/funnel", "Funnel"), ("/kpis", "KPI registry"), ("/alerts", "Alerts"),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markdown_it import MarkdownIt
@@ -75,8 +76,14 @@ def experiment_readout(ws: Any, key: str, lang: str) -> tuple[Any, Any]:
                           hint=_("Import the assignments table (experiment_key, variant) first."))
     order = [v for v in proto.variants if v in arms] + sorted(set(arms) - set(proto.variants))
     metrics = [m for _r, m in proto.metrics()]
-    data = collect_statistics(ws.tables, key, metrics, order, dimensions=proto.dimensions, roles={m.name: r for r, m in proto.metrics()})
-    opts = ReadoutOptions(target=proto.ship_target, daily_units=daily_traffic(ws), power=proto.power, weights=tuple(proto.weights))
+    from levier.analysis.experiments.units import WEB_DIMENSIONS
+
+    allowed = WEB_DIMENSIONS if proto.unit == "visitor" else tuple(ws.table("leads").columns)
+    dimensions = [d for d in proto.dimensions if d in allowed]  # as the CLI: breakdowns this unit cannot use are skipped
+    data = collect_statistics(ws.tables, key, metrics, order, dimensions=dimensions, roles={m.name: r for r, m in proto.metrics()},
+                              unit=proto.unit)
+    opts = ReadoutOptions(target=proto.ship_target, daily_units=daily_traffic(ws, unit=proto.unit), power=proto.power,
+                          weights=tuple(proto.weights))
     result = read_out(data, opts)
     return result, decide(result, proto, target=opts.target, lang=lang)
 
@@ -192,7 +199,7 @@ def kpi_series_spec(points: list[dict[str, Any]], title: str, lang: str) -> dict
 @router.get("/kpis/{key}")
 def kpi_page(request: Request, key: str, user: PageViewer, s: PageDb, ws: Ws, grain: str = "week") -> Response:
     from levier.kpi.registry import get_kpi, kr_progress
-    from levier.kpi.timeseries import series
+    from levier.kpi.timeseries import stored
     from levier.loop.services import users
 
     lang = request_lang(request)
@@ -200,17 +207,33 @@ def kpi_page(request: Request, key: str, user: PageViewer, s: PageDb, ws: Ws, gr
     grain = grain if grain in ("day", "week", "month", "quarter") else "week"
     points: list[dict[str, Any]] = []
     problem = None
-    if entry.computable:
+    fresh: dict[str, Any] = {"refreshed_at": None, "stale": False}
+    if entry.computable:  # a GET reads the stored series; refreshing it is a POST (decision 0151)
         try:
             with facts_lock():
-                points = [p for p in series(ws, s, key, grain).to_dict()["points"] if not p["segment"]]
+                data = stored(ws, s, key, grain).to_dict()
+            points = [p for p in data["points"] if not p["segment"]]
+            fresh = {"refreshed_at": data.get("refreshed_at"), "stale": bool(data.get("stale"))}
         except LevierError as exc:
             problem = exc.message
     values = [p["value"] for p in points if p["value"] is not None]
     current = values[-1] if values else None
     return render(request, "kpi.html", e=entry, points=points, chart=_svg(kpi_series_spec(points, entry.name, lang), lang),
                   current=current, progress=[(t, kr_progress(current, t)) for t in entry.targets],
-                  can_edit=users.role_allows(user.role, "editor"), problem=problem, grain=grain)
+                  can_edit=users.role_allows(user.role, "editor"), problem=problem, grain=grain, fresh=fresh)
+
+
+@router.post("/kpis/{key}/refresh")
+async def kpi_refresh(request: Request, key: str, _user: PageEditor, s: PageDb, ws: Ws) -> Response:
+    """Recompute the new or changed periods of the KPI's series at the page's grain (editors)."""
+    from levier.kpi.timeseries import series
+
+    form = await form_data(request)
+    grain = form.get("grain", "week")
+    grain = grain if grain in ("day", "week", "month", "quarter") else "week"
+    with facts_lock():
+        result = series(ws, s, key, grain)
+    return redirect(f"/kpis/{key}?grain={grain}", _("Series refreshed: {n} periods recomputed.", n=result.recomputed))
 
 
 def _number(form: dict[str, str], name: str, required: bool) -> float | None:
@@ -236,3 +259,28 @@ async def kpi_set_target(request: Request, key: str, _user: PageEditor, s: PageD
     target = set_target(s, key, value, form["deadline"], baseline=_number(form, "baseline", False),
                         baseline_date=form.get("baseline_date") or None, note=form.get("note", ""))
     return redirect(f"/kpis/{key}", _("Target set: {value} by {deadline}.", value=f"{target.value:g}", deadline=target.deadline.isoformat()))
+
+
+# -- alerts ------------------------------------------------------------------------------------
+@router.get("/alerts")
+def alerts_page(request: Request, user: PageViewer, s: PageDb, status: str = "open") -> Response:
+    """KPI, threshold and inaction alerts stored by ``levier kpi alerts`` (grouped; newest first)."""
+    from levier.kpi.alerts import list_alerts
+    from levier.kpi.models import ALERT_STATUSES
+    from levier.loop.models import User
+    from levier.loop.services import users
+
+    status = status if status in (*ALERT_STATUSES, "all") else "open"
+    rows = list_alerts(s, status=None if status == "all" else status)
+    owners = {u.id: u.name or u.username for u in s.scalars(sa.select(User).where(User.id.in_({r.owner_id for r in rows if r.owner_id})))}
+    return render(request, "alerts.html", rows=rows, owners=owners, chosen=status, statuses=(*ALERT_STATUSES, "all"),
+                  can_edit=users.role_allows(user.role, "editor"))
+
+
+@router.post("/alerts/{alert_id}/status")
+async def alert_set_status(request: Request, alert_id: int, _user: PageEditor, s: PageDb) -> Response:
+    from levier.kpi.alerts import set_status
+
+    form = await form_data(request)
+    row = set_status(s, alert_id, form.get("status", ""))
+    return redirect("/alerts", _("Alert {id} is now {status}.", id=row.id, status=_(row.status)))
