@@ -311,14 +311,16 @@ def clean_workspace(
 
 def _run(ws: Workspace, ctx: _Context, opts: CleaningOptions, when: datetime, dry_run: bool,
          skip: tuple[str, ...]) -> CleaningRun:
+    seen = ws.facts.imports().batch_id.max().execute()  # the last import batch this run covers (see cleaning_lag)
+    last_batch = None if seen is None or pd.isna(seen) else int(seen)
     for name, rule in RULES.items():
         if name not in skip:
             rule(ctx)
     run_id = next_run_id(ws)
     ran_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    entries = tuple(replace(e, run_id=run_id, ran_at=ran_at) for e in ctx.entries)
+    entries = tuple(replace(e, run_id=run_id, ran_at=ran_at, params={**e.params, "last_batch": last_batch}) for e in ctx.entries)
     if not entries:
-        entries = (replace(make_entry("*", "*", "none", "none", 0), run_id=run_id, ran_at=ran_at),)
+        entries = (replace(make_entry("*", "*", "none", "none", 0, last_batch=last_batch), run_id=run_id, ran_at=ran_at),)
     excluded = {name: 0 for name in TABLES}
     for e in entries:
         if e.action == "exclude":

@@ -291,13 +291,18 @@ def cleaning_lag(ws: Workspace) -> CleaningLag | None:
     do not count: they are written one by one as they happen, and cleaning is a monthly step.
     """
     journal = ws.facts.journal()
-    ran = journal.filter(journal.action.isin(["exclude", "flag", "none"])).ran_at.max().execute()
-    if ran is None or pd.isna(ran):
+    runs = journal.filter(journal.action.isin(["exclude", "flag", "none"]))
+    last = runs.order_by([ibis.desc("run_id")]).select("ran_at", "params").limit(1).execute()
+    if last.empty:
         return None
-    cleaned_at = pd.Timestamp(ran).to_pydatetime()
+    cleaned_at = pd.Timestamp(last["ran_at"].iloc[0]).to_pydatetime()
+    last_batch = json.loads(last["params"].iloc[0] or "{}").get("last_batch", "unknown")
     imp = ws.facts.imports()
-    since = imp.filter((imp.imported_at > ibis.literal(cleaned_at, type="timestamp"))
-                       & (imp.preset.isnull() | ~imp.preset.startswith("levier-")))
+    if last_batch == "unknown":  # a journal written before the batch watermark: compare times (second precision)
+        after = imp.imported_at > ibis.literal(cleaned_at, type="timestamp")
+    else:
+        after = imp.batch_id > (-1 if last_batch is None else int(last_batch))
+    since = imp.filter(after & (imp.preset.isnull() | ~imp.preset.startswith("levier-")))
     row = since.aggregate(n=since.count(), ins=since.rows_inserted.sum(), rep=since.rows_replaced.sum()).execute()
     n = int(row["n"].iloc[0])
     if n == 0:
