@@ -308,7 +308,7 @@ snapshot {local['snapshot_mb']:.0f} MiB memory-mapped (shared by every worker th
 Decisions: {dec}. SHA-256 of the first 30,000 answers: `{local['sha256_30k'][:16]}…` (identical before and after the
 changes below). Peak RSS of the benchmark process {local['rss_mb']:.0f} MiB.
 
-Over HTTP: uvicorn `--workers {workers}` (h11) serving `{FACTORIES["fast"]}` — the app of `levier serve` with the check
+Over HTTP: uvicorn `--workers {workers}` ({_http_stack()}) serving `{FACTORIES["fast"]}` — the app of `levier serve` with the check
 answered before routing (decision 0141) —, token auth on every request, {connections} keep-alive
 connections from an open-loop raw-asyncio generator on the same 2 cores; latency from the *scheduled* send time
 (a stalled server cannot hide its queue), "sent p99" from the actual send time.
@@ -317,6 +317,15 @@ connections from an open-loop raw-asyncio generator on the same 2 cores; latency
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|
 {rows}
 {history}"""
+
+
+def _http_stack() -> str:
+    """The HTTP protocol and event loop uvicorn picks with ``http="auto"`` / ``loop="auto"``."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http} + {loop}"
 
 
 def main() -> None:
