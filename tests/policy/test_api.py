@@ -95,7 +95,7 @@ def _compare_fast_and_routed(api, app) -> None:  # noqa: ANN001, F811
     fast = TestClient(PolicyCheckFastPath(app, fastapi_app=app), raise_server_exceptions=False)  # no lifespan: the api fixture owns it
     path = "/api/v1/policy/check"
     for body in ({"lead_id": "S1", "channel": "email", "at": "2026-03-03T10:00:00Z"},
-                 {"lead_id": "E1", "channel": "call", "at": "2026-03-07T10:00:00+09:00"}, {"lead_id": "V1", "channel": "sms"}):
+                 {"lead_id": "E1", "channel": "call", "at": "2026-03-07T10:00:00+09:00"}, {"lead_id": "V1", "channel": "sms", "at": "2026-03-04T16:00:00Z"}):
         a = fast.post(path, json=body, headers=api.as_("viewer"))
         b = api.call("POST", "/policy/check", "viewer", json=body)
         assert a.status_code == b.status_code == 200 and a.json() == b.json() and a.headers["x-levier-worker"]
