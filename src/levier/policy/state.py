@@ -19,7 +19,8 @@ import sqlite3
 import time
 from bisect import insort
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,11 +303,24 @@ class StateStore:
         return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])
 
     # -- writes -------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction; caches dropped whatever happens, other workers signalled on commit."""
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.invalidate()
+        self._bump()
+
     def record(self, lead: LeadState, ts: int, channel: str, outbound: bool, outcome: str | None,
                responses: frozenset[str], meta: dict[str, str]) -> LeadState:
         """Apply one touch to the lead, its account and the week counters in one transaction."""
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             fresh = self.lead(lead.lead_id) or lead
             fresh.apply(ts, channel, outbound, outcome, responses)
             self.con.execute(f"INSERT OR REPLACE INTO leads VALUES ({','.join('?' * len(_LEAD_COLS))})", fresh.row())
@@ -322,13 +336,6 @@ class StateStore:
                     "sent = sent + excluded.sent, complaints = complaints + excluded.complaints",
                     (week_start(ts), fresh.channel or "", fresh.size or "", channel, int(outbound), int(outcome == "complaint")))
             self.set_meta(**meta)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.invalidate()
-        self._bump()
         self._weeks.pop(week_start(ts), None)
         self._totals = {}
         return fresh
@@ -337,38 +344,22 @@ class StateStore:
                     weeks: Iterable[tuple[Any, ...]], meta: dict[str, str]) -> None:
         """Swap the whole state in one transaction (readers keep the old one until commit)."""
         generation = new_generation()
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             for table in ("leads", "accounts", "weeks", "meta", "changes"):
                 self.con.execute(f"DELETE FROM {table}")
             self.con.executemany(f"INSERT INTO leads VALUES ({','.join('?' * len(_LEAD_COLS))})", leads)
             self.con.executemany("INSERT INTO accounts VALUES (?, ?)", accounts)
             self.con.executemany("INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?)", weeks)
             self.set_meta(**meta, generation=generation)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.invalidate()
-        self._bump()
         drop_snapshots(self.path, keep=generation)
         self._weeks, self._totals = {}, {}
 
     def forget(self, lead_id: str) -> None:
         """Remove one lead (erasure): a new generation, and no snapshot or change row keeps its id."""
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             self.con.execute("DELETE FROM leads WHERE lead_id = ?", (lead_id,))
             self.con.execute("DELETE FROM changes")
             self.set_meta(generation=new_generation())
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.invalidate()
-        self._bump()
         drop_snapshots(self.path)
 
 
