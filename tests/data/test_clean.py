@@ -342,6 +342,7 @@ def test_imports_after_cleaning_are_reported_until_the_next_cleaning(workspace, 
     assert "1 file import(s) since the last cleaning" in said and "1 new rows are not cleaned and 1 replaced" in said
     lag = cleaning_lag(workspace)
     assert (lag.imports, lag.rows_inserted, lag.rows_replaced) == (1, 1, 1)
+    assert "1 nouvelles lignes ne sont pas nettoyées et 1 lignes remplacées" in lag.message("fr") and "relancez `levier clean`" in lag.message("fr")
     assert _ids(workspace, "leads", "lead_id") == {"L1", "L2", "L3"}  # the exclusion of L2 lapsed
     clean_workspace(workspace, as_of=AS_OF)
     assert cleaning_lag(workspace) is None and _ids(workspace, "leads", "lead_id") == {"L1", "L3"}

@@ -200,6 +200,8 @@ def test_alerts_page_lists_alerts_and_editors_change_their_status(site: Site) ->
     assert page.status_code == 200 and "Conversion rate 12% below the bound 15%" in text and 'href="/kpis/conversion_rate"' in page.text
     assert "critical" in text and "3" in text and "Save" not in text  # viewers read only
     fr = _text(site.client("viewer", "fr").get("/alerts").text)
+    odd = viewer.get("/alerts?status=nope")  # an unknown status falls back to the open alerts
+    assert odd.status_code == 200 and "Conversion rate 12% below the bound 15%" in _text(odd.text)
     assert "Alertes" in fr and "critique" in fr and "seuil" in fr
     token_v = csrf_of(viewer.get("/kpis").text)
     assert viewer.post(f"/alerts/{alert_id}/status", data={"status": "resolved", "csrf_token": token_v}).status_code == 403
