@@ -12,9 +12,9 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["ORDER", "FRAGMENTS", "RESULTS", "write_section", "assemble", "machine_line"]
 

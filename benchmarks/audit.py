@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _demo import demo_base  # noqa: E402
 from _results import write_section  # noqa: E402
 
 DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
@@ -55,18 +56,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "rss": resource.getrusage
 
 
 def prepare(leads: int) -> Path:
-    base = DATA / f"demo_{leads}"
-    if not (base / "ws" / "levier.toml").exists():
-        sys.path.insert(0, str(HERE.parent / "tests" / "analysis"))
-        from conftest import load_demo_parquet  # the test helper that loads the Parquet files
-        from levier.data.demo import generate
-        from levier.workspace import create_workspace
-
-        generate(base / "data", leads=leads, seed=7)
-        ws = create_workspace(base / "ws", timezone="UTC")
-        load_demo_parquet(ws, base / "data")
-        ws.close()
-    return base
+    return demo_base(leads)
 
 
 def child(code: str, *args: str) -> dict:

@@ -70,7 +70,6 @@ def test_check_token_cache_follows_revocation_and_roles(api) -> None:  # noqa: A
 
 def test_fast_path_answers_like_the_routed_endpoint(api) -> None:  # noqa: ANN001, F811
     """``PolicyCheckFastPath`` (the check before routing): same answers, same error shape, other routes untouched."""
-    from fastapi.testclient import TestClient
 
     from levier.web.routes.api.policy_fast import PolicyCheckFastPath
 
