@@ -303,3 +303,14 @@ def test_cli_demo_data_json(runner, tmp_path: Path) -> None:  # noqa: ANN001
     assert payload["rows"]["leads"] == 300 and set(payload["files"]) == set(TABLES)
     bad = runner.invoke(app, ["demo-data", "--leads", "300", "--format", "xml", "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "--format" in bad.output
+
+
+def test_reps_beyond_the_name_pool_stay_unique() -> None:
+    """10M leads need 12,500 reps, more than the 1,600 names: homonyms are numbered, nothing repeats."""
+    from levier.data.demo import truth as T
+
+    small = T.build_reps(100_000, np.random.default_rng(7))
+    big = T.build_reps(10_000_000, np.random.default_rng(7))
+    assert len(big) == 12_500 and len({r.owner for r in big}) == 12_500
+    assert [r.owner for r in big[: len(small)]] == [r.owner for r in small]  # same names where the pool suffices
+    assert big[1_600].owner.endswith(" 2") and big[3_200].owner.endswith(" 3") and not big[1_599].owner[-1].isdigit()

@@ -197,18 +197,23 @@ def n_reps(leads: int) -> int:
 def build_reps(leads: int, rng: np.random.Generator) -> tuple[Rep, ...]:
     """Reps spread over the teams; multipliers and cadence lengths on a balanced grid.
 
+    Names are drawn without repetition from the first × last name pool; past the pool's size
+    (1,600 names, i.e. about 1.3M leads) the homonyms are numbered ("Léa Martin 2").
     Rep ``j`` of a team gets multiplier ``REP_MULTIPLIERS[j % 5]`` and cadence length
     ``REP_CADENCE_DAYS[(j + j // 5) % 3]``; cadence length changes touch spacing, not the
     number of touches, so it does not confound the conversion curves.
     """
     count = n_reps(leads)
-    names = rng.permutation(len(FIRST_NAMES) * len(LAST_NAMES))[: max(count, 1)]
+    pool = len(FIRST_NAMES) * len(LAST_NAMES)
+    names = rng.permutation(pool)[: max(count, 1)]
     reps = []
     for i in range(count):
         team = TEAMS[i % len(TEAMS)]
         j = i // len(TEAMS)
-        first, last = divmod(int(names[i]), len(LAST_NAMES))
+        first, last = divmod(int(names[i % pool]), len(LAST_NAMES))
         owner = f"{FIRST_NAMES[first % len(FIRST_NAMES)]} {LAST_NAMES[last]}"
+        if i >= pool:  # more reps than names (beyond ~1.3M leads): homonyms get a number
+            owner += f" {i // pool + 1}"
         reps.append(Rep(owner, team, REP_MULTIPLIERS[j % 5], REP_CADENCE_DAYS[(j + j // 5) % 3]))
     return tuple(reps)
 
