@@ -9,7 +9,6 @@ callers reuse it. Benchmarks that write into a workspace copy ``ws/`` first (``c
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sys
@@ -18,6 +17,9 @@ from pathlib import Path
 __all__ = ["DATA", "demo_base", "demo_ws", "copy_ws"]
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import file_lock  # noqa: E402
+
 DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
 SEED = 7
 
@@ -27,9 +29,7 @@ def demo_base(leads: int) -> Path:
     base = DATA / f"demo_{leads}"
     if (base / "ws" / "levier.toml").exists():
         return base
-    DATA.mkdir(parents=True, exist_ok=True)
-    with open(DATA / f".demo_{leads}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(DATA / f".demo_{leads}.lock"):
         if not (base / "ws" / "levier.toml").exists():
             _build(base, leads)
     return base

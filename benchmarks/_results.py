@@ -13,10 +13,10 @@ import fcntl
 import os
 import platform
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-__all__ = ["ORDER", "FRAGMENTS", "RESULTS", "write_section", "assemble", "machine_line"]
+__all__ = ["ORDER", "FRAGMENTS", "RESULTS", "write_section", "assemble", "machine_line", "file_lock"]
 
 HERE = Path(__file__).resolve().parent
 FRAGMENTS = HERE / "results"
@@ -45,14 +45,19 @@ def machine_line() -> str:
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
-    FRAGMENTS.mkdir(parents=True, exist_ok=True)
-    with open(FRAGMENTS / ".lock", "w") as handle:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``fcntl`` lock on ``path`` (created if needed) for the ``with`` block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked() -> AbstractContextManager[None]:
+    return file_lock(FRAGMENTS / ".lock")
 
 
 def _atomic_write(path: Path, text: str) -> None:
