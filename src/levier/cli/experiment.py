@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from levier.analysis.experiments.analysis import collect_statistics
-from levier.analysis.experiments.assignment import plan_assignments, write_csv
 from levier.analysis.experiments.bayesian import GaussianPrior
 from levier.analysis.experiments.decision import decide
 from levier.analysis.experiments.design import design as plan_design
+from levier.analysis.experiments.engine import plan_in_engine, units_table
 from levier.analysis.experiments.protocol import (
     Protocol,
     ProtocolStore,
@@ -22,15 +22,7 @@ from levier.analysis.experiments.protocol import (
     render_protocol,
 )
 from levier.analysis.experiments.readout import ExperimentResult, ReadoutOptions, read_out
-from levier.analysis.experiments.storage import (
-    account_exclusions,
-    daily_traffic,
-    eligible_accounts,
-    eligible_leads,
-    existing_assignments,
-    lead_exclusions,
-    store_assignments,
-)
+from levier.analysis.experiments.storage import daily_traffic
 from levier.analysis.experiments.summary import read_summary
 from levier.cli._app import JsonOpt, LangOpt, WorkspaceOpt, app, console, emit_json, err_console
 from levier.errors import OptionError
@@ -121,19 +113,10 @@ def _read_units(path: Path) -> list[str]:
     return [r[0].strip() for r in rows if r and r[0].strip()]
 
 
-def _eligible(ws: Any, unit: str, since: datetime | None, until: datetime | None) -> list[str]:
-    if unit == "visitor":
+def _check_unit_source(unit: str, units: Path | None) -> None:
+    if unit == "visitor" and units is None:
         raise OptionError(_("Visitor units cannot be listed from the facts: give them with --units FILE."),
                           hint=_("Or publish the experiment to landing pages (web.enabled): visitors are assigned on their first visit."))
-    return (eligible_accounts if unit == "account" else eligible_leads)(ws, since=since, until=until)
-
-
-def _exclusions(ws: Any, unit: str, rules: list[str] | None) -> dict[str, str]:
-    """Unit → reason: the exclusion rules (all by default) on leads, or on accounts; none for visitors."""
-    if unit == "visitor" or rules == []:
-        return {}
-    reader = account_exclusions if unit == "account" else lead_exclusions
-    return reader(ws) if rules is None else reader(ws, rules)
 
 
 @experiment_app.command("assign")
@@ -160,20 +143,21 @@ def assign_cmd(
         rules = _names(exclude) if exclude else (proto.exclusions if proto else None)
         rules = [] if rules == ["none"] else rules
         unit = proto.unit if proto else "lead"
-        ids = _read_units(units) if units else _eligible(ws, unit, since, until)
-        exclusions = _exclusions(ws, unit, rules)
-        if exclude_file:
-            exclusions.update({u: "list" for u in _read_units(exclude_file)})
-        plan = plan_assignments(key, ids, names, w, existing=existing_assignments(ws, key), exclusions=exclusions)
-        stored = 0 if dry_run else store_assignments(ws, plan, datetime.now(UTC).replace(tzinfo=None))
-        if export:
-            write_csv(export, plan.rows())
+        _check_unit_source(unit, units)
+        with err_console.status(_("Assigning in the engine…")):
+            job = plan_in_engine(ws, key, names, w, unit=unit, units=units_table(_read_units(units)) if units else None,
+                                 since=since, until=until, rules=rules,
+                                 excluded=units_table(_read_units(exclude_file)) if exclude_file else None)
+            plan = job.plan()
+            stored = 0 if dry_run else job.store(datetime.now(UTC).replace(tzinfo=None))
+            if export:
+                job.export(export)
     payload = {**plan.to_dict(), "stored": stored, "dry_run": dry_run, "export": str(export) if export else None}
     if json_:
         emit_json(payload)
         return
-    console.print(_("{new} new units assigned, {kept} kept, {excluded} excluded.", new=len(plan.new), kept=len(plan.kept),
-                    excluded=len(plan.excluded)))
+    console.print(_("{new} new units assigned, {kept} kept, {excluded} excluded.", new=plan.new, kept=plan.kept,
+                    excluded=plan.excluded))
     console.print(", ".join(f"{v}: {k:,}" for v, k in plan.counts.items()))
     if export:
         console.print(_("Assignments written to {path}", path=export))

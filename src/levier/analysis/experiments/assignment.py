@@ -4,8 +4,9 @@
 integer and divided by 2⁵² → a number in [0, 1) that is exactly representable as a float.
 The variant is the first whose cumulative weight share exceeds the bucket. SHA-256 is in
 Python's standard library, in DuckDB (``sha256``) and in Spark (``sha2(x, 256)``), so anyone
-can recompute an assignment; Levier computes it in Python and stores it in ``assignments``,
-so every engine reads the same rows (decision 0070).
+can recompute an assignment. The live endpoint computes it in Python for one unit; a batch
+assignment computes it in the engine (:mod:`.engine`, decision 0200) with the same integer
+arithmetic, and stores it in ``assignments``, so every engine reads the same rows (decision 0070).
 
 Rules: excluded units (opt-out, VIP, litigation, do-not-contact, or an explicit list) are
 never assigned; a unit already assigned keeps its variant whatever the new weights
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +29,7 @@ from levier.errors import OptionError
 from levier.i18n import gettext as _
 
 __all__ = ["bucket", "assign_variant", "assign_batch", "AssignmentPlan", "plan_assignments", "write_csv",
-           "HASH_BITS"]
+           "HASH_BITS", "cumulative_thresholds", "balance_p_value", "check_variants"]
 
 HASH_BITS = 52
 _HEX = HASH_BITS // 4
@@ -50,13 +52,20 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
     return out
 
 
-def assign_variant(experiment_key: str, unit_id: str, variants: Sequence[str], weights: Sequence[float] | None = None) -> str:
-    """The variant of ``unit_id`` (pure function; the web endpoint and the CLI both call it)."""
+def check_variants(variants: Sequence[str], weights: Sequence[float] | None = None) -> list[float]:
+    """The weights (equal by default) after checking variants and weights (OptionError otherwise)."""
     if len(variants) < 2:
         raise OptionError(_("An experiment needs at least two variants."))
     weights = weights if weights is not None else [1.0] * len(variants)
     if len(weights) != len(variants):
         raise OptionError(_("Give one weight per variant ({n} variants, {m} weights).", n=len(variants), m=len(weights)))
+    _cumulative(weights)
+    return [float(w) for w in weights]
+
+
+def assign_variant(experiment_key: str, unit_id: str, variants: Sequence[str], weights: Sequence[float] | None = None) -> str:
+    """The variant of ``unit_id`` (pure function; the web endpoint and the CLI both call it)."""
+    weights = check_variants(variants, weights)
     return variants[bisect_right(_cumulative(weights), bucket(experiment_key, unit_id))]
 
 
@@ -66,6 +75,30 @@ def assign_batch(experiment_key: str, unit_ids: Iterable[str], variants: Sequenc
     weights = weights if weights is not None else [1.0] * len(variants)
     cum = _cumulative(weights)
     return {u: variants[bisect_right(cum, bucket(experiment_key, u))] for u in unit_ids}
+
+
+def cumulative_thresholds(weights: Sequence[float]) -> list[int]:
+    """Integer thresholds of the variants: unit → variant ``i`` for the first ``i`` with ``h < T[i]``.
+
+    ``h`` is the 52-bit integer of :func:`bucket` (bucket = h / 2⁵²). ``T[i] = ceil(cum[i] · 2⁵²)``
+    is exact (scaling a float by a power of two is exact) and ``h / 2⁵² < cum[i]`` ⇔ ``h < T[i]``
+    for an integer ``h``, so an engine comparing integers picks exactly the variant
+    :func:`assign_variant` picks (``bisect_right`` on the same cumulative shares).
+    """
+    return [math.ceil(c * float(1 << HASH_BITS)) for c in _cumulative(weights)]
+
+
+def balance_p_value(observed: Sequence[int], weights: Sequence[float]) -> float:
+    """χ² p-value of new units per variant against the weights (1.0 when < 2 units)."""
+    n = sum(observed)
+    if n < 2:
+        return 1.0
+    tot = sum(weights)
+    exp = [n * w / tot for w in weights]
+    keep = [i for i, e in enumerate(exp) if e > 0]
+    from scipy import stats as sps
+
+    return float(sps.chisquare([observed[i] for i in keep], [exp[i] for i in keep]).pvalue)
 
 
 @dataclass(frozen=True)
@@ -88,16 +121,7 @@ class AssignmentPlan:
     def balance_p_value(self) -> float:
         """χ² p-value of the new units' split against the weights (1.0 when < 2 units)."""
         c = Counter(self.new.values())
-        obs = [c.get(v, 0) for v in self.variants]
-        n = sum(obs)
-        if n < 2:
-            return 1.0
-        tot = sum(self.weights)
-        exp = [n * w / tot for w in self.weights]
-        keep = [i for i, e in enumerate(exp) if e > 0]
-        from scipy import stats as sps
-
-        return float(sps.chisquare([obs[i] for i in keep], [exp[i] for i in keep]).pvalue)
+        return balance_p_value([c.get(v, 0) for v in self.variants], self.weights)
 
     def rows(self) -> list[dict[str, str]]:
         """Every assigned unit (kept first, then new), for export."""

@@ -14,8 +14,11 @@ Writes are *group commits*: a request queues its row, then takes the write lock;
 that holds it writes every queued row in one import batch, so concurrent requests share one
 insert, and a request answers only once its row is stored. One lock serialises every facts
 access of this object (a DuckDB connection must not be used by two threads at once). Known
-assignments and exclusions of a published experiment are loaded once into memory (exclusions
-are re-read after ``ttl`` seconds), so a returning visitor costs no query (decision 0073).
+assignments of a published experiment are loaded once into memory, so a returning visitor costs
+no query (decision 0073). Exclusions are looked up per unit — a query filtered on that lead or
+account, only for a unit without a variant yet — and kept in a bounded LRU cache
+(``max_exclusions`` entries, each re-read after ``ttl`` seconds; a protocol change drops its
+entries), so memory does not grow with the leads table (decision 0202).
 
 Several worker processes (``levier serve --workers N``, decision 0130): the rate limit of each
 process is the protocol's divided by N (``LEVIER_WEB_WORKERS``); a unit missing from this
@@ -32,6 +35,7 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,12 +45,11 @@ from levier.analysis.experiments.assignment import assign_variant
 from levier.analysis.experiments.protocol import Protocol, ProtocolStore
 from levier.analysis.experiments.storage import (
     EXCLUSION_RULES,
-    account_exclusions,
     append_rows,
     existing_assignments,
-    lead_exclusions,
     queued_assignments,
     stored_variant,
+    unit_exclusion,
 )
 from levier.errors import NotFoundError, RuleError
 from levier.i18n import gettext as _
@@ -134,7 +137,7 @@ class LiveExperiments:
     """Published experiments of one workspace, their assignments and events (thread-safe)."""
 
     def __init__(self, ws: Any, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, max_exclusions: int = 100_000) -> None:
         self.ws = ws
         self.store = ProtocolStore(ws.path)
         self.ttl = ttl
@@ -146,7 +149,9 @@ class LiveExperiments:
         self._facts = threading.RLock()      # every facts access (reads and writes)
         self._protocols: dict[str, tuple[int, Protocol]] = {}
         self._assigned: dict[str, dict[str, str]] = {}
-        self._excluded: dict[str, tuple[float, dict[str, str]]] = {}
+        self.max_exclusions = max(1, max_exclusions)
+        # (experiment, unit) → (time looked up, reason or None), least recently used first
+        self._excluded: OrderedDict[tuple[str, str], tuple[float, str | None]] = OrderedDict()
         self._queue: dict[str, list[dict[str, Any]]] = {"assignments": [], "web_events": []}
 
     # -- protocols --------------------------------------------------------------------------
@@ -166,7 +171,8 @@ class LiveExperiments:
             proto = self.store.load(key)
             with self._state:
                 self._protocols[key] = (mtime, proto)
-                self._excluded.pop(key, None)
+                for cached_key in [k for k in self._excluded if k[0] == key]:
+                    del self._excluded[cached_key]
         if proto is None or not proto.web.enabled:
             raise NotFoundError(_("No published experiment '{key}'.", key=key),
                                 hint=_("Set web.enabled: true in its protocol (levier experiment protocol {key} --from FILE).", key=key))
@@ -230,18 +236,25 @@ class LiveExperiments:
                 found = self._assigned[key].setdefault(unit_id, found)
         return found
 
-    def _exclusions(self, proto: Protocol) -> dict[str, str]:
-        entry = self._excluded.get(proto.key)
-        if entry is not None and self.clock() - entry[0] < self.ttl:
-            return entry[1]
+    def _exclusion(self, proto: Protocol, unit_id: str) -> str | None:
+        """The exclusion rule ``unit_id`` meets under the protocol's rules (cached per unit), or None."""
         rules = [r for r in proto.exclusions if r in EXCLUSION_RULES]
-        found: dict[str, str] = {}
-        if proto.unit in ("lead", "account") and rules:
-            with self._facts:
-                found = (lead_exclusions if proto.unit == "lead" else account_exclusions)(self.ws, rules)
+        if proto.unit not in ("lead", "account") or not rules:
+            return None
+        entry_key = (proto.key, unit_id)
         with self._state:
-            self._excluded[proto.key] = (self.clock(), found)
-        return found
+            entry = self._excluded.get(entry_key)
+            if entry is not None and self.clock() - entry[0] < self.ttl:
+                self._excluded.move_to_end(entry_key)
+                return entry[1]
+        with self._facts:
+            reason = unit_exclusion(self.ws, proto.unit, unit_id, rules)
+        with self._state:
+            self._excluded[entry_key] = (self.clock(), reason)
+            self._excluded.move_to_end(entry_key)
+            while len(self._excluded) > self.max_exclusions:
+                self._excluded.popitem(last=False)
+        return reason
 
     # -- the two public operations ------------------------------------------------------------
     def variant(self, key: str, unit_id: str) -> VariantAnswer:
@@ -253,7 +266,7 @@ class LiveExperiments:
             stored = self._lookup(key, unit_id)
         new = False
         if stored is None:
-            reason = self._exclusions(proto).get(unit_id)
+            reason = self._exclusion(proto, unit_id)
             if reason is not None:
                 return VariantAnswer(key, unit_id, None, excluded=True, reason=reason)
             variant = assign_variant(key, unit_id, proto.variants, proto.weights)

@@ -1,9 +1,11 @@
 """Experiments ↔ the facts store: eligible units, exclusions, stored assignments, traffic.
 
-Only small results come to Python: ids of eligible leads (or accounts) for one experiment, the
-excluded ones with their reason, one experiment's existing assignments (the first one of each
-unit: a unit stored twice counts once, decision 0130), daily counts, and the assignments queued
-by web workers that cannot write the facts.
+Eligible units and exclusions are Ibis tables (``eligible_table``, ``exclusion_table``) that the
+assignment joins in the engine (:mod:`.engine`); the list / dict readers are for small
+workspaces and tests. Only small results come to Python: one unit's exclusion, one
+experiment's existing assignments (the first one of each unit: a unit stored twice counts once,
+decision 0130), daily counts, and the assignments queued by web workers that cannot write the
+facts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from levier.errors import OptionError
 from levier.i18n import gettext as _
 
 __all__ = ["eligible_leads", "eligible_accounts", "lead_exclusions", "account_exclusions", "existing_assignments",
+           "eligible_table", "lead_exclusion_table", "account_exclusion_table", "exclusion_table", "unit_exclusion",
            "stored_variant", "queued_assignments", "store_assignments", "append_rows", "daily_traffic",
            "EXCLUSION_RULES"]
 
@@ -27,25 +30,31 @@ __all__ = ["eligible_leads", "eligible_accounts", "lead_exclusions", "account_ex
 EXCLUSION_RULES = ("opted_out", "vip", "litigation", "do_not_contact")
 
 
-def eligible_leads(ws: Any, *, since: datetime | None = None, until: datetime | None = None) -> list[str]:
-    """Ids of leads created in [since, until) (all leads when not given)."""
+def eligible_table(ws: Any, unit: str = "lead", *, since: datetime | None = None,
+                   until: datetime | None = None) -> Any:
+    """Ibis table ``unit_id`` (distinct): the leads created in [since, until), or their accounts.
+
+    Nothing is executed; all leads (accounts) when no period is given.
+    """
     leads = ws.table("leads")
     if since is not None:
         leads = leads.filter(leads.created_at >= since)
     if until is not None:
         leads = leads.filter(leads.created_at < until)
-    return [str(x) for x in leads.select("lead_id").distinct().execute()["lead_id"]]
+    if unit == "account":
+        leads = leads.filter(leads.account_id.notnull())
+        return leads.select(unit_id=leads.account_id.cast("string")).distinct()
+    return leads.select(unit_id=leads.lead_id.cast("string")).distinct()
+
+
+def eligible_leads(ws: Any, *, since: datetime | None = None, until: datetime | None = None) -> list[str]:
+    """Ids of leads created in [since, until) (all leads when not given); small workspaces and tests."""
+    return [str(x) for x in eligible_table(ws, "lead", since=since, until=until).execute()["unit_id"]]
 
 
 def eligible_accounts(ws: Any, *, since: datetime | None = None, until: datetime | None = None) -> list[str]:
-    """Ids of the accounts of the leads created in [since, until) (all accounts when not given)."""
-    leads = ws.table("leads")
-    leads = leads.filter(leads.account_id.notnull())
-    if since is not None:
-        leads = leads.filter(leads.created_at >= since)
-    if until is not None:
-        leads = leads.filter(leads.created_at < until)
-    return [str(x) for x in leads.select("account_id").distinct().execute()["account_id"]]
+    """Ids of the accounts of the leads created in [since, until); small workspaces and tests."""
+    return [str(x) for x in eligible_table(ws, "account", since=since, until=until).execute()["unit_id"]]
 
 
 def _check_rules(rules: Sequence[str]) -> None:
@@ -55,39 +64,94 @@ def _check_rules(rules: Sequence[str]) -> None:
                           hint=_("Use: {names}.", names=", ".join(EXCLUSION_RULES)))
 
 
-def account_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
-    """Account id → the first exclusion rule it meets.
+def _chosen(rules: Sequence[str]) -> list[str]:
+    _check_rules(rules)
+    return [r for r in EXCLUSION_RULES if r in rules]
+
+
+def _reason(rank: Any, chosen: Sequence[str]) -> Any:
+    """The rule name of the smallest rank (rules are ranked in :data:`EXCLUSION_RULES` order)."""
+    return ibis.cases(*[(rank == i, r) for i, r in enumerate(chosen)], else_=None)
+
+
+def account_exclusion_table(ws: Any, rules: Sequence[str] = EXCLUSION_RULES, *, only: str | None = None) -> Any:
+    """Ibis table ``unit_id, reason``: the excluded accounts (all, or the one account ``only``).
 
     VIP, litigation and do-not-contact exclude an account when any of its leads carries the flag;
-    ``opted_out`` when every one of its leads opted out (nobody left to contact).
+    ``opted_out`` when every one of its leads opted out (nobody left to contact). Nothing is
+    executed: the assignment joins it in the engine, the live endpoint filters it to one account.
     """
-    _check_rules(rules)
-    chosen = [r for r in EXCLUSION_RULES if r in rules]
-    if not chosen:
-        return {}
+    chosen = _chosen(rules)
     t = ws.table("leads")
-    t = t.filter(t.account_id.notnull())
+    t = t.filter(t.account_id.notnull() if only is None else t.account_id == only)
+    if not chosen:
+        return t.select(unit_id=t.account_id.cast("string"), reason=ibis.null("string")).limit(0)
     flags = {"opted_out": t.opted_out_at.notnull().cast("int8").min(), "vip": t.vip.fill_null(False).cast("int8").max(),
              "litigation": t.litigation.fill_null(False).cast("int8").max(),
              "do_not_contact": t.do_not_contact.fill_null(False).cast("int8").max()}
     per = t.group_by(account_id=t.account_id).aggregate(**{r: flags[r] for r in chosen})
     reason = ibis.cases(*[(per[r] == 1, r) for r in chosen], else_=None)
-    rows = per.select(account_id=per.account_id, reason=reason).filter(lambda x: x.reason.notnull()).execute()
-    return dict(zip(rows["account_id"].astype(str), rows["reason"].astype(str), strict=True))
+    out = per.select(unit_id=per.account_id.cast("string"), reason=reason)
+    return out.filter(out.reason.notnull())
+
+
+def lead_exclusion_table(ws: Any, rules: Sequence[str] = EXCLUSION_RULES, *, only: str | None = None) -> Any:
+    """Ibis table ``unit_id, reason``: one row per excluded lead (all, or the one lead ``only``).
+
+    A lead id present on several rows gets the first rule (in :data:`EXCLUSION_RULES` order) that
+    any of its rows meets.
+    """
+    chosen = _chosen(rules)
+    t = ws.table("leads")
+    if only is not None:
+        t = t.filter(t.lead_id == only)
+    if not chosen:
+        return t.select(unit_id=t.lead_id.cast("string"), reason=ibis.null("string")).limit(0)
+    conds = {"opted_out": t.opted_out_at.notnull(), "vip": t.vip.fill_null(False),
+             "litigation": t.litigation.fill_null(False), "do_not_contact": t.do_not_contact.fill_null(False)}
+    rank = ibis.cases(*[(conds[r], i) for i, r in enumerate(chosen)], else_=None)
+    flagged = t.select(unit_id=t.lead_id.cast("string"), rank=rank)
+    flagged = flagged.filter(flagged["rank"].notnull())
+    per = flagged.group_by("unit_id").aggregate(rank=flagged["rank"].min())
+    return per.select(unit_id=per.unit_id, reason=_reason(per["rank"], chosen))
+
+
+def exclusion_table(ws: Any, unit: str, rules: Sequence[str] = EXCLUSION_RULES, *, only: str | None = None) -> Any:
+    """The exclusion table of ``unit`` (lead or account); None for visitors (no facts to read)."""
+    if unit == "visitor":
+        return None
+    return (account_exclusion_table if unit == "account" else lead_exclusion_table)(ws, rules, only=only)
+
+
+def unit_exclusion(ws: Any, unit: str, unit_id: str, rules: Sequence[str] = EXCLUSION_RULES) -> str | None:
+    """The exclusion rule one unit meets, or None (a query filtered on that unit: nothing else is read)."""
+    table = exclusion_table(ws, unit, rules, only=unit_id)
+    if table is None or not _chosen(rules):
+        return None
+    rows = table.limit(1).execute()
+    return str(rows["reason"].iloc[0]) if len(rows) else None
+
+
+def _as_dict(table: Any) -> dict[str, str]:
+    rows = table.execute()
+    return dict(zip(rows["unit_id"].astype(str), rows["reason"].astype(str), strict=True))
+
+
+def account_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
+    """Account id → the first exclusion rule it meets (see :func:`account_exclusion_table`).
+
+    Loads every excluded account: for small workspaces and tests; assignment joins the table in
+    the engine (:mod:`levier.analysis.experiments.engine`).
+    """
+    return _as_dict(account_exclusion_table(ws, rules)) if _chosen(rules) else {}
 
 
 def lead_exclusions(ws: Any, rules: Sequence[str] = EXCLUSION_RULES) -> dict[str, str]:
-    """Lead id → the first exclusion rule it meets (opt-out, VIP, litigation, do-not-contact)."""
-    _check_rules(rules)
-    t = ws.table("leads")
-    conds = {"opted_out": t.opted_out_at.notnull(), "vip": t.vip.fill_null(False),
-             "litigation": t.litigation.fill_null(False), "do_not_contact": t.do_not_contact.fill_null(False)}
-    chosen = [r for r in EXCLUSION_RULES if r in rules]
-    if not chosen:
-        return {}
-    reason = ibis.cases(*[(conds[r], r) for r in chosen], else_=None)
-    rows = t.select(lead_id=t.lead_id, reason=reason).filter(lambda x: x.reason.notnull()).execute()
-    return dict(zip(rows["lead_id"].astype(str), rows["reason"].astype(str), strict=True))
+    """Lead id → the first exclusion rule it meets (opt-out, VIP, litigation, do-not-contact).
+
+    Loads every excluded lead: for small workspaces and tests (see :func:`account_exclusions`).
+    """
+    return _as_dict(lead_exclusion_table(ws, rules)) if _chosen(rules) else {}
 
 
 def existing_assignments(ws: Any, key: str) -> dict[str, str]:
