@@ -30,6 +30,7 @@ __all__ = [
     "ValueParseError",
     "UnknownValueError",
     "FactsReadOnlyError",
+    "FactsPartialWriteError",
 ]
 
 
@@ -159,3 +160,7 @@ class PolicyError(ConfigError):
 
 class FactsReadOnlyError(ServiceUnavailableError):
     """A facts write was attempted on a workspace opened read-only (e.g. one of several web workers)."""
+
+
+class FactsPartialWriteError(ConflictError):
+    """A batch of queued facts rows is only partly in the facts (an interrupted engine write); it needs a person."""

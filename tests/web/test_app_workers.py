@@ -102,11 +102,11 @@ def test_facts_cli_counts_and_flushes(ws_dir: tuple[Path, str], runner) -> None:
     with open_workspace(path, read_only=True) as ws:
         append_facts(ws, "touches", [{"touch_id": "t1", "lead_id": "L1", "at": AT, "channel": "call"}], source="api")
     r = runner.invoke(cli, ["facts", "pending", "-w", str(path), "--json"])
-    assert r.exit_code == 0 and json.loads(r.stdout) == {"touches": 1}
+    assert r.exit_code == 0 and [(t["table"], t["rows"], t["claimed"]) for t in json.loads(r.stdout)["tables"]] == [("touches", 1, 0)]
     r = runner.invoke(cli, ["facts", "flush", "-w", str(path)])
     assert r.exit_code == 0 and "touches: 1 row(s) applied as batch 1 (api)." in r.stdout
     r = runner.invoke(cli, ["facts", "flush", "-w", str(path), "--json"])
-    assert r.exit_code == 0 and json.loads(r.stdout) == {"batches": [], "rows": {}, "recovered": 0, "discarded": 0}
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"batches": [], "rows": {}, "recovered": 0, "busy": False, "discarded": 0}
     r = runner.invoke(cli, ["serve", "--workers", "0", "-w", str(path)])
     assert r.exit_code == 1 and "--workers must be at least 1" in r.output
 

@@ -1,4 +1,4 @@
-"""`levier facts …`: the facts inbox (rows queued by web workers that open the facts read-only)."""
+"""`levier facts …`: the facts inbox (rows queued by web workers that open the facts read-only): flush, pending."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ def flush_cmd(
         return
     if dropped:
         console.print(_("Discarded {n} queued row(s).", n=dropped))
+    if done.busy:
+        console.print(_("Another flush holds the lease (see `levier facts pending`); it applies the queued rows. Nothing was done here."))
+        return
+    if done.recovered:
+        console.print(_("{n} row(s) of an interrupted flush were found applied and removed from the inbox.", n=done.recovered))
     if not done.batches:
         console.print(_("The facts inbox is empty; nothing to apply."))
         return
@@ -42,17 +47,28 @@ def flush_cmd(
 
 @facts_app.command("pending")
 def pending_cmd(workspace: WorkspaceOpt = None, json_: JsonOpt = False) -> None:
-    """Count the facts rows queued in the inbox, per table."""
-    from levier.data.inbox import pending_count
-    from levier.workspace import open_workspace
+    """Per table, the facts rows queued in the inbox, those a flush has claimed, and the age of the oldest."""
+    from levier.data.inbox import status_at
 
-    with open_workspace(workspace, read_only=True) as ws:
-        counts = pending_count(ws)
+    status = status_at(workspace)  # the loop DB only: no facts engine is started
     if json_:
-        emit_json(counts)
+        emit_json(status.to_dict())
         return
-    if not counts:
+    if not status.tables:
         console.print(_("The facts inbox is empty; nothing to apply."))
-        return
-    for table, n in counts.items():
-        console.print(_("{table}: {n} queued row(s).", table=table, n=n))
+    for t in status.tables:
+        console.print(_("{table}: {n} queued row(s), {claimed} claimed by a flush, the oldest queued {age} ago ({at} UTC).",
+                        table=t["table"], n=t["rows"], claimed=t["claimed"], age=_age(t["oldest_age_s"]),
+                        at=t["oldest_at"].isoformat(sep=" ")))
+    if status.flush_lease is not None:
+        console.print(_("A flush is running (or died holding the lease) since {since} UTC.", since=status.to_dict()["flush_since"].replace("T", " ")))
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 120:
+        return _("{n} s", n=seconds)
+    if seconds < 7200:
+        return _("{n} min", n=seconds // 60)
+    return _("{n} h", n=seconds // 3600)

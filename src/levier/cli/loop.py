@@ -384,6 +384,7 @@ def loop_tick(
     json_: JsonOpt = False,
 ) -> None:
     """Queue due-soon / overdue events, verify ended actions, deliver pending webhooks (run it from cron)."""
+    from levier.data.inbox_flush import flush_for_tick
     from levier.loop.db import transaction
     from levier.loop.services import actions, cycles, webhooks
     from levier.workspace import open_workspace
@@ -395,7 +396,11 @@ def loop_tick(
         steps = cycles.reminders(s, within_days=soon_days)
         s.commit()
         sent = webhooks.deliver_pending(s)
+        # queued facts on a server engine (Spark, PostgreSQL facts, warehouses): apply them (docs/deployment.md)
+        facts = flush_for_tick(ws, lambda: open_workspace(ws.path))
     payload = {"due_soon": due["due_soon"], "overdue": due["overdue"], "verified": verified, "step_reminders": steps, "webhooks": sent}
+    if facts is not None:
+        payload["facts_flush"] = facts
     _out(payload, json_, _("{soon} due soon, {late} overdue, {v} verified, {d} webhook(s) delivered.", soon=len(due["due_soon"]), late=len(due["overdue"]), v=len(verified), d=sent["delivered"]))
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,7 @@ from levier.cli._app import JsonOpt, WorkspaceOpt, app, console, emit_json, err_
 from levier.errors import LevierError, OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["serve", "seed_demo_cmd", "run_server", "prepare_workspace"]
+__all__ = ["serve", "seed_demo_cmd", "run_server", "prepare_workspace", "start_periodic_flush"]
 
 APP_FACTORY = "levier.web.app:app_from_env"
 HEALTHCHECK_SECONDS = 60
@@ -27,8 +27,11 @@ ThreadsOpt = Annotated[int, typer.Option("--threads", help="Threads of each work
 def prepare_workspace(workspace: Path | None, workers: int) -> tuple[Path, bool]:
     """Check, migrate and flush the workspace before the workers start; returns (path, facts read-only?).
 
-    Several workers on a DuckDB file open it read-only (a DuckDB file has one writer process);
-    their facts writes are queued in the loop DB and applied when the server stops.
+    Several workers open the facts read-only and queue their facts writes in the loop DB: on a
+    DuckDB file (one writer process), and on every other engine (Spark, PostgreSQL facts,
+    warehouses: the rows and their ``_imports`` record are separate statements, and several
+    writers would race for batch and row numbers). The queued rows are applied every
+    ``LEVIER_INBOX_FLUSH_SECONDS`` by this process on a server engine, and when the server stops.
     """
     from levier.data.inbox import flush_inbox
     from levier.workspace import open_workspace
@@ -41,7 +44,27 @@ def prepare_workspace(workspace: Path | None, workers: int) -> tuple[Path, bool]
             raise OptionError(_("Several workers cannot share an in-memory DuckDB facts engine."),
                               hint=_("Use a DuckDB file or a server engine (LEVIER_FACTS_URL), or --workers 1."))
         flush_inbox(ws)
-        return ws.path, workers > 1 and duckdb_file
+        return ws.path, workers > 1 and (duckdb_file or ws.facts.backend_name != "duckdb")
+
+
+def _server_engine(path: Path) -> bool:
+    """Whether the facts live on an engine other than DuckDB (the parent may then flush while serving)."""
+    from levier.config import CONFIG_FILE, load_config
+
+    return not load_config(path / CONFIG_FILE).facts_url.startswith("duckdb://")
+
+
+def start_periodic_flush(path: Path, queued: bool, every: int | None = None) -> Any:
+    """The parent's background flush while workers queue on a server engine (None on DuckDB, with one worker, or ``every`` 0)."""
+    from levier.data.inbox import flush_interval, status_at
+    from levier.data.inbox_flush import PeriodicFlush
+    from levier.workspace import open_workspace
+
+    every = flush_interval() if every is None else every
+    if every <= 0 or not queued or not _server_engine(path):
+        return None
+    return PeriodicFlush(lambda: open_workspace(path), every, report=lambda line: err_console.print(line),
+                         pending=lambda: status_at(path).rows > 0).start()
 
 
 def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1, threads: int = 40,
@@ -49,6 +72,7 @@ def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1
     """Serve the app with ``workers`` uvicorn processes on one port; flush the facts inbox on stop."""
     import uvicorn
 
+    from levier.data.inbox import FLUSH_ENV
     from levier.web.app import (
         ENV_READ_ONLY,
         ENV_SECURE_COOKIES,
@@ -65,6 +89,9 @@ def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1
     mode = _("facts read-only, writes queued") if read_only else _("facts read-write")
     err_console.print(_("Levier is serving {path} on http://{host}:{port}/ with {workers} worker(s) × {threads} threads ({mode}); Ctrl+C to stop.",
                         path=path, host=host, port=port, workers=workers, threads=threads, mode=mode))
+    flusher = start_periodic_flush(path, read_only)
+    if flusher is not None:
+        err_console.print(_("Queued facts are applied every {n} s ({env}).", n=flusher.every, env=FLUSH_ENV))
     previous = signal.signal(signal.SIGTERM, _interrupt)  # uvicorn re-raises SIGTERM once stopped: finish here
     try:
         # a worker imports Levier before it answers the supervisor's health check: allow a slow start
@@ -73,7 +100,9 @@ def run_server(workspace: Path | None, *, host: str, port: int, workers: int = 1
                         timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _flush_on_stop(path)
+        if flusher is not None:
+            flusher.stop()
+        _flush_on_stop(path, flusher.ws if flusher is not None else None)
 
 
 @contextmanager
@@ -100,15 +129,19 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _flush_on_stop(path: Path) -> None:
+def _flush_on_stop(path: Path, ws: Any | None = None) -> None:
+    """Apply the queued facts once the workers are gone (with the periodic flush's workspace when there is one)."""
     from levier.data.inbox import flush_inbox
     from levier.workspace import open_workspace
 
     try:
-        with open_workspace(path) as ws:
-            done = flush_inbox(ws)
+        with ws if ws is not None else open_workspace(path) as opened:
+            done = flush_inbox(opened)
     except LevierError as exc:
         err_console.print(_("The queued facts were not applied: {problem}", problem=exc))
+        return
+    if done.busy:
+        err_console.print(_("Another flush was running; it applies the queued facts."))
         return
     if done.batches:
         err_console.print(_("Queued facts applied: {rows}.", rows=", ".join(f"{t} {n}" for t, n in done.rows.items())))
@@ -125,8 +158,9 @@ def serve(
 ) -> None:
     """Serve the web app (pages at /, REST API at /api/v1) on the workspace with uvicorn.
 
-    With --workers N > 1 on a DuckDB facts file, each worker opens the facts read-only and
-    facts written by requests are queued, then applied when the server stops (docs/deployment.md).
+    With --workers N > 1 each worker opens the facts read-only and facts written by requests
+    are queued in the loop DB; they are applied every LEVIER_INBOX_FLUSH_SECONDS (default 60) on
+    a server engine such as Spark, and when the server stops (docs/deployment.md).
     """
     run_server(workspace, host=host, port=port, workers=workers, threads=threads, secure_cookies=secure_cookies)
 

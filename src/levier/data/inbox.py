@@ -1,27 +1,27 @@
-"""Facts written by requests: at once when this process can write the facts, else queued.
+"""Facts written by requests: at once when this process may write the facts, else queued.
 
-A DuckDB file can be opened by many processes only read-only, so the web workers of
-``levier serve --workers N`` (N > 1) cannot write it. Every facts write a request makes (posted
-touches, live-experiment assignments and events) goes through :func:`append_facts`:
+A DuckDB file can be opened by many processes only read-only, and a server engine such as Spark
+or a warehouse has no multi-statement transaction: several web workers appending to it at once
+could collide and leave rows without their ``_imports`` record. Every facts write a request
+makes (posted touches, live-experiment assignments and events) goes through :func:`append_facts`:
 
-- the process can write the facts (one process, or a server engine such as Spark or a
-  warehouse): the rows are appended at once as one import batch (an ``_imports`` record);
-- the facts are open read-only: the rows are validated and queued durably in the loop DB table
-  ``facts_inbox`` (shared by every worker); :func:`pending_facts` lets readers see them and
-  :func:`flush_inbox` (``levier facts flush``, and ``levier serve`` when it starts and stops)
-  applies them as one import batch per (table, source).
+- this process is the only writer (``levier serve --workers 1``, a script, the CLI): the rows
+  are appended at once as one import batch (an ``_imports`` record);
+- the facts are open read-only (several workers: a DuckDB file, or any engine but DuckDB, see
+  :func:`queues_writes`): the rows are validated and queued durably in the loop DB table
+  ``facts_inbox`` (shared by every worker, one atomic insert); :func:`pending_facts` lets
+  readers see them and :func:`flush_inbox` (:mod:`levier.data.inbox_flush`) applies them.
 
 Rows are checked against the canonical model (:mod:`levier.data.schema`) before anything is
 written or queued; a bad row raises :class:`~levier.errors.SchemaError` naming the table, the
-row and the column, and nothing is written. A flush is idempotent: each batch is claimed with a
-token stored in ``_imports.file_hash``, so a flush interrupted between the facts write and the
-inbox clean-up never applies a row twice (docs/decisions/0170-facts-inbox.md).
+row and the column, and nothing is written. A flush applies each queued row exactly once, even
+interrupted and retried or run twice at once (docs/decisions/0195-inbox-exactly-once.md).
 """
 
 from __future__ import annotations
 
+import os
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,14 +40,20 @@ from levier.errors import FactsReadOnlyError, SchemaError
 from levier.i18n import gettext as _
 
 __all__ = ["append_facts", "pending_facts", "pending_count", "flush_inbox", "discard_pending", "FlushResult", "KEY_COLUMNS",
-           "INBOX_PRESET"]
+           "INBOX_PRESET", "queues_writes", "web_workers", "flush_interval", "inbox_status", "InboxStatus", "WORKERS_ENV",
+           "FLUSH_ENV", "LEASE_ID", "status_at"]
 
 #: The column stored (indexed) next to each queued row so :func:`pending_facts` can filter fast.
 KEY_COLUMNS = {"leads": "lead_id", "stage_events": "lead_id", "touches": "lead_id", "deals": "lead_id",
                "spend": "campaign_id", "web_events": "anonymous_id", "assignments": "experiment_key", "orders": "account_id"}
 INBOX_PRESET = "levier-inbox"
-_CLAIM_PREFIX = "inbox:"
-_STALE_CLAIM_SECONDS = 600
+WORKERS_ENV = "LEVIER_WEB_WORKERS"  # worker processes serving the port (set by `levier serve`)
+FLUSH_ENV = "LEVIER_INBOX_FLUSH_SECONDS"  # period of the automatic flush (0 = off)
+DEFAULT_FLUSH_SECONDS = 60
+#: The id of the ``facts_inbox`` row that is the flush lease (never a queued row).
+LEASE_ID = 0
+LEASE_TABLE = "_lease"
+CLAIM_PREFIX = "inbox:"
 _WRITE_LOCK = threading.RLock()  # one facts writer per process (the DuckDB connection is shared)
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
@@ -161,17 +167,22 @@ def _imports_row(batch: int, table: str, source: str, preset: str, n: int, claim
             "rows_read": n, "rows_inserted": n, "rows_replaced": 0, "preset": preset, "mapping": "", "timezone": "UTC"}
 
 
-def _write_duckdb(ws: Any, table: str, data: pa.Table, source: str, preset: str, claim: str, reuse: bool) -> int:
+def _write_duckdb(ws: Any, table: str, data: pa.Table, source: str, preset: str, claim: str, reuse: bool,
+                  batch: int | None = None) -> int:
+    """The rows and their ``_imports`` record in one DuckDB transaction (``batch``: the flush's own number)."""
     duck = ws.facts.con.con.cursor()  # its own transaction: other threads' queries stay outside it
     view = f"_levier_inbox_{uuid.uuid4().hex[:8]}"
     data = data.append_column("_ord", pa.array(range(1, data.num_rows + 1), pa.int64()))
     duck.register(view, data)
     duck.execute("BEGIN TRANSACTION")
     try:
-        found = duck.execute("SELECT max(batch_id) FROM _imports WHERE file_name = ? AND table_name = ?", [source, table]).fetchone()
-        batch = found[0] if reuse and found and found[0] is not None else None
-        if batch is None:
-            batch = duck.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM _imports").fetchone()[0]
+        new = batch is not None or not reuse
+        if batch is None and reuse:
+            found = duck.execute("SELECT max(batch_id) FROM _imports WHERE file_name = ? AND table_name = ?", [source, table]).fetchone()
+            batch = found[0] if found else None
+            new = batch is None
+        if new:
+            batch = batch if batch is not None else duck.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM _imports").fetchone()[0]
             row = _imports_row(batch, table, source, preset, 0 if reuse else data.num_rows, claim)
             names = list(IMPORTS_SCHEMA.names)
             duck.execute(f"INSERT INTO _imports ({', '.join(names)}) VALUES ({', '.join('?' for _n in names)})", [row[n] for n in names])
@@ -208,14 +219,47 @@ def _write_generic(ws: Any, table: str, data: pa.Table, source: str, preset: str
     return data.num_rows
 
 
-def _write(ws: Any, table: str, rows: Sequence[Mapping[str, Any]], source: str, preset: str, claim: str = "", reuse: bool = False) -> int:
+def _check_writable(ws: Any) -> None:
     if not ws.facts_writable:
         raise FactsReadOnlyError(_("The facts are open read-only in this process; rows can only be queued."),
                                  hint=_("Run `levier facts flush` where the facts can be written (stop `levier serve` first on a DuckDB file)."))
+
+
+def _write(ws: Any, table: str, rows: Sequence[Mapping[str, Any]], source: str, preset: str, claim: str = "", reuse: bool = False) -> int:
+    _check_writable(ws)
     data = _arrow(ws, table, rows)
     writer = _write_duckdb if ws.facts.backend_name == "duckdb" else _write_generic
     with _WRITE_LOCK:
         return writer(ws, table, data, source, preset, claim, reuse)
+
+
+# -- who queues --------------------------------------------------------------------------------
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    return int(text) if text.isdigit() else default
+
+
+def web_workers() -> int:
+    """How many worker processes serve the port (``LEVIER_WEB_WORKERS``; 1 when unset or invalid)."""
+    return max(1, _env_int(WORKERS_ENV, 1))
+
+
+def flush_interval() -> int:
+    """Seconds between automatic flushes (``LEVIER_INBOX_FLUSH_SECONDS``, default 60; 0 = off)."""
+    return _env_int(FLUSH_ENV, DEFAULT_FLUSH_SECONDS)
+
+
+def queues_writes(ws: Any) -> bool:
+    """Whether :func:`append_facts` queues rows in this process instead of writing them.
+
+    True when the facts are open read-only (``levier serve --workers N`` makes its workers so on
+    a DuckDB file and on every engine but DuckDB), and also, as a guard for other launchers,
+    when several workers serve (``LEVIER_WEB_WORKERS`` > 1) on an engine other than DuckDB:
+    Spark, PostgreSQL facts and warehouses get the rows and the ``_imports`` record in separate
+    statements, and several writers would race for batch and row numbers.
+    Readers that must see the queued rows check this and read :func:`pending_facts`.
+    """
+    return not ws.facts_writable or (web_workers() > 1 and ws.facts.backend_name != "duckdb")
 
 
 # -- the inbox -------------------------------------------------------------------------------
@@ -239,8 +283,8 @@ def append_facts(ws: Any, table: str, rows: Iterable[Mapping[str, Any]], *, sour
                  reuse_batch: bool = False, session: Any | None = None) -> int:
     """Append ``rows`` (canonical columns of ``table``) to the facts, or queue them; returns their number.
 
-    Written at once as one import batch (file name ``source``) when this process can write the
-    facts; else queued in the loop DB's ``facts_inbox`` (inside ``session`` when given, so the
+    Written at once as one import batch (file name ``source``) when this process is the facts'
+    writer; else (:func:`queues_writes`) queued in the loop DB's ``facts_inbox`` (inside ``session`` when given, so the
     rows commit with the caller's own loop writes). ``reuse_batch=True`` adds direct writes to
     the newest batch of the same ``source`` (one batch for a stream of single rows, e.g. posted
     touches). Every row is validated first: a bad row raises :class:`SchemaError`, nothing written.
@@ -249,7 +293,7 @@ def append_facts(ws: Any, table: str, rows: Iterable[Mapping[str, Any]], *, sour
     clean = [normalise_row(table, row, i) for i, row in enumerate(rows, start=1)]
     if not clean:
         return 0
-    if ws.facts_writable:
+    if not queues_writes(ws):
         return _write(ws, table, clean, source, preset, reuse=reuse_batch)
     from levier.loop.models import FactsInbox
 
@@ -263,7 +307,7 @@ def append_facts(ws: Any, table: str, rows: Iterable[Mapping[str, Any]], *, sour
 def _pending_rows(s: Any, table: str | None = None, key: str | None = None) -> list[Any]:
     from levier.loop.models import FactsInbox
 
-    q = sa.select(FactsInbox).order_by(FactsInbox.id)
+    q = sa.select(FactsInbox).where(FactsInbox.id != LEASE_ID).order_by(FactsInbox.id)
     if table is not None:
         q = q.where(FactsInbox.table_name == table)
     if key is not None:
@@ -295,7 +339,8 @@ def pending_count(ws: Any) -> dict[str, int]:
     from levier.loop.models import FactsInbox
 
     with _session(ws, None) as s:
-        found = s.execute(sa.select(FactsInbox.table_name, sa.func.count()).group_by(FactsInbox.table_name)).all()
+        found = s.execute(sa.select(FactsInbox.table_name, sa.func.count()).where(FactsInbox.id != LEASE_ID)
+                          .group_by(FactsInbox.table_name)).all()
     return {str(t): int(n) for t, n in sorted(found)}
 
 
@@ -304,15 +349,70 @@ def discard_pending(ws: Any, ids: Sequence[int]) -> int:
     from levier.loop.models import FactsInbox
 
     with _session(ws, None) as s:
-        return int(s.execute(sa.delete(FactsInbox).where(FactsInbox.id.in_(list(ids)))).rowcount or 0)
+        return int(s.execute(sa.delete(FactsInbox).where(FactsInbox.id.in_([i for i in ids if i != LEASE_ID]))).rowcount or 0)
 
 
+# -- status --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InboxStatus:
+    """What waits in the inbox: per table the queued rows, those claimed by a flush, the oldest."""
+
+    tables: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    checked_at: datetime = field(default_factory=_now)
+    flush_lease: str | None = None  # token of the running flush (its first 10 digits: when it took the lease)
+
+    @property
+    def rows(self) -> int:
+        return sum(int(t["rows"]) for t in self.tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        running = self.flush_lease is not None
+        since = datetime.fromtimestamp(int(self.flush_lease.split("-")[0]), UTC).replace(tzinfo=None) if running else None
+        return {"tables": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in t.items()} for t in self.tables],
+                "rows": self.rows, "checked_at": self.checked_at.isoformat(), "flush_running": running,
+                "flush_since": since.isoformat() if since else None}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self.tables), columns=["table", "rows", "claimed", "oldest_at", "oldest_age_s"])
+
+
+def inbox_status(session: Any) -> InboxStatus:
+    """Per table: queued rows, rows claimed by a flush, the oldest queued time and its age (seconds)."""
+    from levier.loop.models import FactsInbox
+
+    now = _now()
+    claimed = sa.func.sum(sa.case((FactsInbox.claim.is_not(None), 1), else_=0))
+    found = session.execute(sa.select(FactsInbox.table_name, sa.func.count(), claimed, sa.func.min(FactsInbox.created_at))
+                            .where(FactsInbox.id != LEASE_ID).group_by(FactsInbox.table_name).order_by(FactsInbox.table_name)).all()
+    tables = tuple({"table": str(t), "rows": int(n), "claimed": int(c or 0), "oldest_at": oldest,
+                    "oldest_age_s": max(0, int((now - oldest).total_seconds())) if oldest else None} for t, n, c, oldest in found)
+    lease = session.scalar(sa.select(FactsInbox.claim).where(FactsInbox.id == LEASE_ID))
+    return InboxStatus(tables=tables, checked_at=now, flush_lease=lease)
+
+
+def status_at(path: Any = None) -> InboxStatus:
+    """:func:`inbox_status` of the workspace at ``path`` reading only its loop DB (no facts engine is started)."""
+    from levier.config import CONFIG_FILE, load_config
+    from levier.loop.db import make_engine, session_scope
+    from levier.workspace import _resolve_db_url, find_workspace
+
+    base = find_workspace(path)
+    engine = make_engine(_resolve_db_url(load_config(base / CONFIG_FILE).db_url, base))
+    try:
+        with session_scope(engine) as s:
+            return inbox_status(s)
+    finally:
+        engine.dispose()
+
+
+# -- flush (levier.data.inbox_flush) ---------------------------------------------------------------
 @dataclass(frozen=True)
 class FlushResult:
     """What :func:`flush_inbox` applied: one import batch per (table, source)."""
 
     batches: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     recovered: int = 0  # rows of an interrupted flush found already applied and removed
+    busy: bool = False  # another flush holds the lease: nothing was done
 
     @property
     def rows(self) -> dict[str, int]:
@@ -322,74 +422,16 @@ class FlushResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"batches": [dict(b) for b in self.batches], "rows": self.rows, "recovered": self.recovered}
+        return {"batches": [dict(b) for b in self.batches], "rows": self.rows, "recovered": self.recovered, "busy": self.busy}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.batches), columns=["table", "source", "batch_id", "rows"])
 
 
-def _recover(ws: Any) -> int:
-    """Settle claims of interrupted flushes: applied → delete the rows; not applied (and stale) → release."""
-    from levier.loop.models import FactsInbox
-
-    removed = 0
-    with _session(ws, None) as s:
-        claims = [c for c in s.scalars(sa.select(FactsInbox.claim).where(FactsInbox.claim.is_not(None)).distinct())]
-        for claim in claims:
-            imports = ws.facts.imports()
-            applied = _scalar(imports.filter(imports.file_hash == _CLAIM_PREFIX + claim).count())
-            if applied:
-                removed += int(s.execute(sa.delete(FactsInbox).where(FactsInbox.claim == claim)).rowcount or 0)
-            elif time.time() - int(claim.split("-")[0]) > _STALE_CLAIM_SECONDS:
-                s.execute(sa.update(FactsInbox).where(FactsInbox.claim == claim).values(claim=None))
-    return removed
-
-
-def _groups(rows: list[Any]) -> dict[tuple[str, str, str], list[Any]]:
-    groups: dict[tuple[str, str, str], list[Any]] = {}
-    for r in rows:
-        groups.setdefault((r.table_name, r.source, r.preset), []).append(r)
-    return groups
-
-
-def _apply(ws: Any, group: tuple[str, str, str], rows: list[dict[str, Any]], ids: list[int]) -> dict[str, Any]:
-    from levier.loop.models import FactsInbox
-
-    table, source, preset = group
-    claim = f"{int(time.time())}-{uuid.uuid4().hex[:16]}"
-    with _session(ws, None) as s:
-        taken = s.execute(sa.update(FactsInbox).where(FactsInbox.id.in_(ids), FactsInbox.claim.is_(None)).values(claim=claim)).rowcount
-    if taken != len(ids):  # another flush took some of them: leave the group to it
-        with _session(ws, None) as s:
-            s.execute(sa.update(FactsInbox).where(FactsInbox.claim == claim).values(claim=None))
-        return {}
-    _write(ws, table, rows, source, preset, claim=_CLAIM_PREFIX + claim)
-    with _session(ws, None) as s:
-        s.execute(sa.delete(FactsInbox).where(FactsInbox.claim == claim))
-    imports = ws.facts.imports()
-    batch = _scalar(imports.filter(imports.file_hash == _CLAIM_PREFIX + claim).batch_id.max())
-    return {"table": table, "source": source, "batch_id": batch, "rows": len(rows)}
-
-
 def flush_inbox(ws: Any) -> FlushResult:
-    """Apply every queued row to the facts, one import batch per (table, source); returns what was done.
+    """Apply every queued row to the facts exactly once (see :func:`levier.data.inbox_flush.flush_inbox`)."""
+    from levier.data.inbox_flush import flush_inbox as flush
 
-    Every row is validated before anything is written: a bad row raises :class:`SchemaError`
-    naming its inbox id (discard it with ``levier facts flush --discard ID``) and nothing is applied.
-    """
-    if not ws.facts_writable:
-        raise FactsReadOnlyError(_("The facts are open read-only in this process; they cannot be flushed here."),
-                                 hint=_("Run `levier facts flush` where the facts can be written (stop `levier serve` first on a DuckDB file)."))
-    recovered = _recover(ws)
-    with _session(ws, None) as s:
-        pending = [r for r in _pending_rows(s) if r.claim is None]
-    checked: list[tuple[tuple[str, str, str], list[dict[str, Any]], list[int]]] = []
-    for group, rows in _groups(pending).items():
-        try:
-            clean = [normalise_row(group[0], r.payload, r.id) for r in rows]
-        except SchemaError as exc:
-            raise SchemaError(_("Queued facts row (inbox id shown as the row): {problem}", problem=exc.message),
-                              hint=_("Discard it with `levier facts flush --discard ID`, then flush again.")) from None
-        checked.append((group, clean, [r.id for r in rows]))
-    batches = [b for b in (_apply(ws, g, rows, ids) for g, rows, ids in checked) if b]
-    return FlushResult(batches=tuple(batches), recovered=recovered)
+    return flush(ws)
+
+

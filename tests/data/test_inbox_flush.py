@@ -1,0 +1,250 @@
+"""Exactly-once flushes of the facts inbox: failures injected between the steps, two flushers, queueing rules.
+
+The "generic" path (Spark, PostgreSQL facts, warehouses: rows then ``_imports`` record, two
+statements) runs here on DuckDB with ``backend_name`` patched; tests/parity/test_inbox_spark.py
+runs the same failures on PySpark.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from levier.data import inbox, inbox_flush
+from levier.data.inbox import (
+    LEASE_ID,
+    append_facts,
+    flush_inbox,
+    inbox_status,
+    pending_count,
+    pending_facts,
+    queues_writes,
+    status_at,
+)
+from levier.data.inbox_flush import Lease, PeriodicFlush, flush_for_tick
+from levier.errors import FactsPartialWriteError
+from levier.loop.models import FactsInbox
+from levier.workspace import Workspace, create_workspace, open_workspace
+
+
+class Boom(Exception):
+    """The injected crash."""
+
+
+def _touch(i: int, lead: str = "L1") -> dict[str, object]:
+    return {"touch_id": f"t{i}", "lead_id": lead, "at": datetime(2026, 3, 2, 10, i), "channel": "email"}
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEVIER_LANG", "en")
+    monkeypatch.delenv("LEVIER_WEB_WORKERS", raising=False)
+    monkeypatch.delenv("LEVIER_INBOX_FLUSH_SECONDS", raising=False)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    """A writable workspace with 3 touches queued (sources api ×2, sync ×1) by a read-only twin."""
+    create_workspace(tmp_path / "ws").close()
+    w = open_workspace(tmp_path / "ws")
+    with open_workspace(tmp_path / "ws", read_only=True) as ro:
+        append_facts(ro, "touches", [_touch(1), _touch(2)], source="api")
+        append_facts(ro, "touches", [_touch(3, lead="L2")], source="sync")
+    yield w
+    w.close()
+
+
+@pytest.fixture(params=["duckdb", "generic"])
+def engine(request: pytest.FixtureRequest, ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "generic":
+        monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    return request.param
+
+
+def _state(ws: Workspace) -> tuple[list[tuple[str, int, int]], list[tuple[int, str, int, bool]], dict[str, int]]:
+    """(touch_id, _row_id, _batch) of the facts, (batch, source, rows, inbox-claimed) of _imports, the inbox."""
+    rows = ws.facts.raw("touches").order_by("_row_id").execute()
+    imports = ws.facts.imports().order_by("batch_id").execute()
+    return ([(r["touch_id"], int(r["_row_id"]), int(r["_batch"])) for r in rows.to_dict("records")],
+            [(int(b.batch_id), b.file_name, int(b.rows_inserted), str(b.file_hash).startswith("inbox:")) for b in imports.itertuples()],
+            pending_count(ws))
+
+
+EXPECTED = ([("t1", 1, 1), ("t2", 2, 1), ("t3", 3, 2)], [(1, "api", 2, True), (2, "sync", 1, True)], {})
+
+
+def test_a_clean_flush_applies_each_group_as_one_batch(ws: Workspace, engine: str) -> None:
+    done = flush_inbox(ws)
+    assert [(b["source"], b["batch_id"], b["rows"]) for b in done.batches] == [("api", 1, 2), ("sync", 2, 1)]
+    assert _state(ws) == EXPECTED
+    assert flush_inbox(ws).batches == ()  # a second flush finds nothing
+    assert _state(ws) == EXPECTED
+
+
+@pytest.mark.parametrize("step", ["claim", "rows", "record"])
+def test_a_crash_after_any_step_then_a_retry_applies_every_row_once(ws: Workspace, engine: str, step: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies in the first group (api) right after ``step``; the retry ends where a clean flush does.
+
+    claim: rows claimed in the loop DB, nothing written; rows: the rows are in the facts, not their
+    ``_imports`` record (DuckDB writes both in one transaction: nothing is written); record: the
+    facts are complete, the inbox rows are not deleted yet.
+    """
+    generic = engine == "generic"
+    target = {"claim": "_claimed", "rows": "_write_record" if generic else "_write_batch", "record": "_settle"}[step]
+    real = getattr(inbox_flush, target)
+    calls = {"n": 0}
+
+    def crash(*args: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Boom
+        return real(*args, **kw)
+
+    monkeypatch.setattr(inbox_flush, target, crash)
+    with pytest.raises(Boom):
+        flush_inbox(ws)
+    facts, imports, queued = _state(ws)
+    written = {"claim": 0, "rows": 2 if generic else 0, "record": 2}[step]
+    assert len(facts) == written and queued == {"touches": 3}
+    assert len(imports) == (1 if step == "record" else 0)
+    monkeypatch.setattr(inbox_flush, target, real)
+    done = flush_inbox(ws)
+    assert done.recovered == written
+    assert _state(ws) == EXPECTED
+    assert Lease(ws).acquire()  # the crashed flush released its lease
+
+
+def test_two_flushers_at_once_apply_each_row_once(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second flush finds the lease held (a flush paused between its steps) and writes nothing."""
+    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    paused, resume, second = threading.Event(), threading.Event(), {}
+    real = inbox_flush._write_record
+
+    def slow_record(*args: object, **kw: object) -> None:
+        paused.set()
+        assert resume.wait(30)
+        real(*args, **kw)
+
+    monkeypatch.setattr(inbox_flush, "_write_record", slow_record)
+    first = {}
+    t = threading.Thread(target=lambda: first.setdefault("done", flush_inbox(ws)))
+    t.start()
+    assert paused.wait(30)
+    second["done"] = flush_inbox(ws)  # the first holds the lease, between rows and record
+    resume.set()
+    t.join(60)
+    assert second["done"].busy and second["done"].batches == ()
+    assert first["done"].rows == {"touches": 3}
+    assert _state(ws) == EXPECTED
+
+
+def test_a_stale_lease_is_taken_over_and_the_old_holder_stops(ws: Workspace) -> None:
+    dead = Lease(ws)
+    assert dead.acquire() and not Lease(ws).acquire()
+    with ws.session() as s:  # the holder died 11 minutes ago
+        s.execute(sa.update(FactsInbox).where(FactsInbox.id == LEASE_ID).values(claim=f"{int(time.time()) - 660:010d}-dead"))
+        s.commit()
+    assert flush_inbox(ws).rows == {"touches": 3}
+    with pytest.raises(FactsPartialWriteError, match="lost its lease"):
+        dead.renew()
+    assert pending_count(ws) == {} and pending_facts(ws, "touches") == []
+
+
+def test_a_half_written_batch_stops_the_flush_and_names_it(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    real = inbox_flush._write_rows
+
+    def one_row_only(w: Workspace, table: str, data: object, batch: int) -> None:
+        real(w, table, data.slice(0, 1), batch)  # type: ignore[attr-defined]
+        raise Boom
+
+    monkeypatch.setattr(inbox_flush, "_write_rows", one_row_only)
+    with pytest.raises(Boom):
+        flush_inbox(ws)
+    monkeypatch.setattr(inbox_flush, "_write_rows", real)
+    with pytest.raises(FactsPartialWriteError, match=r"touches: batch 1 holds 1 of the 2 queued rows"):
+        flush_inbox(ws)
+    assert ws.facts.count("touches") == 1 and pending_count(ws) == {"touches": 3}  # nothing more written
+
+
+def test_several_workers_on_a_server_engine_queue_their_writes(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not queues_writes(ws)
+    monkeypatch.setenv("LEVIER_WEB_WORKERS", "3")
+    assert not queues_writes(ws)  # DuckDB writable: one process (serve makes several workers read-only)
+    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    assert queues_writes(ws)
+    append_facts(ws, "touches", [_touch(4)], source="api")
+    assert ws.facts.count("touches") == 0 and pending_count(ws) == {"touches": 4}
+    assert [r["touch_id"] for r in pending_facts(ws, "touches", lead_id="L1")] == ["t1", "t2", "t4"]
+    monkeypatch.setenv("LEVIER_WEB_WORKERS", "1")
+    append_facts(ws, "touches", [_touch(5)], source="direct")
+    assert ws.facts.count("touches") == 1
+
+
+def test_the_status_counts_claims_and_ages_and_hides_the_lease(ws: Workspace) -> None:
+    with ws.session() as s:
+        s.execute(sa.update(FactsInbox).where(FactsInbox.source == "api").values(claim="x", created_at=datetime(2026, 1, 1)))
+        s.commit()
+        assert Lease(ws).acquire()
+        status = inbox_status(s)
+    assert [(t["table"], t["rows"], t["claimed"], t["oldest_at"]) for t in status.tables] == [("touches", 3, 2, datetime(2026, 1, 1))]
+    assert status.tables[0]["oldest_age_s"] == int((status.checked_at - datetime(2026, 1, 1)).total_seconds())
+    data = status.to_dict()
+    assert data["rows"] == 3 and data["flush_running"] and data["flush_since"][:4] == str(datetime.now().year)
+    json.dumps(data)
+    assert status_at(ws.path).rows == 3 and pending_count(ws) == {"touches": 3}
+
+
+def test_the_periodic_flush_applies_rows_queued_while_serving(ws: Workspace) -> None:
+    flush_inbox(ws)
+    lines: list[str] = []
+    flusher = PeriodicFlush(lambda: ws, 0.05, report=lines.append, pending=lambda: status_at(ws.path).rows > 0).start()
+    try:
+        with open_workspace(ws.path, read_only=True) as ro:
+            append_facts(ro, "touches", [_touch(7)], source="api")
+        deadline = time.monotonic() + 30
+        while pending_count(ws) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        flusher.stop()
+    assert pending_count(ws) == {} and ws.facts.count("touches") == 4
+    assert flusher.flushes == 1 and lines == ["Queued facts applied: touches 1."]
+
+
+def test_the_tick_flushes_only_on_a_server_engine_and_when_on(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[int] = []
+
+    def opener() -> Workspace:
+        opened.append(1)
+        return open_workspace(ws.path)
+
+    assert flush_for_tick(ws, opener) is None and not opened  # DuckDB: `levier facts flush` / serve stop
+    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    monkeypatch.setenv("LEVIER_INBOX_FLUSH_SECONDS", "0")
+    assert flush_for_tick(ws, opener) is None and not opened
+    monkeypatch.delenv("LEVIER_INBOX_FLUSH_SECONDS")
+    done = flush_for_tick(ws, opener)
+    assert done is not None and done["rows"] == {"touches": 3} and opened == [1]
+
+
+def test_facts_pending_cli(ws: Workspace, runner) -> None:  # noqa: ANN001
+    from levier.cli import app as cli
+
+    r = runner.invoke(cli, ["facts", "pending", "-w", str(ws.path), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [(t["table"], t["rows"], t["claimed"]) for t in data["tables"]] == [("touches", 3, 0)]
+    assert data["rows"] == 3 and data["flush_running"] is False and data["tables"][0]["oldest_age_s"] >= 0
+    r = runner.invoke(cli, ["facts", "pending", "-w", str(ws.path)])
+    assert r.exit_code == 0 and "touches: 3 queued row(s), 0 claimed by a flush, the oldest queued" in r.stdout
+    assert Lease(ws).acquire()
+    r = runner.invoke(cli, ["facts", "flush", "-w", str(ws.path)])
+    assert r.exit_code == 0 and "Another flush holds the lease" in r.stdout
+    assert inbox.pending_count(ws) == {"touches": 3}
