@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tests.web.conftest import api  # noqa: F401  (fixture)
 
 from levier.cli import app
+from levier.data._frames import insert_frames
 from levier.errors import NotFoundError, OptionError
 from levier.kpi import alerts, registry, thresholds
 from levier.workspace import Workspace
@@ -65,9 +66,16 @@ def test_stored_threshold_fires_once_per_cool_down(busy: Workspace, s: Session) 
     assert again.created == () and sorted(again.bumped) == sorted(res.created)
 
 
+LEADS = [{"lead_id": "L1", "created_at": dt(2026, 9, 1), "channel": "inbound", "company_size": "smb"},
+         {"lead_id": "L2", "created_at": dt(2026, 9, 2), "channel": "partner", "company_size": "smb"}]
+
+
 def test_set_threshold_cli_and_api(workspace: Workspace, runner) -> None:  # noqa: ANN001
     w = ["-w", str(workspace.path)]
+    insert_frames(workspace.facts, {"leads": LEADS})
     workspace.close()
+    typo = runner.invoke(app, ["kpi", "set-threshold", "conversion_rate", "--lower", "0.1", "--segment", "channel=Inbound", *w])
+    assert typo.exit_code == 1 and "no lead has channel = 'Inbound'" in typo.output and "inbound, partner" in typo.output
     r = runner.invoke(app, ["kpi", "set-threshold", "conversion_rate", "--lower", "0.1", "--segment", "channel=inbound", "--json", *w])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["segment"] == {"channel": "inbound"}
@@ -80,7 +88,10 @@ def test_set_threshold_cli_and_api(workspace: Workspace, runner) -> None:  # noq
 
 
 def test_threshold_api(api) -> None:  # noqa: ANN001, F811
+    insert_frames(api.ws.facts, {"leads": LEADS})
     body = {"upper": 0.3, "segment": {"channel": "inbound"}}
+    miss = api.call("POST", "/kpi/conversion_rate/thresholds", "editor", json={"upper": 0.3, "segment": {"channel": "webinar"}})
+    assert miss.status_code == 422 and "no lead has channel = 'webinar'" in miss.json()["error"]["message"]
     assert api.call("POST", "/kpi/conversion_rate/thresholds", "viewer", json=body).status_code == 403
     r = api.call("POST", "/kpi/conversion_rate/thresholds", "editor", json=body)
     assert r.status_code == 201 and r.json()["upper"] == 0.3

@@ -92,6 +92,27 @@ def test_incremental_refresh_recomputes_only_new_periods(data: Workspace, s: Ses
     assert (inc2.recomputed, inc2.reused) == (6, 1)  # weeks ending after 2026-09-13 01:00 (new rows − 31 d) are revised
 
 
+def test_a_cleaning_makes_the_series_stale_and_the_refresh_recomputes(data: Workspace, s: Session) -> None:
+    """Exclusions change with no new import: ``stored`` says stale and the refresh recomputes every period."""
+    from levier.data.clean import clean_workspace
+    from levier.data.journal import undo_rule
+
+    registry.define_kpi(s, "touches_out", "count(touches, direction == 'out')")
+    clean_workspace(data)  # nothing to exclude yet: the first cleaning run
+    first = timeseries.series(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8))
+    assert timeseries.stored(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8)).stale is False
+    dup = {"touch_id": "TL0902_2_0", "lead_id": "L0902_2", "at": dt(2026, 9, 2, 6), "channel": "email", "direction": "out", "outcome": "delivered"}
+    insert(data, "touches", [dup], batch=1)  # an exact copy of a touch of `days`, in the same batch
+    clean_workspace(data)  # excludes the copy: no new batch, only a new cleaning run
+    assert timeseries.stored(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8)).stale is True
+    again = timeseries.series(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8))
+    assert again.recomputed == 7 and [p.value for p in again.points] == [p.value for p in first.points]  # the copy stays out
+    undo_rule(data, "exact_duplicates")  # the copy is back in the cleaned view: Sept 2 counts one more touch
+    back = timeseries.series(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8))
+    assert back.recomputed == 7
+    assert [p.value for p in back.points] == [v + (1 if p.period_start == dt(2026, 9, 2) else 0) for p, v in zip(first.points, [q.value for q in first.points], strict=True)]
+
+
 def test_catalogue_series_keeps_leads_without_a_segment_value(data: Workspace, s: Session) -> None:
     insert(data, "leads", [{"lead_id": f"X{i}", "created_at": dt(2026, 9, 8, 10 + i)} for i in range(3)], batch=2)  # no channel
     got = timeseries.series(data, s, "lead", "week", dt(2026, 9, 7), dt(2026, 9, 14), segment_by=("channel",))

@@ -144,7 +144,7 @@ def set_threshold(key: Annotated[str | None, typer.Argument(help="The KPI key (o
     """Store the alert thresholds of a KPI (lower/upper bound, optionally for one segment) used by `levier kpi alerts --check`."""
     from levier.kpi import thresholds
 
-    with _session(workspace) as (_ws, s):
+    with _session(workspace) as (ws, s):
         if list_:
             rows = [t.to_dict() for t in thresholds.list_thresholds(s, key)]
             if json_:
@@ -164,7 +164,7 @@ def set_threshold(key: Annotated[str | None, typer.Argument(help="The KPI key (o
             thresholds.clear_threshold(s, key, _segment(segment))
             emit_json({"cleared": key, "segment": _segment(segment)}) if json_ else console.print(_("Threshold of {key} removed.", key=key))
             return
-        t = thresholds.set_threshold(s, key, lower=lower, upper=upper, segment=_segment(segment), note=note)
+        t = thresholds.set_threshold(s, key, lower=lower, upper=upper, segment=_segment(segment), note=note, ws=ws)
     if json_:
         emit_json(t.to_dict())
         return

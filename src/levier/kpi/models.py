@@ -132,7 +132,7 @@ class KpiAlert(Base):
 
 
 class KpiSeriesState(Base):
-    """The watermark of one stored time series: the last import batch seen per facts table."""
+    """The watermark of one stored time series: the last import batch seen per facts table, the last cleaning run."""
 
     __tablename__ = "kpi_series_state"
     id: Mapped[int] = _id()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -79,13 +80,28 @@ def _check_segment(s: Session, key: str, segment: Mapping[str, str] | None) -> d
     return seg
 
 
+def _check_values(ws: Any, seg: Mapping[str, str]) -> None:
+    """Each segment value must be one some lead has: a threshold on a misspelt value would never fire."""
+    leads = ws.table("leads")
+    for col, value in seg.items():
+        if leads.filter(leads[col].cast("string") == value).count().execute():
+            continue
+        present = leads.filter(leads[col].notnull())
+        top = present.group_by(col).aggregate(n=present.count()).order_by([ibis.desc("n"), col]).limit(12).execute()
+        raise OptionError(_("segment: no lead has {col} = '{value}', so this threshold would never fire.", col=col, value=value),
+                          hint=_("Values of {col}: {values}.", col=col, values=", ".join(str(v) for v in top[col]) or "—"))
+
+
 def _out(row: KpiThreshold) -> Threshold:
     return Threshold(row.id, row.kpi_key, row.lower, row.upper, dict(row.segment) if row.segment else None, row.note or "")
 
 
 def set_threshold(s: Session, key: str, *, lower: float | None = None, upper: float | None = None,
-                  segment: Mapping[str, str] | None = None, note: str = "") -> Threshold:
-    """Store the alert bounds of KPI ``key`` (for ``segment``, or all leads); replaces earlier bounds."""
+                  segment: Mapping[str, str] | None = None, note: str = "", ws: Any = None) -> Threshold:
+    """Store the alert bounds of KPI ``key`` (for ``segment``, or all leads); replaces earlier bounds.
+
+    Given the workspace ``ws``, each segment value must be one that some lead has.
+    """
     e = get_kpi(s, key)
     if not e.computable:
         raise OptionError(_("KPI '{key}' is not measured over a period alone: it has no series to watch.", key=key))
@@ -95,6 +111,8 @@ def set_threshold(s: Session, key: str, *, lower: float | None = None, upper: fl
     if lo is not None and hi is not None and lo >= hi:
         raise OptionError(_("The lower bound {lower} must be below the upper bound {upper}.", lower=lo, upper=hi))
     seg = _check_segment(s, key, segment)
+    if seg and ws is not None:
+        _check_values(ws, seg)
     skey = segment_key(seg)
     row = s.scalar(sa.select(KpiThreshold).where(KpiThreshold.kpi_key == key, KpiThreshold.segment_key == skey))
     if row is None:

@@ -66,7 +66,7 @@ class Series:
     reused: int
     data_end: datetime | None = None
     refreshed_at: datetime | None = None  # when the stored points were last refreshed (None: never)
-    stale: bool = False  # facts imported since that refresh (or other dates asked for): refresh to update
+    stale: bool = False  # facts imported or cleaned since that refresh (or other dates asked for): refresh to update
 
     def values(self, segment: str = "") -> list[float | None]:
         return [p.value for p in self.points if p.segment == segment]
@@ -203,6 +203,13 @@ def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
     return {n: -1 if got.get(n) is None or got[n] != got[n] else int(got[n]) for n in tables}
 
 
+def _cleaning(ws: Any) -> int:
+    """The latest cleaning run (``levier clean``, undo or reset; 0 = never): exclusions change only with one."""
+    from levier.data.journal import next_run_id
+
+    return next_run_id(ws) - 1
+
+
 def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
     """The earliest time of a row imported after the watermark (None when nothing is new)."""
     import ibis
@@ -268,10 +275,10 @@ def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
     """
     e, seg_by, tables, data_end, lo, hi, periods, skey = _plan(ws, s, key, grain, start, end, segment_by)
     state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
-    batches = _batches(ws, tables)
+    batches, cleaning = _batches(ws, tables), _cleaning(ws)
     stored_pts = {(p.period_start, p.segment): p for p in s.scalars(sa.select(KpiPoint).where(KpiPoint.series_key == skey))}
     have = {p for p, _seg in stored_pts}
-    if full or state is None:
+    if full or state is None or state.watermark.get("cleaning") != cleaning:  # a cleaning can change any period
         todo = periods
     else:
         dirty = _dirty_from(ws, state.watermark.get("batches", {}), batches)
@@ -282,7 +289,7 @@ def series(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
     if state is None:
         state = KpiSeriesState(series_key=skey, watermark={})
         s.add(state)
-    state.watermark = {"batches": batches, "data_end": data_end.isoformat() if data_end else None}
+    state.watermark = {"batches": batches, "cleaning": cleaning, "data_end": data_end.isoformat() if data_end else None}
     state.updated_at = utcnow()
     s.flush()
     return Series(key, grain, seg_by, lo, period_end(periods[-1], grain) if periods else hi, _points(s, skey, periods, grain, data_end),
@@ -295,7 +302,8 @@ def stored(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
 
     ``refreshed_at`` says when it was refreshed (None: never; refresh it with :func:`series`,
     ``POST /api/v1/kpi/{key}/series/refresh`` or ``levier kpi refresh``) and ``stale`` whether
-    facts were imported since, or the stored series covers other dates than those asked for.
+    facts were imported or the workspace cleaned (``levier clean``, undo, reset) since, or the stored
+    series covers other dates than those asked for.
     """
     e, seg_by, tables, data_end, lo, hi, periods, skey = _plan(ws, s, key, grain, start, end, segment_by)
     state = s.scalar(sa.select(KpiSeriesState).where(KpiSeriesState.series_key == skey))
@@ -309,7 +317,7 @@ def stored(ws: Any, s: Session, key: str, grain: str = "week", start: date | dat
     end_ = period_end(periods[-1], grain) if periods else hi
     if state is None:
         return Series(key, grain, seg_by, lo, end_, (), 0, 0, data_end, None, True)
-    stale = not exact or state.watermark.get("batches", {}) != _batches(ws, tables)
+    stale = not exact or state.watermark.get("batches", {}) != _batches(ws, tables) or state.watermark.get("cleaning") != _cleaning(ws)
     return Series(key, grain, seg_by, lo, end_, _points(s, state.series_key, periods, grain, data_end), 0, len(periods), data_end,
                   state.updated_at, stale)
 

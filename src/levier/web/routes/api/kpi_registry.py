@@ -184,9 +184,9 @@ def list_thresholds(key: str, _user: Viewer, s: Db) -> list[dict[str, Any]]:
 
 
 @router.post("/{key}/thresholds", status_code=201)
-def set_threshold(key: str, body: ThresholdIn, _user: Editor, s: Db) -> dict[str, Any]:
+def set_threshold(key: str, body: ThresholdIn, _user: Editor, s: Db, ws: Ws) -> dict[str, Any]:
     """Store the alert bounds of the KPI (overall, or for ``segment``); replaces earlier bounds of that segment."""
-    return thresholds.set_threshold(s, key, **body.model_dump()).to_dict()
+    return thresholds.set_threshold(s, key, **body.model_dump(), ws=ws).to_dict()
 
 
 @router.delete("/{key}/thresholds", status_code=204)
