@@ -1,16 +1,20 @@
 """KPI time-series benchmark: incremental refresh after one appended day vs a full recomputation.
 
-    .venv/bin/python benchmarks/kpi.py                  # 1M leads / ~10M touches (reuses benchmarks/_data)
-    .venv/bin/python benchmarks/kpi.py --leads 100000
+    .venv/bin/python benchmarks/kpi.py                  # 1M leads / ~10M touches
+    .venv/bin/python benchmarks/kpi.py --leads 100000 1000000 --json kpi.json --no-write
 
-The demo workspace ``benchmarks/_data/demo_<N>/ws`` (leads, touches, stage_events; built by
-benchmarks/audit.py) is copied to a temporary directory. Series: every catalogue KPI that reads
+Each size runs in its own child process (its peak RSS is the run's own): the shared demo workspace
+of that size (``benchmarks/_demo.py``: leads, touches, stage_events, built once) is copied to a
+temporary directory. Series: every catalogue KPI that reads
 those tables, at its review frequency (daily → day, weekly → week, monthly → month), plus two
 user formulas per day, over 2026-07-01 .. 2026-11-02. Steps, timed one after the other in the
 same process: (1) build every series (nothing stored yet = a full computation); (2) append one
 day of data (the leads of 2026-10-31 copied to 2026-11-01 with new ids, their touches and stage
 events, as import batch 2); (3) incremental refresh; (4) full recomputation (``full=True``).
-Results: the ``kpi`` fragment (benchmarks/results/kpi.md, through ``_results.write_section``).
+Results: the ``kpi`` fragment (benchmarks/results/kpi.md, through ``_results.write_section``) unless
+``--no-write``; ``--json PATH`` writes ``{"benchmark": "kpi", "runs": [...]}`` (per size: touches,
+levier_s = the first build's wall seconds, levier_rss = the child's peak RSS, load, note = the
+full recomputation's time over the incremental refresh's).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -26,6 +32,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 START, END = dt.datetime(2026, 7, 1), dt.datetime(2026, 11, 2)
 CUSTOM = {"touches_out": "count(touches, direction == 'out')",
           "replies_per_lead": "count(touches, outcome == 'replied') / count(leads)"}
@@ -81,15 +88,14 @@ def _load() -> str:
 
 
 def bench(leads: int) -> dict:
+    from _demo import copy_ws
+
     from levier.kpi import registry
     from levier.workspace import open_workspace
 
-    src = HERE / "_data" / f"demo_{leads}" / "ws"
-    if not (src / "facts.duckdb").exists():
-        sys.exit(f"{src} is missing: run benchmarks/audit.py --leads {leads} first (it builds the workspace).")
+    load_start = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="levier-kpi-bench-"))
-    shutil.copy(src / "facts.duckdb", tmp / "facts.duckdb")
-    shutil.copy(src / "levier.toml", tmp / "levier.toml")
+    copy_ws(leads, tmp, files=("facts.duckdb", "levier.toml"))
     try:
         with open_workspace(tmp) as ws, ws.session() as s:
             for key, formula in CUSTOM.items():
@@ -111,53 +117,96 @@ def bench(leads: int) -> dict:
         return {"leads": leads, "touches": touches, "series": len(plan), "build": build, "build_cpu": build_cpu, "periods": n0,
                 "appended": appended, "incremental": inc, "incremental_cpu": inc_cpu, "recomputed": rec, "reused": reused,
                 "full": full, "full_cpu": full_cpu, "full_periods": nfull, "load_before": load_before, "load_after": _load(),
-                "slowest": slowest}
+                "slowest": slowest, "load": load_start,
+                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_results(r: dict) -> None:
-    sys.path.insert(0, str(HERE))
+def _rows(r: dict) -> list[str]:
+    return [f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} | {r['build_cpu']:.1f} "
+            f"| {r.get('rss', 0) / 2**30:.2f} |",
+            f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) "
+            f"| {r['incremental']:.1f} | {r['incremental_cpu']:.1f} | |",
+            f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} | {r['full_cpu']:.1f} | |"]
+
+
+def write_results(rs: list[dict]) -> None:
     from _results import machine_line, write_section
 
+    sizes = " ".join(str(r["leads"]) for r in rs)
+    loads = "; ".join(f"{r['leads']:,} leads: {r['load_before']} before, {r['load_after']} after" for r in rs)
+    r = rs[-1]
     lines = ["## KPIs", "",
-             f"`benchmarks/kpi.py` — {machine_line()}, {dt.date.today().isoformat()}; machine shared with other jobs "
-             f"(load average {r['load_before']} before the run, {r['load_after']} after).",
+             f"`benchmarks/kpi.py --leads {sizes}` — {machine_line()}, {dt.date.today().isoformat()}; machine shared with other jobs "
+             f"(load average {loads}).",
              f"{r['series']} KPI series (catalogue KPIs on leads/touches/stage_events at their review frequency + 2 user formulas",
              "per day), 2026-07-01 .. 2026-11-02; then one day appended (import batch 2). Each catalogue series is one grouped",
-             "engine query for all its periods (ADR 0150). Wall time and CPU time of this process (DuckDB threads included).", "",
-             "| leads | touches | step | periods computed | wall s | CPU s |", "|---:|---:|---|---:|---:|---:|",
-             f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} | {r['build_cpu']:.1f} |",
-             f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) "
-             f"| {r['incremental']:.1f} | {r['incremental_cpu']:.1f} |",
-             f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} | {r['full_cpu']:.1f} |", "",
-             f"Incremental vs full, side by side in one run: **{r['full'] / r['incremental']:.1f}× faster** in wall time, "
-             f"{r['full_cpu'] / max(r['incremental_cpu'], 1e-9):.1f}× in CPU time",
-             f"({r['recomputed']} of {r['full_periods']} periods recomputed: lead-cohort KPIs revise the periods of the last 31 days,",
-             "funnel cohorts 90 days; event KPIs only the new day).", ""]
-    lines += ["Before this change the catalogue series called `compute_kpi` once per period: at 100,000 leads the first build took",
-              "181 s, the incremental refresh 36 s and the full recomputation 125 s (same plan, same machine, 2026-11-22); the",
-              "1M-lead run was out of reach. Why the incremental refresh is only about 2× cheaper: 14 of the 19 series are",
-              "lead-cohort KPIs, and one new day revises their last 31 days (a conversion within the 30-day window changes past",
-              "cohorts), i.e. about a quarter of the leads and touches of the range, and each series pays 3 small bookkeeping",
-              "queries (batch watermarks, first time of the new rows, data end). With this code at 100,000 leads (load 5-6, not",
-              "written by the script): first build 20.3 s, incremental 12.4 s (8.9 s CPU), full 14.0 s (9.0 s CPU) — at that size",
-              "query compilation and fixed scans dominate, so a refresh costs about a full recomputation, which is now cheap.", ""]
-    if r.get("slowest"):
-        lines += ["Slowest series of the full recomputation (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["slowest"]) + ".", ""]
-    write_section("kpi", "\n".join(lines))
+             "engine query for all its periods (ADR 0150). Wall time and CPU time of the process (DuckDB threads included); each size",
+             "runs in its own child process, whose peak RSS is given.", "",
+             "| leads | touches | step | periods computed | wall s | CPU s | peak RSS GiB |", "|---:|---:|---|---:|---:|---:|---:|"]
+    for x in rs:
+        lines += _rows(x)
+    lines.append("")
+    for x in rs:
+        lines.append(f"{x['leads']:,} leads — incremental vs full, side by side in one run: **{x['full'] / x['incremental']:.1f}× faster** in wall "
+                     f"time, {x['full_cpu'] / max(x['incremental_cpu'], 1e-9):.1f}× in CPU time ({x['recomputed']} of {x['full_periods']} periods "
+                     "recomputed: lead-cohort KPIs revise the periods of the last 31 days, funnel cohorts 90 days; event KPIs only the new day).")
+    if len(rs) > 1:
+        a, b = rs[0], rs[-1]
+        lines.append(f"Growth {a['leads']:,} → {b['leads']:,} leads ({b['touches'] / a['touches']:.1f}× the touches): first build "
+                     f"{a['build']:.1f} → {b['build']:.1f} s ({b['build'] / a['build']:.1f}×), peak RSS {a.get('rss', 0) / 2**30:.2f} → "
+                     f"{b.get('rss', 0) / 2**30:.2f} GiB.")
+    lines += ["",
+              "Before the grouped queries the catalogue series called `compute_kpi` once per period: at 100,000 leads the first build took",
+              "181 s, the incremental refresh 36 s and the full recomputation 125 s (same plan, same machine, 2026-11-22). Why the",
+              "incremental refresh is only about 2× cheaper: 14 of the 19 series are lead-cohort KPIs, and one new day revises their",
+              "last 31 days (a conversion within the 30-day window changes past cohorts), i.e. about a quarter of the leads and touches",
+              "of the range, and each series pays 3 small bookkeeping queries (batch watermarks, first time of the new rows, data end).", ""]
+    for x in rs:
+        if x.get("slowest"):
+            lines.append(f"Slowest series of the full recomputation at {x['leads']:,} leads (wall s): "
+                         + ", ".join(f"{k} {v:.1f}" for k, v in x["slowest"]) + ".")
+    write_section("kpi", "\n".join([*lines, ""]))
+
+
+def json_runs(rs: list[dict]) -> dict:
+    """The wave-4 contract (levier_s = the first build's wall seconds)."""
+    return {"benchmark": "kpi", "runs": [
+        {"leads": r["leads"], "touches": r["touches"], "levier_s": round(r["build"], 3), "levier_s_is": "first build of every series",
+         "levier_rss": r.get("rss", 0), "load": r.get("load", float(r["load_before"].split(",")[0])),
+         "note": f"refresh {r['incremental']:.1f} s vs full {r['full']:.1f} s ({r['full'] / r['incremental']:.1f}×)",
+         "incremental_s": round(r["incremental"], 3), "full_s": round(r["full"], 3)} for r in rs]}
+
+
+def _child(leads: int) -> dict:
+    """``bench(leads)`` in a child process (its peak RSS is this size's alone)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--child", str(leads)], stdout=subprocess.PIPE, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"the {leads:,}-lead run failed (exit {out.returncode})")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--leads", type=int, default=1_000_000)
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--rewrite", help="Rewrite the section from the result dict a previous run printed (no run).")
+    ap = argparse.ArgumentParser(description="KPI time series: first build, incremental refresh after one day, full recomputation.")
+    ap.add_argument("--leads", type=int, nargs="+", default=[1_000_000], help="demo sizes in leads (benchmarks/_demo.py)")
+    ap.add_argument("--json", type=Path, help="write {benchmark, runs: [per size]} to this file")
+    ap.add_argument("--no-write", action="store_true", help="print only (do not write benchmarks/results/kpi.md)")
+    ap.add_argument("--rewrite", help="Rewrite the section from the result list a previous run printed (no run).")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    r = ast.literal_eval(a.rewrite) if a.rewrite else bench(a.leads)
-    print(r)
+    if a.child:
+        print(json.dumps(bench(a.child)))
+        return
+    rs = ast.literal_eval(a.rewrite) if a.rewrite else [_child(n) for n in a.leads]
+    rs = [rs] if isinstance(rs, dict) else rs
+    print(rs)
+    if a.json:
+        a.json.write_text(json.dumps(json_runs(rs), indent=1))
     if not a.no_write:
-        write_results(r)
+        write_results(rs)
 
 
 if __name__ == "__main__":

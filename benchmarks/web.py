@@ -1,24 +1,31 @@
-"""Web app under load on loopback: 50 logged-in users on the seeded demo workspace, two user models.
+"""Web app under load on loopback: 50 logged-in users on the seeded demo workspace, at one or several sizes.
 
-Copies the demo workspace to a temporary directory, seeds its loop (`levier seed-demo`) and, for
-each number of worker processes (default 1 then 2), starts `levier serve --workers N` in its own
-process on a free 127.0.0.1 port, logs the users in (one session and one keep-alive connection
-each) and has every user request the dashboard `/`, the action board `/actions` and a playbook
-search `/playbook?q=cadence` in turn, under two user models measured one after the other:
+For each size (``--leads N [N …]``: a private copy of the shared demo workspace of N leads from
+``benchmarks/_demo.py``; without ``--leads``: a copy of the `make demo` workspace) the loop demo
+is seeded (`levier seed-demo`) and the weekly conversion-rate series the KPI page shows is
+refreshed (`levier kpi refresh`), then:
 
-* **stress** (closed loop, no think time): each user sends its next request as soon as the
-  previous answer arrives, so 50 requests are always in flight: this measures the server's
-  throughput and how long a request queues behind the 49 others;
-* **users** (think time): each user waits a uniform random 1–3 s between clicks (the usual
-  meaning of "50 concurrent users"): ~25 requests/s offered.
+* **in process** (a child process, so its peak RSS is its own): the app is built and every page
+  of :data:`IN_PROCESS_PAGES` is requested once by each demo user (admin, editor, viewers: the
+  three dashboard views) — the **cold** cost, i.e. the caches being built — then
+  ``--in-process`` more times — the **warm** CPU cost per request;
+* **over HTTP**, for each number of worker processes (default 1 then 2): `levier serve --workers N`
+  on a free 127.0.0.1 port, the users logged in (one session and one keep-alive connection
+  each), every user requesting the dashboard `/`, the action board `/actions` and a playbook
+  search `/playbook?q=cadence` in turn, under two user models measured one after the other:
+  **stress** (closed loop, no think time: 50 requests always in flight — throughput and
+  queueing) and **users** (a uniform random 1–3 s think time between clicks: ~25 requests/s
+  offered). The peak RSS (VmHWM) of the server's processes is read from /proc before it stops.
 
-The load generator is raw asyncio HTTP/1.1 (no client library: it costs ~0.1 ms of CPU a
-request) in this process; the server's CPU time per request is read from /proc, and the load
-average is printed next to every figure (the machine is shared). Writes the "web" fragment of
-benchmarks/RESULTS.md. Target: p95 < 300 ms on each page.
+The load generator is raw asyncio HTTP/1.1 in this process; the server's CPU time per request
+is read from /proc, and the load average is printed next to every figure (the machine is
+shared). Writes the "web" fragment of benchmarks/RESULTS.md (unless --no-write) and, with
+``--json PATH``, ``{"benchmark": "web", "runs": [...]}`` (per size: touches, levier_s = the
+sum of the cold page builds in process, levier_rss = the peak RSS of the busiest server worker,
+load, note = users p95 of the three pages). Target: p95 < 300 ms on each page.
 
-    .venv/bin/python benchmarks/web.py [--workspace demo-workspace] [--users 50] [--workers 1,2]
-                                       [--stress-seconds 20] [--think-seconds 40] [--think 1-3]
+    .venv/bin/python benchmarks/web.py [--leads N [N ...]] [--workspace demo-workspace] [--users 50] [--workers 1,2]
+                                       [--stress-seconds 20] [--think-seconds 40] [--think 1-3] [--json PATH] [--no-write]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import random
 import shutil
@@ -37,6 +45,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -230,31 +239,70 @@ async def _asgi(app: object, method: str, path: str, cookie: str = "", body: byt
     return int(out["status"]), list(out["headers"])  # type: ignore[arg-type]
 
 
-def in_process(ws: Path, n: int) -> dict[str, float]:
-    """CPU ms per request of each page, the app driven through ASGI in this process (thread hops included)."""
+IN_PROCESS_PAGES = {**PAGES, "KPI list": "/kpis", "KPI page": "/kpis/conversion_rate?grain=week", "alerts": "/alerts",
+                    "experiments": "/experiments"}
+
+
+def _vm(field_name: str, pid: int | str = "self") -> int:
+    """``VmHWM`` / ``VmRSS`` of a process in bytes (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def in_process_child(ws: Path, n: int) -> dict[str, object]:
+    """Cold then warm cost of each page, the app driven through ASGI in this process (thread hops included).
+
+    Cold = the first request of the page by each demo user (the three dashboard views), in
+    :data:`IN_PROCESS_PAGES` order: the caches being built (wall and CPU seconds). Warm = CPU ms
+    per request over ``n`` more requests. Also the RSS after the app is built and the peak.
+    """
+    import resource
+
     from levier.web.app import create_app
 
+    t0 = time.perf_counter()
     app = create_app(ws)
+    start_s, rss_start = time.perf_counter() - t0, _vm("VmRSS")
 
-    async def run() -> dict[str, float]:
+    async def run() -> dict[str, object]:
         cookies = []
         for name in USERS:
             _status, headers = await _asgi(app, "POST", "/login", body=urlencode({"username": name, "password": PASSWORD}).encode())
             cookies.append("; ".join(v.decode().split(";")[0] for k, v in headers if k == b"set-cookie"))
-            for path in PAGES.values():
-                assert (await _asgi(app, "GET", path, cookies[-1]))[0] == 200
-        res = {}
-        for label, path in PAGES.items():
-            t = time.process_time()
+        cold: dict[str, dict[str, float]] = {}
+        for label, path in IN_PROCESS_PAGES.items():
+            w, c = time.perf_counter(), time.process_time()
+            for cookie in cookies:
+                status = (await _asgi(app, "GET", path, cookie))[0]
+                assert status == 200, (label, status)
+            cold[label] = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "rss": _vm("VmRSS")}
+        warm = {}
+        for label, path in IN_PROCESS_PAGES.items():
+            c = time.process_time()
             for i in range(n):
                 await _asgi(app, "GET", path, cookies[i % len(cookies)])
-            res[label] = (time.process_time() - t) / n * 1000
-        return res
+            warm[label] = (time.process_time() - c) / n * 1000
+        return {"cold": cold, "warm": warm}
 
     try:
-        return asyncio.run(run())
+        out = asyncio.run(run())
     finally:
         app.state.workspace.close()  # type: ignore[attr-defined]
+    return {**out, "start_s": start_s, "rss_start": rss_start, "rss_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def in_process(ws: Path, n: int) -> dict[str, object]:
+    """:func:`in_process_child` in a child process (its peak RSS is the app's alone)."""
+    out = subprocess.run([sys.executable, __file__, "--child-in-process", str(ws), "--in-process", str(n)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"the in-process measurement failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # -- server --------------------------------------------------------------------------------
@@ -264,11 +312,31 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(src: Path, tmp: Path) -> Path:
+def _prepare(src: Path | int, tmp: Path) -> Path:
+    """A private, seeded copy: of the shared demo workspace of ``src`` leads, or of the workspace ``src``."""
     ws = tmp / "ws"
-    shutil.copytree(src, ws, ignore=shutil.ignore_patterns("reports", "*.wal"))
+    if isinstance(src, int):
+        from _demo import copy_ws
+
+        copy_ws(src, ws)
+    else:
+        shutil.copytree(src, ws, ignore=shutil.ignore_patterns("reports", "*.wal"))
     subprocess.run([str(LEVIER), "seed-demo", "--workspace", str(ws)], check=True, capture_output=True)
+    # the KPI page shows a stored series (a GET never computes it): refresh the one it shows
+    subprocess.run([str(LEVIER), "kpi", "refresh", "conversion_rate", "--grain", "week", "--workspace", str(ws)], check=True, capture_output=True)
     return ws
+
+
+def _server_rss(pid: int) -> dict[str, int]:
+    """Peak RSS (VmHWM, bytes) of the server process and of each of its children (the uvicorn workers)."""
+    out = {"main": _vm("VmHWM", pid)}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for i, c in enumerate(children):
+        out[f"worker {i + 1}"] = _vm("VmHWM", c)
+    return out
 
 
 def _start(ws: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -307,13 +375,17 @@ def _pct(xs: list[float], q: int) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else (xs[0] if xs else float("nan"))
 
 
-def _rows(workers: int, model: str, run: Run) -> list[str]:
+def _rows(size: str, workers: int, model: str, run: Run) -> list[str]:
     out = []
     for label, xs in run.times.items():
         p95 = _pct(xs, 95) * 1000
         ok = "yes" if p95 < TARGET_MS else "**no**"
-        out.append(f"| {workers} | {model} | {label} | {len(xs):,} | {_pct(xs, 50) * 1000:.0f} | {p95:.0f} | {max(xs) * 1000:.0f} | {ok} |")
+        out.append(f"| {size} | {workers} | {model} | {label} | {len(xs):,} | {_pct(xs, 50) * 1000:.0f} | {p95:.0f} | {max(xs) * 1000:.0f} | {ok} |")
     return out
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
 
 
 def http_stack() -> str:
@@ -325,94 +397,178 @@ def http_stack() -> str:
     return f"{parser} + {loop}"
 
 
-def report(results: dict[int, dict[str, Run]], args: argparse.Namespace, leads: str, cpu: dict[str, float], cpu_load: str) -> str:
+
+
+@dataclass
+class Size:
+    """Everything measured on one workspace size."""
+
+    label: str
+    leads: int
+    touches: int
+    load: str
+    inproc: dict[str, Any]
+    inproc_load: str
+    http: dict[int, dict[str, Run]] = field(default_factory=dict)
+    rss: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def cold_s(self) -> float:
+        return sum(v["wall"] for v in self.inproc["cold"].values())
+
+    @property
+    def worker_rss(self) -> int:
+        return max((v for per in self.rss.values() for v in per.values()), default=0)
+
+
+def _in_process_lines(sizes: list[Size], n: int) -> list[str]:
+    lines = [f"**In process** (the app driven through ASGI in a child process, no HTTP; cold = the first request of the page by each of the 4 demo "
+             f"users — admin, editor and viewers, i.e. the three dashboard views — in table order, the caches being built; warm = CPU per request "
+             f"over {n} more requests):", "",
+             "| leads | touches | page | cold s (wall, 4 users) | cold CPU s | RSS after, GiB | warm CPU ms/request |", "|---:|---:|---|---:|---:|---:|---:|"]
+    for z in sizes:
+        for i, (label, cold) in enumerate(z.inproc["cold"].items()):
+            head = f"| {z.leads:,} | {z.touches:,}" if i == 0 else "| |"
+            lines.append(f"{head} | {label} | {cold['wall']:.2f} | {cold['cpu']:.2f} | {cold['rss'] / 2**30:.2f} | {z.inproc['warm'][label]:.1f} |")
+        lines.append(f"| | | **all pages cold** | **{z.cold_s:.2f}** | {sum(v['cpu'] for v in z.inproc['cold'].values()):.2f} "
+                     f"| peak {z.inproc['rss_peak'] / 2**30:.2f} | |")
+    lines.append("")
+    lines += [f"{z.leads:,} leads: app built in {z.inproc['start_s']:.1f} s, RSS {_gib(z.inproc['rss_start'])} after start, "
+              f"peak {_gib(z.inproc['rss_peak'])} (load average {z.inproc_load})." for z in sizes]
+    return [*lines, ""]
+
+
+def report(sizes: list[Size], args: argparse.Namespace) -> str:
     lo, hi = args.think
+    what = f"--leads {' '.join(str(z.leads) for z in sizes)} " if args.leads else ""
     lines = [
         "## Web", "",
-        f"`benchmarks/web.py --users {args.users} --workers {','.join(map(str, args.workers))} --stress-seconds {args.stress_seconds:g} "
+        f"`benchmarks/web.py {what}--users {args.users} --workers {','.join(map(str, args.workers))} --stress-seconds {args.stress_seconds:g} "
         f"--think-seconds {args.think_seconds:g} --think {lo:g}-{hi:g}` — {dt.date.today()} — {machine_line()}.",
-        f"`levier serve --workers N` (uvicorn with {http_stack()}; N = 1 or 2 processes) on the seeded demo workspace ({leads}), on loopback; "
+        "Each size is a private copy of the demo workspace (`benchmarks/_demo.py`) seeded with the loop demo (`levier seed-demo`).", "",
+        *_in_process_lines(sizes, args.in_process),
+        f"**Over HTTP**: `levier serve --workers N` (uvicorn with {http_stack()}; N = {' or '.join(map(str, args.workers))} processes) on loopback; "
         f"{args.users} logged-in users, one keep-alive connection each, requesting the dashboard, the action board and a playbook search in turn. "
         f"Two user models, one after the other in the same run: **stress** = closed loop, no think time ({args.users} requests always in flight) "
         f"for {args.stress_seconds:g} s; **users** = a uniform {lo:g}–{hi:g} s think time between clicks for {args.think_seconds:g} s. "
         "The load generator (raw asyncio HTTP/1.1, in the benchmark process) shares the 2 cores with the server.", "",
-        "| workers | model | page | requests | p50 ms | p95 ms | max ms | p95 < 300 ms |", "|---|---|---|---|---|---|---|---|",
+        "| leads | workers | model | page | requests | p50 ms | p95 ms | max ms | p95 < 300 ms |", "|---:|---|---|---|---|---|---|---|---|",
     ]
-    for workers, runs in results.items():
-        for model, run in runs.items():
-            lines += _rows(workers, model, run)
-    lines += ["", "| workers | model | requests/s | server CPU ms per request | errors | answers per worker | load average start → end |",
-              "|---|---|---|---|---|---|---|"]
-    for workers, runs in results.items():
-        for model, run in runs.items():
-            per = ", ".join(f"{v}" for _k, v in sorted(run.workers.items()))
-            lines.append(f"| {workers} | {model} | {run.requests / run.wall:.0f} | {run.cpu / max(run.requests, 1) * 1000:.1f} | {run.errors} | {per} "
-                         f"| {run.load_start} → {run.load_end} |")
-    met = {(w, m): all(_pct(xs, 95) * 1000 < TARGET_MS for xs in run.times.values()) for w, runs in results.items() for m, run in runs.items()}
+    for z in sizes:
+        for workers, runs in z.http.items():
+            for model, run in runs.items():
+                lines += _rows(f"{z.leads:,}", workers, model, run)
+    lines += ["", "| leads | workers | model | requests/s | server CPU ms per request | errors | answers per worker | peak RSS per process | load average start → end |",
+              "|---:|---|---|---|---|---|---|---|---|"]
+    for z in sizes:
+        for workers, runs in z.http.items():
+            rss = ", ".join(f"{k} {_gib(v)}" for k, v in z.rss.get(workers, {}).items())
+            for model, run in runs.items():
+                per = ", ".join(f"{v}" for _k, v in sorted(run.workers.items()))
+                lines.append(f"| {z.leads:,} | {workers} | {model} | {run.requests / run.wall:.0f} | {run.cpu / max(run.requests, 1) * 1000:.1f} | {run.errors} "
+                             f"| {per} | {rss} | {run.load_start} → {run.load_end} |")
     said = []
-    for (w, m), ok in met.items():
-        said.append(f"{m} with {w} worker{'s' if w > 1 else ''}: {'**met**' if ok else '**not met**'}")
+    for z in sizes:
+        for w, runs in z.http.items():
+            for m, run in runs.items():
+                ok = all(_pct(xs, 95) * 1000 < TARGET_MS for xs in run.times.values())
+                said.append(f"{z.leads:,} leads, {m}, {w} worker{'s' if w > 1 else ''}: {'**met**' if ok else '**not met**'}")
     lines += ["", "Target p95 < 300 ms on each page — " + "; ".join(said) + ".", ""]
-    pages = ", ".join(f"{label} {ms:.1f} ms" for label, ms in cpu.items())
-    http = [run.cpu / max(run.requests, 1) * 1000 for runs in results.values() for run in runs.values()]
-    lines += [
-        f"Cost of a page in process (the app driven through ASGI, no HTTP server or client; {args.in_process} requests each, "
-        f"load average {cpu_load}): {pages} of CPU. Over HTTP the server spends {min(http):.1f}–{max(http):.1f} ms of CPU per "
-        f"request ({statistics.mean(http) - statistics.mean(cpu.values()):+.1f} ms on average: the HTTP layer). What is left of a request is the "
-        "session look-up, FastAPI's dependencies and thread hand-offs and SQLAlchemy; facts figures and page HTML come from the caches "
-        "(decision 0120).",
-        PREVIOUS,
-    ]
-    for workers, runs in results.items():
-        stress = runs.get("stress")
+    if len(sizes) > 1:
+        a, b = sizes[0], sizes[-1]
+        lines.append(f"Growth from {a.leads:,} to {b.leads:,} leads ({b.touches / max(a.touches, 1):.1f}× the touches): all pages cold "
+                     f"{a.cold_s:.1f} s → {b.cold_s:.1f} s ({b.cold_s / max(a.cold_s, 1e-9):.1f}×); peak RSS of a server worker "
+                     f"{_gib(a.worker_rss)} → {_gib(b.worker_rss)}. Warm pages come from the caches (decision 0120) and do not grow with the data.")
+    for z in sizes:
+        stress = z.http.get(args.workers[0], {}).get("stress")
         if stress is not None and stress.requests:
             rate = stress.requests / stress.wall
-            lines.append(f"Stress with {workers} worker{'s' if workers > 1 else ''}: {args.users} requests always in flight at {rate:.0f} req/s "
-                         f"make every request wait behind the others — {args.users} / {rate:.0f} ≈ {args.users / rate * 1000:.0f} ms on average "
-                         "(Little's law), whatever the page.")
+            lines.append(f"Stress at {z.leads:,} leads with {args.workers[0]} worker(s): {args.users} requests always in flight at {rate:.0f} req/s make "
+                         f"every request wait behind the others — {args.users} / {rate:.0f} ≈ {args.users / rate * 1000:.0f} ms on average (Little's law).")
     lines.append("")
     return "\n".join(lines)
 
 
+def json_runs(sizes: list[Size], workers: list[int]) -> dict[str, Any]:
+    """The wave-4 contract: one dict per size (levier_s = the sum of the cold page builds in process)."""
+    runs = []
+    for z in sizes:
+        users = z.http.get(workers[0], {}).get("users")
+        stress = z.http.get(workers[0], {}).get("stress")
+        note = ""
+        if users is not None:
+            note = f"users p95 ({workers[0]} worker): " + ", ".join(f"{k} {_pct(v, 95) * 1000:.0f} ms" for k, v in users.times.items())
+        runs.append({"leads": z.leads, "touches": z.touches, "levier_s": round(z.cold_s, 3), "levier_s_is": "sum of the cold page builds in process",
+                     "levier_rss": z.worker_rss, "inproc_rss": z.inproc["rss_peak"], "load": float(z.load.split(" / ")[0]), "note": note,
+                     "cold_s": {k: round(v["wall"], 3) for k, v in z.inproc["cold"].items()},
+                     "warm_cpu_ms": {k: round(v, 2) for k, v in z.inproc["warm"].items()},
+                     "stress_p95_ms": {k: round(_pct(v, 95) * 1000, 1) for k, v in stress.times.items()} if stress else {}})
+    return {"benchmark": "web", "runs": runs}
+
+
+def _counts(ws: Path) -> tuple[int, int]:
+    import duckdb
+
+    con = duckdb.connect(str(ws / "facts.duckdb"), read_only=True)
+    try:
+        return tuple(int(con.execute(f"select count(*) from {t}").fetchone()[0]) for t in ("leads", "touches"))  # type: ignore[return-value]
+    finally:
+        con.close()
+
+
+def measure(src: Path | int, args: argparse.Namespace) -> Size:
+    """One size: seed a private copy, the in-process cold/warm costs, then each worker count over HTTP."""
+    with tempfile.TemporaryDirectory(prefix="levier-web-bench-") as tmp:
+        load = _load()
+        ws = _prepare(src, Path(tmp))
+        leads, touches = _counts(ws)
+        print(f"{leads:,} leads, {touches:,} touches (load {load})", flush=True)
+        inproc_load = _load()
+        inproc = in_process(ws, args.in_process)
+        print(f"in process (load {inproc_load}): cold {json.dumps(inproc['cold'])}; warm CPU ms {json.dumps(inproc['warm'])}; "
+              f"peak RSS {_gib(inproc['rss_peak'])}", flush=True)
+        z = Size(f"{leads:,} leads", leads, touches, load, inproc, inproc_load)
+        for workers in args.workers:
+            port = _port()
+            proc = _start(ws, port, workers)
+            try:
+                z.http[workers] = asyncio.run(_session(port, args.users, args.stress_seconds, args.think_seconds, args.think, proc.pid))
+                z.rss[workers] = _server_rss(proc.pid)
+            finally:
+                _stop(proc)
+            for model, run in z.http[workers].items():
+                for label, xs in run.times.items():
+                    print(f"workers={workers} {model:6s} {label:16s} n={len(xs):5d} p50={_pct(xs, 50) * 1000:6.0f} ms "
+                          f"p95={_pct(xs, 95) * 1000:6.0f} ms max={max(xs) * 1000:6.0f} ms", flush=True)
+                print(f"workers={workers} {model:6s} {run.requests / run.wall:.0f} req/s, server CPU {run.cpu / max(run.requests, 1) * 1000:.1f} ms/request, "
+                      f"per worker {run.workers}, errors {run.errors}, load {run.load_start} -> {run.load_end}; peak RSS {z.rss[workers]}", flush=True)
+    return z
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"))
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--leads", type=int, nargs="+", help="demo sizes in leads (benchmarks/_demo.py); default: a copy of --workspace")
+    ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"), help="the workspace to copy when --leads is not given")
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     ap.add_argument("--stress-seconds", type=float, default=20.0)
     ap.add_argument("--think-seconds", type=float, default=40.0)
     ap.add_argument("--think", type=lambda s: tuple(float(x) for x in s.split("-")), default=(1.0, 3.0))
-    ap.add_argument("--in-process", type=int, default=300, help="requests per page for the in-process CPU measurement")
-    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--in-process", type=int, default=300, help="warm requests per page for the in-process CPU measurement")
+    ap.add_argument("--json", type=Path, help="write {benchmark, runs: [per size]} to this file")
+    ap.add_argument("--no-write", action="store_true", help="print only (do not write benchmarks/results/web.md)")
+    ap.add_argument("--child-in-process", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if not (args.workspace / "levier.toml").is_file():
-        raise SystemExit(f"no workspace in {args.workspace}: run `make demo` first")
-    results: dict[int, dict[str, Run]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = _prepare(args.workspace, Path(tmp))
-        for workers in args.workers:
-            port = _port()
-            proc = _start(ws, port, workers)
-            try:
-                results[workers] = asyncio.run(_session(port, args.users, args.stress_seconds, args.think_seconds, args.think, proc.pid))
-            finally:
-                _stop(proc)
-            for model, run in results[workers].items():
-                for label, xs in run.times.items():
-                    print(f"workers={workers} {model:6s} {label:16s} n={len(xs):5d} p50={_pct(xs, 50) * 1000:6.0f} ms "
-                          f"p95={_pct(xs, 95) * 1000:6.0f} ms max={max(xs) * 1000:6.0f} ms", flush=True)
-                print(f"workers={workers} {model:6s} {run.requests / run.wall:.0f} req/s, server CPU {run.cpu / max(run.requests, 1) * 1000:.1f} ms/request, "
-                      f"per worker {run.workers}, errors {run.errors}, load {run.load_start} -> {run.load_end}", flush=True)
-        load = _load()
-        cpu = in_process(ws, args.in_process)
-        print(f"in process (CPU ms per request, load {load}): {cpu}", flush=True)
-        import duckdb
-
-        con = duckdb.connect(str(ws / "facts.duckdb"), read_only=True)
-        leads = f"{con.execute('select count(*) from leads').fetchone()[0]:,} leads"
-        con.close()
-    text = report(results, args, leads, cpu, load)
+    if args.child_in_process:
+        print(json.dumps(in_process_child(args.child_in_process, args.in_process)))
+        return
+    if not args.leads and not (args.workspace / "levier.toml").is_file():
+        raise SystemExit(f"no workspace in {args.workspace}: run `make demo` first (or give --leads N)")
+    sizes = [measure(src, args) for src in (args.leads or [args.workspace])]
+    text = report(sizes, args)
     print(text)
+    if args.json:
+        args.json.write_text(json.dumps(json_runs(sizes, args.workers), indent=1))
     if not args.no_write:
         write_section("web", text)
 

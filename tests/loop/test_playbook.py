@@ -89,3 +89,35 @@ def test_full_text_search_with_filters(s) -> None:  # noqa: ANN001
     assert ids("calendar") == [("learning", ok.id)]
     with pytest.raises(OptionError):
         playbook.search(s, "x", colour="red")
+
+
+def test_search_pushes_ids_filters_and_limit_into_sql(s) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    ok, bad = _learnings(s)
+    made = [learnings.create_learning(s, f"Note {i}", outcome="success" if i % 2 else "failure", channel="email", observed_at=datetime(2026, 5, 1))
+            for i in range(12)]
+    entries = [playbook.create_entry(s, f"e-{i}", "message_template", f"Template {i}", body="cadence step", channel="outbound") for i in range(10)]
+    for e in entries[:3]:
+        playbook.link(s, e.id, learning_ids=[bad.id])
+    playbook.retire(s, entries[9].id)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = s.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = playbook.search(s, limit=5)
+        linked = playbook.search(s, "cadence", outcome="failure", kinds=("playbook",))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    # no words: every score is 0, so the first 5 learnings by id are the answer
+    assert [(h["kind"], h["id"]) for h in first] == [("learning", x.id) for x in (ok, bad, *made[:3])]
+    assert sorted(h["id"] for h in linked) == sorted(e.id for e in entries[:3])  # outcome of a linked learning, in one sub-query
+    assert len(statements) <= 5  # before: one query per entry for the outcome filter
+    hits = playbook.search(s, "cadence", limit=50)
+    assert sorted(h["id"] for h in hits) == sorted(e.id for e in entries[:9])  # the retired one is left out
+    assert len(playbook.search(s, "cadence", include_retired=True)) == 10
+    assert [h["id"] for h in playbook.search(s, channel="email", outcome="failure", kinds=("learning",))] == [x.id for x in made[::2]]

@@ -70,3 +70,27 @@ def test_sessions_expire(s) -> None:  # noqa: ANN001
     users.end_session(s, secret)
     with pytest.raises(AuthError):
         users.session_for(s, secret)
+
+
+def test_session_lookup_is_one_query_and_refuses_inactive_users(s) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    u = users.create_user(s, "bea", password="long enough")
+    row, secret = users.create_session(s, u.id, hours=1)
+    s.commit()
+    s.expire_all()
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = s.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        user, found = users.session_for(s, secret)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert (user.id, found.id) == (u.id, row.id) and len(statements) == 1 and "JOIN" in statements[0]
+    users.update_user(s, u.id, active=False)
+    with pytest.raises(AuthError):
+        users.session_for(s, secret)

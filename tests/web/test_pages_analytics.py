@@ -212,3 +212,32 @@ def test_alerts_page_lists_alerts_and_editors_change_their_status(site: Site) ->
     assert done.status_code == 303
     assert "Conversion rate 12%" not in _text(editor.get("/alerts").text)  # open alerts only by default
     assert "Conversion rate 12%" in _text(editor.get("/alerts?status=resolved").text)
+
+
+def test_kpi_page_reads_the_stored_series_once_until_a_refresh(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored series (three facts queries) is cached; a refresh through any worker changes the key."""
+    import levier.kpi.timeseries as ts
+
+    calls: list[str] = []
+    real = ts.stored
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[2]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ts, "stored", counting)
+    key = "effective_contact_rate"
+    editor = site.client("editor", "en")
+    first = editor.get(f"/kpis/{key}")
+    again = editor.get(f"/kpis/{key}")
+    assert first.status_code == again.status_code == 200 and calls == [key]  # the second GET is served from the cache
+    assert site.client("viewer", "en").get(f"/kpis/{key}?grain=month").status_code == 200 and calls == [key, key]  # another grain
+    done = editor.post(f"/kpis/{key}/refresh", data={"grain": "week", "csrf_token": csrf_of(again.text)})
+    assert done.status_code == 303
+    after = editor.get(f"/kpis/{key}")
+    assert calls == [key, key, key] and "Series refreshed on" in after.text  # the refresh moved the key: read afresh
+    with site.ws.session() as s:
+        values = [v for v in real(site.ws, s, key, "week").values() if v is not None]
+    assert values and f"Latest value {Formatter('en').num(values[-1])}" in _text(after.text)
+    editor.get(f"/kpis/{key}")
+    assert len(calls) == 3 and "<svg" in after.text

@@ -26,6 +26,8 @@ FILTERS = ("channel", "segment", "outcome", "kpi", "quarter")
 LEARNING_TEXT = "coalesce(title,'') || ' ' || coalesce(body,'') || ' ' || coalesce(cause,'') || ' ' || coalesce(lesson,'')"
 ENTRY_TEXT = "coalesce(title,'') || ' ' || coalesce(body,'')"
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: matched ids are pushed into SQL as one ``IN`` up to this many (SQLite's default bound on parameters is far above)
+MAX_IN = 5000
 
 
 def _dialect(s: Session) -> str:
@@ -98,6 +100,38 @@ def _entry_ok(s: Session, row: PlaybookEntry, f: dict[str, Any]) -> bool:
     return f["outcome"] in set(linked)
 
 
+def _only(stmt: Any, column: Any, ranked: dict[tuple[str, int], float] | None, kind: str) -> Any:
+    """Restrict ``stmt`` to the matched ids of ``kind`` (when the query has words and they are few enough for one IN)."""
+    if ranked is None:
+        return stmt
+    ids = [i for k, i in ranked if k == kind]
+    return stmt.where(column.in_(ids)) if len(ids) <= MAX_IN else stmt
+
+
+def _learning_rows(ranked: dict[tuple[str, int], float] | None, f: dict[str, Any], limit: int) -> Any:
+    """The learnings to look at: the matched ones, the exact filters in SQL; without words the first ``limit`` suffice."""
+    stmt = _only(sa.select(Learning).order_by(Learning.id), Learning.id, ranked, "learning")
+    for name, column in (("channel", Learning.channel), ("segment", Learning.segment), ("outcome", Learning.outcome),
+                         ("kpi", Learning.kpi_key), ("quarter", Learning.quarter)):
+        if f.get(name) is not None:
+            stmt = stmt.where(column == f[name])
+    return stmt.limit(limit) if ranked is None else stmt
+
+
+def _entry_rows(ranked: dict[tuple[str, int], float] | None, f: dict[str, Any], include_retired: bool, limit: int) -> Any:
+    """The playbook entries to look at (``outcome`` = that of a linked learning, one sub-query); ``quarter`` stays in Python."""
+    stmt = _only(sa.select(PlaybookEntry).order_by(PlaybookEntry.id), PlaybookEntry.id, ranked, "playbook")
+    if not include_retired:
+        stmt = stmt.where(PlaybookEntry.status != "retired")
+    for name, column in (("channel", PlaybookEntry.channel), ("segment", PlaybookEntry.segment), ("kpi", PlaybookEntry.kpi_key)):
+        if f.get(name) is not None:
+            stmt = stmt.where(column == f[name])
+    if f.get("outcome") is not None:
+        linked = sa.select(PlaybookLink.entry_id).join(Learning, PlaybookLink.learning_id == Learning.id).where(Learning.outcome == f["outcome"])
+        stmt = stmt.where(PlaybookEntry.id.in_(linked))
+    return stmt.limit(limit) if ranked is None and f.get("quarter") is None else stmt
+
+
 def search(
     s: Session, query: str = "", *, kinds: tuple[str, ...] = ("learning", "playbook"), include_retired: bool = False,
     limit: int = 50, **filters: Any,
@@ -109,14 +143,12 @@ def search(
     ranked = _matches(s, query) if query.strip() else None
     hits: list[dict[str, Any]] = []
     if "learning" in kinds:
-        for row in s.scalars(sa.select(Learning).order_by(Learning.id)):
+        for row in s.scalars(_learning_rows(ranked, filters, limit)):
             if (ranked is None or ("learning", row.id) in ranked) and _learning_ok(row, filters):
                 hits.append({"kind": "learning", "id": row.id, "title": row.title, "score": ranked.get(("learning", row.id), 0.0) if ranked else 0.0, "item": row.to_dict()})
     if "playbook" in kinds:
-        for row in s.scalars(sa.select(PlaybookEntry).order_by(PlaybookEntry.id)):
-            if row.status == "retired" and not include_retired:
-                continue
-            if (ranked is None or ("playbook", row.id) in ranked) and _entry_ok(s, row, filters):
+        for row in s.scalars(_entry_rows(ranked, filters, include_retired, limit)):
+            if (ranked is None or ("playbook", row.id) in ranked) and _entry_ok(s, row, {**filters, "outcome": None}):
                 hits.append({"kind": "playbook", "id": row.id, "title": row.title, "score": ranked.get(("playbook", row.id), 0.0) if ranked else 0.0, "item": row.to_dict()})
     hits.sort(key=lambda h: (-h["score"], h["kind"], h["id"]))
     return hits[:limit]

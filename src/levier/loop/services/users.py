@@ -186,8 +186,9 @@ def create_session(s: Session, user_id: int, *, hours: int = 12) -> tuple[LoginS
 
 def session_for(s: Session, secret: str, now: datetime | None = None) -> tuple[User, LoginSession]:
     """The user and session of cookie value ``secret``; :class:`AuthError` when unknown or expired."""
-    row = s.scalar(sa.select(LoginSession).where(LoginSession.token_hash == _sha(secret or "")))
-    user = s.get(User, row.user_id) if row is not None else None
+    found = s.execute(sa.select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+                      .where(LoginSession.token_hash == _sha(secret or ""))).first()  # one query for both
+    row, user = found if found is not None else (None, None)
     if row is None or user is None or not user.active or row.expires_at <= (now or utcnow()):
         raise AuthError(_("Your session has expired; log in again."))
     return user, row

@@ -6,7 +6,7 @@ are Vega-Lite specs rendered server-side to SVG (vl-convert), so the pages need 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from levier.web.pages_core import (
     request_lang,
 )
 
-__all__ = ["router", "DEFAULT_MODELS", "page_period", "experiment_readout", "kpi_series_spec"]
+__all__ = ["router", "DEFAULT_MODELS", "page_period", "experiment_readout", "kpi_series_spec", "stored_series", "stored_key"]
 
 router = APIRouter(route_class=PageRoute)
 DEFAULT_MODELS = ("first", "last", "linear", "markov")
@@ -196,29 +196,58 @@ def kpi_series_spec(points: list[dict[str, Any]], title: str, lang: str) -> dict
     return chart.configure(font="Liberation Sans, Arial, sans-serif", background="white").to_dict(validate=True)
 
 
+def stored_series(ws: Any, s: Any, entry: Any, grain: str, key: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """The stored series of ``entry`` at ``grain`` as a dict, cached (decision 0190).
+
+    Reading a stored series costs three facts queries (first and last data time, import
+    batches), which grow with the data; the answer only changes with the facts (their version
+    is in the key), with a refresh of the series (the latest ``updated_at`` and the count of its
+    stored states, read from the loop store every worker shares, are in the key), with the
+    KPI's formula, or with the day. ``key``: :func:`stored_key` when the caller already read it.
+    """
+    from levier.kpi.timeseries import stored
+
+    return cached(key or stored_key(ws, s, entry, grain), lambda: stored(ws, s, entry.key, grain).to_dict())  # type: ignore[no-any-return]
+
+
+def stored_key(ws: Any, s: Any, entry: Any, grain: str) -> tuple[Any, ...]:
+    """The cache key of a stored series: facts version, the series' latest refresh, formula, day (one loop query)."""
+    from levier.kpi.models import KpiSeriesState
+
+    version = s.execute(sa.select(sa.func.max(KpiSeriesState.updated_at), sa.func.count())
+                        .where(KpiSeriesState.series_key.startswith(f"{entry.key}|{grain}|", autoescape=True))).one()
+    return ("kpi-stored", *facts_key(ws), entry.key, grain, entry.formula, tuple(version), date.today())
+
+
+def _series_chart(skey: tuple[Any, ...], entry: Any, points: list[dict[str, Any]], lang: str) -> str | None:
+    """The series chart as SVG (rendering it costs ~0.1 s of CPU), cached under the stored series' key."""
+    return cached(("kpi-svg", *skey, entry.name, lang), lambda: _svg(kpi_series_spec(points, entry.name, lang), lang), facts=False)  # type: ignore[no-any-return]
+
+
 @router.get("/kpis/{key}")
 def kpi_page(request: Request, key: str, user: PageViewer, s: PageDb, ws: Ws, grain: str = "week") -> Response:
     from levier.kpi.registry import get_kpi, kr_progress
-    from levier.kpi.timeseries import stored
     from levier.loop.services import users
 
     lang = request_lang(request)
     entry = get_kpi(s, key, lang)
     grain = grain if grain in ("day", "week", "month", "quarter") else "week"
     points: list[dict[str, Any]] = []
+    skey: tuple[Any, ...] = ()
     problem = None
     fresh: dict[str, Any] = {"refreshed_at": None, "stale": False}
     if entry.computable:  # a GET reads the stored series; refreshing it is a POST (decision 0151)
         try:
-            with facts_lock():
-                data = stored(ws, s, key, grain).to_dict()
+            skey = stored_key(ws, s, entry, grain)
+            data = stored_series(ws, s, entry, grain, skey)
             points = [p for p in data["points"] if not p["segment"]]
             fresh = {"refreshed_at": data.get("refreshed_at"), "stale": bool(data.get("stale"))}
         except LevierError as exc:
             problem = exc.message
     values = [p["value"] for p in points if p["value"] is not None]
     current = values[-1] if values else None
-    return render(request, "kpi.html", e=entry, points=points, chart=_svg(kpi_series_spec(points, entry.name, lang), lang),
+    chart = _series_chart(skey, entry, points, lang) if points else None
+    return render(request, "kpi.html", e=entry, points=points, chart=chart,
                   current=current, progress=[(t, kr_progress(current, t)) for t in entry.targets],
                   can_edit=users.role_allows(user.role, "editor"), problem=problem, grain=grain, fresh=fresh)
 
