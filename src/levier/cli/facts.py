@@ -21,7 +21,7 @@ def flush_cmd(
     workspace: WorkspaceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Apply the queued facts rows, one import batch per table and source (stop a multi-worker server first)."""
+    """Apply the queued facts rows exactly once, one import batch per table and source (DuckDB file: stop a multi-worker server first)."""
     from levier.data.inbox import discard_pending, flush_inbox
     from levier.workspace import open_workspace
 

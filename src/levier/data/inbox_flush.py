@@ -195,8 +195,7 @@ def _recover_one(ws: Any, claim: str) -> int:
     raise FactsPartialWriteError(
         _("{table}: batch {batch} holds {found} of the {n} queued rows it was given (an interrupted engine write); nothing more was applied.",
           table=table, batch=batch, found=found, n=n),
-        hint=_("Check the rows with _batch = {batch} in {table}: delete them and run `UPDATE facts_inbox SET claim = NULL WHERE claim = '{claim}'` "
-               "in the loop DB to apply the batch again, or keep them and delete those inbox rows; then `levier facts flush`.",
+        hint=_("Check the rows with _batch = {batch} in {table}: delete them and run `UPDATE facts_inbox SET claim = NULL WHERE claim = '{claim}'` in the loop DB to apply the batch again, or keep them and delete those inbox rows; then `levier facts flush`.",
                batch=batch, table=table, claim=claim))
 
 
