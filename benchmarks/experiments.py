@@ -13,6 +13,15 @@ dependency). Writes the "experiments" fragment (``_results.write_section``), one
 Each size runs in its own subprocess: the synthetic facts are built once into a DuckDB file under
 ``benchmarks/_data`` (reused), then opened with the workspace's default 2 GB ``memory_limit``;
 peak RSS is that child's ``ru_maxrss``. Units default to rows / 10.
+
+Assignment step (per size, ``--no-assign`` to skip): ``levier experiment assign`` of a new
+3-arm experiment over every lead of the demo workspace of the matching size
+(``_demo.copy_ws(rows // 10, …)``: 1M rows ↔ 100,000 leads), default exclusions, stored as one
+import batch, then the CSV export — in a fresh child process per path: ``assign_s`` /
+``assign_rss`` for the engine path (:mod:`levier.analysis.experiments.engine`), and
+``assign_before_s`` / ``assign_before_rss`` for the previous Python path (ids, exclusions and
+existing assignments collected into Python; ``--no-before`` to skip it). ``export_s`` is the
+export alone.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import ibis
@@ -201,6 +210,121 @@ def one(rows: int, units: int, peer: bool) -> dict:
     return out
 
 
+ASSIGN_KEY = "bench-assign"
+ASSIGN_ARMS = ["control", "b", "c"]
+
+
+def _assign_engine(ws, export: Path) -> tuple[dict, float]:  # noqa: ANN001
+    from levier.analysis.experiments.engine import plan_in_engine
+
+    job = plan_in_engine(ws, ASSIGN_KEY, ASSIGN_ARMS, [2, 1, 1])
+    plan = job.plan()
+    stored = job.store(datetime(2026, 11, 1))
+    t = time.perf_counter()
+    job.export(export)
+    return {"new": plan.new, "excluded": plan.excluded, "stored": stored, "p": plan.balance_p_value}, time.perf_counter() - t
+
+
+def _assign_python(ws, export: Path) -> tuple[dict, float]:  # noqa: ANN001
+    """The previous path (before decision 0200): every id, exclusion and assignment in Python."""
+    from levier.analysis.experiments.assignment import plan_assignments, write_csv
+    from levier.analysis.experiments.storage import (
+        eligible_leads,
+        existing_assignments,
+        lead_exclusions,
+        store_assignments,
+    )
+
+    ids = eligible_leads(ws)
+    plan = plan_assignments(ASSIGN_KEY, ids, ASSIGN_ARMS, [2, 1, 1], existing=existing_assignments(ws, ASSIGN_KEY),
+                            exclusions=lead_exclusions(ws))
+    stored = store_assignments(ws, plan, datetime(2026, 11, 1))
+    t = time.perf_counter()
+    write_csv(export, plan.rows())
+    return ({"new": len(plan.new), "excluded": len(plan.excluded), "stored": stored, "p": plan.balance_p_value},
+            time.perf_counter() - t)
+
+
+def assign_one(rows: int, path: str) -> dict:
+    """One assignment on a private copy of the demo workspace of this size, in this (child) process."""
+    import shutil
+
+    from _demo import copy_ws
+
+    from levier.workspace import open_workspace
+
+    leads = max(rows // 10, 1)
+    dest = DATA / f".assign-{os.getpid()}"
+    shutil.rmtree(dest, ignore_errors=True)
+    copy_ws(leads, dest / "ws")
+    load = os.getloadavg()[0]
+    try:
+        with open_workspace(dest / "ws") as ws:
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            t, c = time.perf_counter(), time.process_time()
+            out, export_s = (_assign_engine if path == "engine" else _assign_python)(ws, dest / "export.csv")
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    return {**out, "leads": leads, "assign_s": wall - export_s, "export_s": export_s, "cpu_s": cpu, "rss": rss,
+            "rss_before": rss0, "load": load}
+
+
+def _child(args: list[str], out: Path) -> dict:
+    subprocess.run([sys.executable, __file__, *args, "--child", str(out)], check=True)
+    res = json.loads(out.read_text())
+    out.unlink()
+    return res
+
+
+def assign_runs(rows: int, before: bool) -> dict:
+    """The assignment step of one size: engine path, then (optionally) the previous Python path."""
+    out = DATA / f".experiments-assign-{os.getpid()}-{rows}.json"
+    eng = _child(["--rows", str(rows), "--assign-path", "engine"], out)
+    res = {"assign_s": eng["assign_s"], "assign_rss": eng["rss"], "assign_rss_before": eng["rss_before"],
+           "assign_cpu_s": eng["cpu_s"], "export_s": eng["export_s"], "assign_leads": eng["leads"],
+           "assign_new": eng["new"], "assign_excluded": eng["excluded"], "assign_load": eng["load"],
+           "assign_p": eng["p"]}
+    if before:
+        py = _child(["--rows", str(rows), "--assign-path", "python"], out)
+        if (py["new"], py["excluded"], py["stored"]) != (eng["new"], eng["excluded"], eng["stored"]):
+            raise SystemExit(f"assignment paths disagree at {rows:,} rows: {py} vs {eng}")
+        res |= {"assign_before_s": py["assign_s"], "assign_before_rss": py["rss"], "assign_before_cpu_s": py["cpu_s"],
+                "export_before_s": py["export_s"], "assign_before_load": py["load"]}
+    return res
+
+
+def _mib(x: float) -> str:
+    return f"{x / 2**20:,.0f} MiB"
+
+
+def assign_lines(runs: list[dict]) -> list[str]:
+    runs = [r for r in runs if "assign_s" in r]
+    if not runs:
+        return []
+    lines = ["", "Assignment (`levier experiment assign` of a new 3-arm experiment, weights 2:1:1, over every lead of the "
+             "demo workspace of the size, default exclusions, stored as one import batch; export = the CSV of every "
+             "assigned unit). Each path in a fresh process on a private copy of the workspace; RSS = that process's peak "
+             "(before the assignment: imports and the open workspace):", "",
+             "| touches | leads | new units (excluded) | engine s (export s) · CPU s | engine peak RSS | "
+             "previous Python path s (export s) · CPU s | Python path peak RSS | load avg |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        before = (f"{r['assign_before_s']:.1f} ({r['export_before_s']:.1f}) · {r['assign_before_cpu_s']:.1f} | "
+                  f"{_mib(r['assign_before_rss'])}" if "assign_before_s" in r else "not run | ")
+        load = f"{r['assign_load']:.1f}" + (f" / {r['assign_before_load']:.1f}" if "assign_before_load" in r else "")
+        lines.append(f"| {r['rows']:,} | {r['assign_leads']:,} | {r['assign_new']:,} ({r['assign_excluded']:,}) | "
+                     f"{r['assign_s']:.1f} ({r['export_s']:.1f}) · {r['assign_cpu_s']:.1f} | {_mib(r['assign_rss'])} "
+                     f"(before {_mib(r['assign_rss_before'])}) | {before} | {load} |")
+    lines += ["", "Engine path: eligible leads, exclusions (anti-join) and existing assignments are joined in DuckDB, the "
+              "bucket is SHA-256 in SQL, the new rows are written by `INSERT … SELECT`, the export streams Arrow batches; "
+              "only the counts per arm and per exclusion reason reach Python (decision 0200). CPU s = process CPU time "
+              "of the whole step (all threads, export included): the wall times are inflated when the shared cores are "
+              "loaded (load avg: engine / Python path)."]
+    return lines
+
+
 def section(runs: list[dict], argv: str) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
@@ -227,7 +351,8 @@ def section(runs: list[dict], argv: str) -> str:
     lines += ["", f"Peer: {', '.join(peers) or 'gbstats not run (--no-peer or no network)'}. Only the sufficient statistics "
               "(n, Σ, Σ² per arm × cell) leave the engine, so the statistics step does not grow with the rows; "
               "the engine step is a scan + group-by per source table. Load avg = 1-minute load average of the 2 shared "
-              "cores when the size started.", ""]
+              "cores when the size started."]
+    lines += assign_lines(runs) + [""]
     return "\n".join(lines)
 
 
@@ -238,8 +363,14 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="skip gbstats")
     ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
+    ap.add_argument("--no-assign", action="store_true", help="skip the assignment step")
+    ap.add_argument("--no-before", action="store_true", help="assignment: skip the previous (Python) path")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--assign-path", choices=["engine", "python"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child and args.assign_path:  # one assignment in this process
+        args.child.write_text(json.dumps(assign_one(args.rows[0], args.assign_path)))
+        return
     if args.child:  # one size in this process, result to the given file
         rows = args.rows[0]
         args.child.write_text(json.dumps(one(rows, args.units or max(rows // 10, 1), not args.no_peer)))
@@ -254,9 +385,12 @@ def main() -> None:
         subprocess.run(cmd, check=True)
         runs.append(json.loads(out.read_text()))
         out.unlink()
+        if not args.no_assign:
+            runs[-1] |= assign_runs(rows, not args.no_before)
         print(json.dumps(runs[-1]), flush=True)
     argv = "--rows " + " ".join(str(r) for r in args.rows) + (f" --units {args.units}" if args.units else "")
-    text = section(runs, argv + (" --no-peer" if args.no_peer else ""))
+    argv += "".join(f" --{f}" for f in ("no-peer", "no-assign", "no-before") if getattr(args, f.replace("-", "_")))
+    text = section(runs, argv)
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"benchmark": "experiments", "runs": runs}))
