@@ -248,3 +248,33 @@ def test_facts_pending_cli(ws: Workspace, runner) -> None:  # noqa: ANN001
     r = runner.invoke(cli, ["facts", "flush", "-w", str(ws.path)])
     assert r.exit_code == 0 and "Another flush holds the lease" in r.stdout
     assert inbox.pending_count(ws) == {"touches": 3}
+
+
+def test_serve_makes_workers_queue_and_flushes_periodically_on_a_server_engine(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from levier.cli import serve
+
+    ws.close()
+    assert serve.prepare_workspace(ws.path, 2) == (ws.path, True)  # DuckDB file: read-only workers, as before
+    assert serve.start_periodic_flush(ws.path, True, every=60) is None  # ... and no flush while they hold the file
+    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    monkeypatch.setattr(serve, "_server_engine", lambda _path: True)
+    assert serve.prepare_workspace(ws.path, 1) == (ws.path, False)  # one process writes at once
+    assert serve.prepare_workspace(ws.path, 2) == (ws.path, True)  # a server engine: read-only workers queue too
+    assert serve.start_periodic_flush(ws.path, False, every=60) is None  # nothing is queued with one worker
+    assert serve.start_periodic_flush(ws.path, True, every=0) is None  # LEVIER_INBOX_FLUSH_SECONDS=0: off
+    monkeypatch.setenv("LEVIER_INBOX_FLUSH_SECONDS", "0")
+    assert serve.start_periodic_flush(ws.path, True) is None
+    monkeypatch.setenv("LEVIER_INBOX_FLUSH_SECONDS", "1")
+    flusher = serve.start_periodic_flush(ws.path, True)
+    try:
+        assert flusher is not None and flusher.every == 1
+        with open_workspace(ws.path, read_only=True) as ro:
+            append_facts(ro, "touches", [_touch(8)], source="api")
+        deadline = time.monotonic() + 30
+        while status_at(ws.path).rows and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        flusher.stop()
+    serve._flush_on_stop(ws.path, flusher.ws)
+    with open_workspace(ws.path, read_only=True) as ro:
+        assert ro.facts.count("touches") == 4 and pending_count(ro) == {}

@@ -394,10 +394,12 @@ def status_at(path: Any = None) -> InboxStatus:
     """:func:`inbox_status` of the workspace at ``path`` reading only its loop DB (no facts engine is started)."""
     from levier.config import CONFIG_FILE, load_config
     from levier.loop.db import make_engine, session_scope
-    from levier.workspace import _resolve_db_url, find_workspace
+    from levier.workspace import _init_loop_db, _resolve_db_url, find_workspace
 
     base = find_workspace(path)
-    engine = make_engine(_resolve_db_url(load_config(base / CONFIG_FILE).db_url, base))
+    url = _resolve_db_url(load_config(base / CONFIG_FILE).db_url, base)
+    _init_loop_db(url)  # like open_workspace: a loop DB of an older version gets its facts_inbox table
+    engine = make_engine(url)
     try:
         with session_scope(engine) as s:
             return inbox_status(s)
