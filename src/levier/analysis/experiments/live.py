@@ -18,7 +18,7 @@ assignments of a published experiment are loaded once into memory, so a returnin
 no query (decision 0073). Exclusions are looked up per unit — a query filtered on that lead or
 account, only for a unit without a variant yet — and kept in a bounded LRU cache
 (``max_exclusions`` entries, each re-read after ``ttl`` seconds; a protocol change drops its
-entries), so memory does not grow with the leads table (decision 0202).
+entries), so memory does not grow with the leads table (decision 0201).
 
 Several worker processes (``levier serve --workers N``, decision 0130): the rate limit of each
 process is the protocol's divided by N (``LEVIER_WEB_WORKERS``); a unit missing from this
