@@ -8,8 +8,10 @@ runs the same failures on PySpark.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -278,3 +280,64 @@ def test_serve_makes_workers_queue_and_flushes_periodically_on_a_server_engine(w
     serve._flush_on_stop(ws.path, flusher.ws)
     with open_workspace(ws.path, read_only=True) as ro:
         assert ro.facts.count("touches") == 4 and pending_count(ro) == {}
+
+
+# -- the loop DB on PostgreSQL (a team server): the lease and the claims on a real server ------------
+PG_URL = os.environ.get("LEVIER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:54329/postgres")
+
+
+@pytest.fixture
+def pg_ws(tmp_path: Path) -> Workspace:
+    """A workspace whose loop DB is a fresh PostgreSQL database (skipped when the server is not there)."""
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"levier_inbox_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: run `bash scripts/test-setup.sh`")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: run `bash scripts/test-setup.sh`")
+    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    create_workspace(tmp_path / "ws", db_url=url).close()
+    w = open_workspace(tmp_path / "ws")
+    with open_workspace(tmp_path / "ws", read_only=True) as ro:
+        append_facts(ro, "touches", [_touch(1), _touch(2)], source="api")
+        append_facts(ro, "touches", [_touch(3, lead="L2")], source="sync")
+    yield w
+    w.close()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_on_a_postgresql_loop_db_one_lease_many_contenders_and_a_crash_then_retry(pg_ws: Workspace,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pg_ws.db_url.startswith("postgresql")
+    monkeypatch.setattr(type(pg_ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    barrier, won = threading.Barrier(6), []
+
+    def contend() -> None:
+        lease = Lease(pg_ws)
+        barrier.wait(10)
+        if lease.acquire():
+            won.append(lease)
+
+    threads = [threading.Thread(target=contend) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(won) == 1  # six flushers race for a free lease (insert on the primary key): one wins
+    assert flush_inbox(pg_ws).busy
+    won[0].release()
+
+    real = inbox_flush._write_record
+    monkeypatch.setattr(inbox_flush, "_write_record", lambda *a, **k: (_ for _ in ()).throw(Boom()))
+    with pytest.raises(Boom):
+        flush_inbox(pg_ws)
+    monkeypatch.setattr(inbox_flush, "_write_record", real)
+    facts, imports, queued = _state(pg_ws)
+    assert len(facts) == 2 and imports == [] and queued == {"touches": 3}
+    assert flush_inbox(pg_ws).recovered == 2
+    assert _state(pg_ws) == EXPECTED
