@@ -190,7 +190,12 @@ def _reduce(per: ir.Table) -> PathCounts:
 
 
 def path_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
-    """Distinct paths (touches ordered by time) with conversions, nulls and value."""
+    """Distinct paths (touches ordered by time) with conversions, nulls and value.
+
+    The distinct paths grow with the data: workspace attribution does not use this any more
+    (:mod:`levier.analysis.attribution.engine` returns per-channel / per-state aggregates);
+    it stays for exports, tests and the path-based reference.
+    """
     jt = journey_touches(ws, opts)
     ordered = ibis.struct({"at": jt.at, "channel": jt.channel}).collect().sort().map(lambda s: s.channel)
     return _reduce(_per_journey(jt, ordered.join(SEPARATOR)))
@@ -202,8 +207,13 @@ def set_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
     return _reduce(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR)))
 
 
-def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: float = 7.0) -> Attribution:
-    """Time-decay credits computed in the engine: weight 2^(−age/half-life), normalised per journey."""
+def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: float = 7.0,
+               channels: tuple[str, ...] | None = None) -> Attribution:
+    """Time-decay credits computed in the engine: weight 2^(−age/half-life), normalised per journey.
+
+    ``channels``: every channel of the journeys (sorted), when the caller already has them
+    (:func:`levier.analysis.attribution.engine.journey_summary`); else one engine query finds them.
+    """
     time_decay_weights(np.zeros(1), half_life_days)  # validates the half-life
     jt = journey_touches(ws, opts)
     jt = jt.filter(jt.converted == 1)
@@ -214,8 +224,10 @@ def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: floa
     df = agg.execute()
     totals = jt.group_by("journey").agg(v=jt.value.max()).agg(n=ibis._.count(), v=ibis._.v.sum()).execute()
     n, v = float(totals["n"].iloc[0] or 0), float(totals["v"].iloc[0] or 0.0)
-    pc = path_counts(ws, opts)
-    channels = pc.channels
+    if channels is None:
+        from levier.analysis.attribution.engine import journey_summary
+
+        channels = journey_summary(ws, opts).channels
     got = dict(zip(df["channel"], zip(df["conversions"], df["value"], strict=False), strict=False))
     return Attribution(
         "time_decay", channels, tuple(float(got.get(c, (0.0, 0.0))[0]) for c in channels),

@@ -33,7 +33,7 @@ from levier.analysis.attribution.result import Attribution
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["MarkovChain", "MarkovDetails", "build_chain", "absorption", "removal_absorptions", "markov"]
+__all__ = ["MarkovChain", "MarkovDetails", "build_chain", "absorption", "removal_absorptions", "markov", "markov_from_chain"]
 
 MAX_ORDER = 4
 CONVERSION, NULL = "(conversion)", "(null)"
@@ -263,17 +263,22 @@ def removal_absorptions(chain: MarkovChain, system: tuple[sp.csr_matrix, np.ndar
     return x.reshape(k + 1, n, 2)[:, 0, :]
 
 
-def markov(pc: PathCounts, order: int = 1) -> Attribution:
-    """Exact Markov attribution of order ``order`` (1–4) over the path counts ``pc``."""
-    chain = build_chain(pc, order)
-    channels = pc.encoded().channels
+def markov_from_chain(chain: MarkovChain, channels: tuple[str, ...], total_conversions: float, total_value: float,
+                      order: int) -> Attribution:
+    """Removal effects of ``chain`` (member columns = ``channels``) shared out over the totals."""
     solved = removal_absorptions(chain)
     p, ev = float(solved[0, 0]), float(solved[0, 1])
     re_conv = np.clip(1.0 - solved[1:, 0] / p, 0.0, None) if p > 0 else np.zeros(len(channels))
     re_val = np.clip(1.0 - solved[1:, 1] / ev, 0.0, None) if ev > 0 else np.zeros(len(channels))
     details = MarkovDetails(chain, p, ev, dict(zip(channels, re_conv.tolist(), strict=False)), dict(zip(channels, re_val.tolist(), strict=False)))
     return Attribution(
-        "markov", channels, tuple(_shares(re_conv, pc.total_conversions).tolist()),
-        tuple(_shares(re_val, pc.total_value).tolist()), pc.total_conversions, pc.total_value,
+        "markov", channels, tuple(_shares(re_conv, total_conversions).tolist()),
+        tuple(_shares(re_val, total_value).tolist()), total_conversions, total_value,
         {"order": int(order)}, details,
     )
+
+
+def markov(pc: PathCounts, order: int = 1) -> Attribution:
+    """Exact Markov attribution of order ``order`` (1–4) over the path counts ``pc``."""
+    chain = build_chain(pc, order)
+    return markov_from_chain(chain, pc.encoded().channels, pc.total_conversions, pc.total_value, order)

@@ -18,7 +18,7 @@ from levier.analysis.attribution.result import Attribution
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["RULES", "rule", "rule_weights", "time_decay_weights", "POSITION_SHARES"]
+__all__ = ["RULES", "rule", "rule_weights", "time_decay_weights", "check_shares", "POSITION_SHARES"]
 
 POSITION_SHARES = (0.4, 0.2, 0.4)  # first, middle (spread), last
 RULES = ("first", "last", "last_non_direct", "linear", "position")
@@ -81,14 +81,20 @@ def time_decay_weights(ages_days: np.ndarray, half_life_days: float = 7.0) -> np
     return raw / raw.sum()
 
 
+def check_shares(shares: tuple[float, float, float]) -> None:
+    """Position-based shares: three non-negative numbers (first, middle, last) summing to 1."""
+    if len(shares) != 3 or abs(sum(shares) - 1) > 1e-9 or min(shares) < 0:
+        raise OptionError(_("Position shares must be three non-negative numbers summing to 1, not {shares}.", shares=shares))
+
+
 def rule(pc: PathCounts, model: str, *, direct: Collection[str] = (DIRECT,),
          shares: tuple[float, float, float] = POSITION_SHARES) -> Attribution:
     """Attribute ``pc`` with the rule ``model`` (first, last, last_non_direct, linear, position)."""
     if model == "time_decay":
         raise OptionError(_("Time-decay needs touch times: run it on a workspace, not on path counts."),
                           hint=_("Use another model with --paths, or drop --paths to read the workspace."))
-    if model == "position" and (len(shares) != 3 or abs(sum(shares) - 1) > 1e-9 or min(shares) < 0):
-        raise OptionError(_("Position shares must be three non-negative numbers summing to 1, not {shares}.", shares=shares))
+    if model == "position":
+        check_shares(shares)
     channels = pc.channels
     ix = {c: i for i, c in enumerate(channels)}
     conv, val = np.zeros(len(channels)), np.zeros(len(channels))

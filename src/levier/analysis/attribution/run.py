@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from levier.analysis.attribution.journeys import JourneyOptions, path_counts, set_counts, time_decay
+from levier.analysis.attribution.engine import (
+    first_touch_counts,
+    journey_summary,
+    markov_engine,
+    rules_from_transitions,
+    summary_from_transitions,
+    transition_counts,
+)
+from levier.analysis.attribution.journeys import JourneyOptions, set_counts, time_decay
 from levier.analysis.attribution.markov import markov
 from levier.analysis.attribution.paths import PathCounts, read_paths_csv
 from levier.analysis.attribution.result import MODELS, Attribution, Comparison
@@ -56,19 +64,33 @@ def attribute_paths(paths: PathCounts | str | Path, models: Sequence[str] = ("ma
 
 def attribute(ws: Any, models: Sequence[str] = ("markov",), *, options: JourneyOptions | None = None, order: int = 1,
               half_life_days: float = 7.0, ordered_shapley: bool = False) -> Comparison:
-    """Attribute the workspace's journeys (built in the engine) with each model in ``models``."""
+    """Attribute the workspace's journeys with each model in ``models``, from engine aggregates.
+
+    No path reaches the driver: rule credits and totals come back per channel, the Markov
+    chain as transition counts per state pair, Shapley as channel sets (or first-touch
+    sequences) — all bounded by the channels, not the data (:mod:`.engine`). Same results as
+    :func:`attribute_paths` on ``path_counts(ws, options)``.
+    """
     opts = options or JourneyOptions()
     names = check_models(models)
-    pc = path_counts(ws, opts)
-    if pc.journeys == 0:
+    wanted = [m for m in names if m in RULES]
+    need = "markov" in names or wanted
+    transitions = transition_counts(ws, opts, order if "markov" in names else 1) if need else None
+    summary = journey_summary(ws, opts) if transitions is None else summary_from_transitions(transitions)
+    if summary.journeys == 0:
         raise OptionError(_("No journey in the period: nothing to attribute."),
                           hint=_("Import web_events or touches, or widen --period / --lookback."))
-    sets = set_counts(ws, opts) if "shapley" in names and not ordered_shapley else None
+    rules = rules_from_transitions(transitions, wanted, summary=summary) if wanted else {}
     results = []
     for m in names:
-        if m == "time_decay":
-            results.append(time_decay(ws, opts, half_life_days))
+        if m in rules:
+            results.append(rules[m])
+        elif m == "time_decay":
+            results.append(time_decay(ws, opts, half_life_days, channels=summary.channels))
+        elif m == "markov":
+            results.append(markov_engine(ws, opts, order, transitions=transitions))
         else:
-            results.append(_one(pc, m, order=order, ordered=ordered_shapley, sets=sets))
-    source = {"kind": "workspace", "options": opts.to_dict(), **pc.to_dict()}
+            sets = first_touch_counts(ws, opts) if ordered_shapley else set_counts(ws, opts)
+            results.append(shapley(sets, ordered=ordered_shapley))
+    source = {"kind": "workspace", "options": opts.to_dict(), **summary.to_dict()}
     return Comparison(tuple(results), source)
