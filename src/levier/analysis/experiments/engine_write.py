@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import sqlglot as sg
 
 from levier.data.facts import IMPORTS_SCHEMA
 
@@ -45,6 +46,19 @@ def _with_meta(ws: Any, table: str, rows: ir.Table, base: int, batch: int) -> ir
     return numbered.select(**cols)
 
 
+def _insert_select(con: Any, table: str, rows: ir.Table) -> None:
+    """``INSERT INTO table (cols) <compiled select>``, sent as text.
+
+    Ibis's own ``insert`` re-parses the compiled SELECT with sqlglot, whose recursive parser can
+    hit Python's recursion limit on the hashing expression; the engine parses it instead.
+    """
+    dialect = con.compiler.dialect
+    quoted = lambda name: sg.to_identifier(name, quoted=True).sql(dialect)  # noqa: E731
+    sql = con.compile(rows)
+    con._run_pre_execute_hooks(rows)  # registers in-memory tables (e.g. a --units list)
+    con.raw_sql(f"INSERT INTO {quoted(table)} ({', '.join(quoted(c) for c in rows.columns)}) {sql}")
+
+
 def _queue(ws: Any, table: str, rows: ir.Table, source: str, preset: str) -> int:
     from levier.analysis.experiments.engine import stream
     from levier.data.inbox import append_facts
@@ -69,7 +83,7 @@ def insert_batch(ws: Any, table: str, rows: ir.Table, *, source: str, preset: st
     try:
         batch = _scalar(ws.facts.imports().batch_id.max()) + 1
         base = _scalar(ws.facts.raw(table)._row_id.max())
-        con.insert(table, _with_meta(ws, table, rows, base, batch))
+        _insert_select(con, table, _with_meta(ws, table, rows, base, batch))
         raw = ws.facts.raw(table)
         n = _scalar(raw.filter(raw._batch == batch).count())
         if n:
