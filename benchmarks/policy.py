@@ -1,9 +1,12 @@
 """Benchmark: the contact-policy check, in process and over HTTP on loopback.
 
-Workload: the 1M-lead demo workspace (benchmarks/_data/demo_1000000, reused; copied to
-benchmarks/_data/policy_ws so the state file does not touch the shared one). Steps:
-1. build the policy state from the facts (one engine query + the weekly counters) and its
-   memory-mapped snapshot, timed (``--skip-build`` reuses them);
+Workload: the demo workspace of each ``--leads`` size (``benchmarks/_demo.py``; a private copy in
+benchmarks/_data/policy_ws_<leads> so the state file does not touch the shared one). Per size:
+1. build the policy state from the facts (one engine query streamed in record batches + the
+   weekly counters) and its memory-mapped snapshot, in a child process: wall and CPU seconds,
+   peak RSS (``ru_maxrss``) and peak anonymous RSS (``RssAnon`` of /proc/self/status, sampled
+   every 20 ms: the touched pages of memory-mapped files are not in it) (``--skip-build`` reuses
+   them);
 2. in process: ``Policy.check`` on a fixed plan of random leads / channels / times (leads drawn
    deterministically, so the SHA-256 of the first 30,000 answers compares code versions), wall
    and CPU time;
@@ -12,10 +15,11 @@ benchmarks/_data/policy_ws so the state file does not touch the shared one). Ste
    sweep); latency from the scheduled send time (no coordinated omission) and from the actual
    send time; CPU of the server processes and of the generator itself.
 Targets: ≥ 20,000 checks/s in process; p99 < 20 ms over HTTP at 500 req/s. Writes
-benchmarks/results/policy.md (``_results.write_section``).
+benchmarks/results/policy.md (``_results.write_section``); ``--json PATH`` also writes the runs
+for ``run_all.py`` (``{"benchmark": "policy", "runs": [...]}``, one dict per size).
 
-    .venv/bin/python benchmarks/policy.py [--checks 200000] [--rate 500] [--seconds 20] [--workers 2]
-        [--sweep 200,300,400] [--skip-build] [--no-write]
+    .venv/bin/python benchmarks/policy.py [--leads 100000 1000000] [--checks 200000] [--rate 500] [--seconds 20]
+        [--workers 2] [--sweep 200,300,400] [--skip-build] [--skip-http] [--json PATH] [--no-write]
 """
 
 from __future__ import annotations
@@ -36,23 +40,53 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _demo import DATA, copy_ws  # noqa: E402
 from _results import machine_line, write_section  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
-DATA = ROOT / "_data"
-SOURCE = DATA / "demo_1000000" / "ws"
-WS = DATA / "policy_ws"
 CHANNELS = ["email", "call", "sms", "social"]
 
 
-def _prepare() -> Path:
-    if not (WS / "facts.duckdb").exists():
-        if not (SOURCE / "facts.duckdb").exists():
-            sys.exit(f"missing {SOURCE}: build it with the audit benchmark first (1M-lead demo workspace)")
-        WS.mkdir(parents=True, exist_ok=True)
-        for name in ("facts.duckdb", "levier.toml", "loop.sqlite"):
-            shutil.copy2(SOURCE / name, WS / name)
-    return WS
+def _prepare(leads: int, fresh: bool) -> Path:
+    """The private copy of the demo workspace of that size (copied again unless reused with --skip-build)."""
+    ws = DATA / f"policy_ws_{leads}"
+    if fresh or not (ws / "facts.duckdb").exists():
+        shutil.rmtree(ws, ignore_errors=True)
+        copy_ws(leads, ws)
+    return ws
+
+
+_CHILD = """
+import json, resource, sys, threading, time
+from pathlib import Path
+peak = [0]
+def anon():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("RssAnon:"))
+def sample():
+    while True:
+        peak[0] = max(peak[0], anon())
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
+from levier.policy import Policy
+from levier.workspace import open_workspace
+ws = open_workspace(Path(sys.argv[1]))
+c0, t0 = time.process_time(), time.perf_counter()
+p = Policy.load(ws, rebuild=True)
+secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+peak[0] = max(peak[0], anon())
+snap = p.store.snapshot()
+print(json.dumps({"build_s": secs, "build_cpu_s": cpu, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "rss_anon": peak[0], "leads": p.store.count(), "snapshot_mb": snap.nbytes() / 2**20 if snap else 0.0}))
+"""
+
+
+def build(ws_path: Path) -> dict:
+    """State + snapshot rebuilt from the facts in a child process: seconds, peak RSS and peak RssAnon."""
+    load = _load()
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(ws_path)], capture_output=True, text=True, check=False)
+    if out.returncode:
+        sys.exit(f"policy build failed:\n{out.stderr[-3000:]}")
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "build_load": load, "build_load_after": _load()}
 
 
 def _times(n: int, rng: random.Random) -> list[str]:
@@ -75,7 +109,7 @@ def _plan(policy: object, checks: int) -> tuple[list[str], list[tuple[str, str, 
     return sample, plan
 
 
-def in_process(ws_path: Path, checks: int, rebuild: bool) -> dict:
+def in_process(ws_path: Path, checks: int, rebuild: bool = False) -> dict:
     from levier.policy import Policy
     from levier.policy.snapshot import snapshot_dir
     from levier.workspace import open_workspace
@@ -84,7 +118,7 @@ def in_process(ws_path: Path, checks: int, rebuild: bool) -> dict:
     out: dict = {"load_before": _load()}
     t0 = time.perf_counter()
     policy = Policy.load(ws, rebuild=rebuild)
-    out["build_s"] = time.perf_counter() - t0
+    out["load_s"] = time.perf_counter() - t0
     snap = policy.store.snapshot()
     out["snapshot_mb"] = snap.nbytes() / 2**20 if snap is not None else 0.0
     out["snapshot_files_mb"] = sum(f.stat().st_size for f in snapshot_dir(policy.store.path).rglob("*.npy")) / 2**20
@@ -290,33 +324,79 @@ def _http_row(r: dict) -> str:
             f"{r['load_before']}→{r['load_after']} | {ok} |")
 
 
-def render(local: dict, http: list[dict], workers: int, connections: int, history: str) -> str:
-    ok_local = "met" if local["per_s"] >= 20_000 else "missed"
-    dec = ", ".join(f"{k} {v:,}" for k, v in sorted(local["decisions"].items()))
-    rows = "\n".join(_http_row(r) for r in http)
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def _build_row(r: dict) -> str:
+    b = r.get("build")
+    if b is None:
+        return f"| {r['leads']:,} | {r['touches']:,} | reused | – | – | – | – |"
+    return (f"| {r['leads']:,} | {r['touches']:,} | {b['build_s']:.1f} | {b['build_cpu_s']:.1f} | {_mib(b['rss'])} | "
+            f"**{_mib(b['rss_anon'])}** | {b['build_load']}→{b['build_load_after']} |")
+
+
+def _check_row(r: dict) -> str:
+    loc = r["local"]
+    ok = "met" if loc["per_s"] >= 20_000 else "missed"
+    return (f"| {r['leads']:,} | **{loc['per_s']:,.0f}/s** wall ({1e6 / loc['per_s']:.1f} µs) · {loc['cpu_per_s']:,.0f}/s CPU | "
+            f"`{loc['sha256_30k'][:16]}…` | {loc['snapshot_mb']:.0f} MiB | {loc['load_before']}→{loc['load_after']} | {ok} |")
+
+
+def render(runs: list[dict], workers: int, connections: int, history: str) -> str:
+    builds = "\n".join(_build_row(r) for r in runs)
+    checks = "\n".join(_check_row(r) for r in runs)
+    http = "\n".join(f"| {r['leads']:,} " + _http_row(h) for r in runs for h in r["http"])
+    dec = "; ".join(f"{r['leads']:,} leads: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["local"]["decisions"].items())) for r in runs)
+    sizes = " ".join(str(r["leads"]) for r in runs)
     return f"""## Policy
 
-`benchmarks/policy.py` — {date.today().isoformat()} — {machine_line()}; 2 cores shared with other jobs (load average given per figure).
-Workspace: the 1M-lead demo ({local['leads']:,} leads, {local['touches']:,} touches; `benchmarks/_data/demo_1000000`, seed 7).
-Policy load ({'state and snapshot rebuilt' if local['rebuilt'] else 'state reused, snapshot mapped'}): {local['build_s']:.1f} s;
-snapshot {local['snapshot_mb']:.0f} MiB memory-mapped (shared by every worker through the page cache).
+`benchmarks/policy.py --leads {sizes}` — {date.today().isoformat()} — {machine_line()}; 2 cores shared with other jobs (load average given per figure).
+Workspaces: the demo of each size (`benchmarks/_demo.py`, seed 7), a private copy each.
 
-| measure | value | target |
-|---|---:|---|
-| in-process `Policy.check`, {local['checks']:,} random checks (load {local['load_before']}→{local['load_after']}) | **{local['per_s']:,.0f} checks/s** wall ({1e6 / local['per_s']:.1f} µs) · **{local['cpu_per_s']:,.0f}/s** CPU ({1e6 / local['cpu_per_s']:.1f} µs) | ≥ 20,000/s: {ok_local} |
+**Build** of the state (SQLite) and its memory-mapped snapshot from the facts, in a child process
+(`Policy.load(rebuild=True)`): the engine query read in Arrow record batches of 50,000 leads, written
+to a staged SQLite file batch by batch, swapped in one transaction, the snapshot written from SQLite
+chunk by chunk (decision 0185). Peak RSS = `ru_maxrss`; peak RssAnon = anonymous memory sampled every
+20 ms (without the touched pages of memory-mapped files). With DuckDB the engine runs *in* this process:
+its own working memory for the query (a window over every touch) is part of both figures.
 
-Decisions: {dec}. SHA-256 of the first 30,000 answers: `{local['sha256_30k'][:16]}…` (identical before and after the
-changes below). Peak RSS of the benchmark process {local['rss_mb']:.0f} MiB.
+| leads | touches | build s | CPU s | peak RSS | peak RssAnon | load |
+|---:|---:|---:|---:|---:|---:|---|
+{builds}
+
+**In-process `Policy.check`** ({runs[0]['local']['checks']:,} random checks per size, same plan as before; the SHA-256 of the
+first 30,000 answers compares code versions — at 1,000,000 leads it must stay `ece1daa502daf2bb…`):
+
+| leads | checks/s | SHA-256 (30k answers) | snapshot | load | ≥ 20,000/s |
+|---|---|---|---:|---|---|
+{checks}
+
+Decisions: {dec}.
 
 Over HTTP: uvicorn `--workers {workers}` ({_http_stack()}) serving `{FACTORIES["fast"]}` — the app of `levier serve` with the check
 answered before routing (decision 0141) —, token auth on every request, {connections} keep-alive
 connections from an open-loop raw-asyncio generator on the same 2 cores; latency from the *scheduled* send time
 (a stalled server cannot hide its queue), "sent p99" from the actual send time.
 
-| app | req/s asked | achieved | p50 ms | **p99 ms** | max ms | sent p99 ms | server CPU ms/req | generator CPU ms/req | requests per worker | load | p99 < 20 ms |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|
-{rows}
+| leads | app | req/s asked | achieved | p50 ms | **p99 ms** | max ms | sent p99 ms | server CPU ms/req | generator CPU ms/req | requests per worker | load | p99 < 20 ms |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|
+{http}
 {history}"""
+
+
+def _json_run(r: dict, rate: int) -> dict:
+    """The run dict of the wave-4 contract (run_all.py) for one size."""
+    b, loc = r.get("build") or {}, r["local"]
+    h = next((x for x in r["http"] if x["rate"] == rate and x["app"] == "fast"), r["http"][0] if r["http"] else None)
+    note = f"{loc['per_s']:,.0f} checks/s"
+    if h is not None:
+        note += f"; p99 {h['p99']:.1f} ms at {h['rate']} req/s"
+    if b:
+        note += f"; build RssAnon {b['rss_anon'] / 2**20:,.0f} MiB"
+    return {"leads": r["leads"], "touches": r["touches"], "levier_s": b.get("build_s"), "levier_rss": b.get("rss"),
+            "rss_anon": b.get("rss_anon"), "load": r["load"], "checks_per_s": loc["per_s"], "sha256_30k": loc["sha256_30k"],
+            "http_p99_ms": h["p99"] if h is not None else None, "note": note}
 
 
 def _http_stack() -> str:
@@ -341,17 +421,28 @@ def main() -> None:
     ap.add_argument("--app", default="fast", help="fast (check before routing), routed (plain app), or both: fast,routed")
     ap.add_argument("--history", type=Path, help="a Markdown file appended to the section (earlier measurements)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--leads", type=int, nargs="+", default=[1_000_000], help="demo sizes (leads), e.g. 100000 1000000")
+    ap.add_argument("--json", type=Path, help="also write the runs here (for run_all.py)")
     args = ap.parse_args()
-    ws = _prepare()
-    local = in_process(ws, args.checks, rebuild=not args.skip_build)
-    local["rebuilt"] = not args.skip_build
-    print({k: v for k, v in local.items() if k != "sample"}, flush=True)
     rates = sorted({args.rate, *(int(x) for x in args.sweep.split(",") if x.strip())})
-    http = [] if args.skip_http else [r for app in args.app.split(",")
-                                      for r in over_http(ws, local["sample"], rates, args.seconds, args.workers, args.connections, app)]
+    runs = []
+    for leads in args.leads:
+        run: dict = {"leads": leads, "load": float(_load())}
+        ws = _prepare(leads, fresh=not args.skip_build)
+        run["build"] = None if args.skip_build else build(ws)
+        print(leads, run["build"], flush=True)
+        local = in_process(ws, args.checks)
+        run["touches"], run["local"] = local["touches"], local
+        print({k: v for k, v in local.items() if k != "sample"}, flush=True)
+        run["http"] = [] if args.skip_http else [r for app in args.app.split(",")
+                                                 for r in over_http(ws, local["sample"], rates, args.seconds, args.workers, args.connections, app)]
+        local.pop("sample")
+        runs.append(run)
     history = args.history.read_text(encoding="utf-8") if args.history else ""
-    text = render(local, http, args.workers, args.connections, history)
+    text = render(runs, args.workers, args.connections, history)
     print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"benchmark": "policy", "runs": [_json_run(r, args.rate) for r in runs]}, indent=1))
     if not args.no_write:
         write_section("policy", text)
 

@@ -189,3 +189,36 @@ def test_the_lead_cache_is_bounded_and_emptied_by_own_writes(make_policy) -> Non
     assert not p.store._cache
     assert p.check("S2", "call", "2026-03-03T10:00:00") == p.check("S2", "call", "2026-03-03T10:00:00")
     assert p.store.cached_lead("S2") == p.lead_state("S2")
+
+
+def test_a_long_change_log_is_folded_into_a_new_snapshot(make_policy) -> None:  # noqa: ANN001
+    """Past CHANGES_MAX rows the log is folded into a snapshot of the same generation; every worker maps it."""
+    p = make_policy(touches("S1", ["2026-03-03 08:30:00"]))
+    other = Policy.load(p.ws, state_path=p.store.path)
+    try:
+        generation, first = p.store.meta("generation"), other.store.snapshot()
+        assert first is not None and first.seq == 0
+        posts = [("S1", "email", "2026-03-03T09:30:00"), ("E1", "call", "2026-03-03T01:00:00"), ("M1", "sms", "2026-03-03T15:00:00")]
+        for lead, ch, at in posts:
+            p.record_touch(lead, ch, at, outcome="no_answer")
+        assert p.store.pending_changes() == 3 and not p.compact()  # under the bound (50,000)
+        p.store.CHANGES_MAX = 2
+        assert p.compact() and p.store.pending_changes() == 0
+        assert p.store.meta("generation") == generation and p.store.meta("folded") == "3"
+        assert [d.name for d in snapshot_dir(p.store.path).iterdir() if d.is_dir()] == [f"{generation}-3"]
+        assert other.check("S1", "email", "2026-03-03T10:00:00").rules == ("daily_cap.email",)  # from the folded snapshot
+        snap = other.store.snapshot()
+        assert snap is not None and snap.seq == 3 and not other.store._dirty and not other.store._dirty_acc
+        assert other.store.cached_lead("E1") == p.lead_state("E1") and other.store.cached_account("A3") == p.store.account("A3")
+        p.record_touch("S2", "email", "2026-03-03T09:00:00", outcome="no_answer")  # seq 4: after the fold, read from SQLite
+        assert other.check("S2", "email", "2026-03-03T10:00:00").allowed and other.store._dirty == {"S2"}
+        assert other.store.cached_lead("S2") == p.lead_state("S2")
+        plain = Policy.load(p.ws, state_path=p.store.path, snapshot=False)
+        try:
+            for lead in ("S1", "S2", "E1", "M1"):
+                for ch in ("email", "call", "sms"):
+                    assert other.check(lead, ch, "2026-03-04T10:00:00") == plain.check(lead, ch, "2026-03-04T10:00:00")
+        finally:
+            plain.close()
+    finally:
+        other.close()

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from levier.policy.core import POLICY_KEY, Policy, active_rules, save_rules
+from levier.policy.core import POLICY_KEY, Policy, active_rules, rules_changed, save_rules
 from levier.policy.engine import ALLOW, DENY, ESCALATE, Decision
 from levier.policy.rules import PolicyRules, Segment, default_rules_text, load_rules, parse_rules
 
 __all__ = [
     "Policy", "Decision", "PolicyRules", "Segment", "ALLOW", "DENY", "ESCALATE", "POLICY_KEY",
-    "active_rules", "save_rules", "load_rules", "parse_rules", "default_rules_text",
+    "active_rules", "save_rules", "rules_changed", "load_rules", "parse_rules", "default_rules_text",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -13,14 +14,18 @@ from levier.data.schema import DIRECTIONS, OUTCOMES, TOUCH_CHANNELS
 from levier.errors import NotFoundError, OptionError
 from levier.i18n import gettext as _
 from levier.policy._time import parse_time, to_epoch
+from levier.policy.build import build_state
 from levier.policy.engine import Decision, decide
 from levier.policy.rules import PolicyRules, default_rules_text, parse_rules, rules_from_dict
-from levier.policy.state import STATE_FILE, LeadState, StateStore, build_state, facts_fingerprint
+from levier.policy.snapshot import build_snapshot
+from levier.policy.state import STATE_FILE, LeadState, StateStore, facts_fingerprint, token_map
 
-__all__ = ["Policy", "POLICY_KEY", "active_rules", "save_rules"]
+__all__ = ["Policy", "POLICY_KEY", "RULES_TOKEN", "active_rules", "save_rules", "rules_changed"]
 
 #: Key of the playbook entry (kind threshold_sla) that stores the workspace's contact policy.
 POLICY_KEY = "contact-policy"
+#: The 8-byte token file in the workspace that moves whenever the contact rules change.
+RULES_TOKEN = "policy_rules.version"
 API_BATCH_FILE = "(levier api: posted touches)"
 
 
@@ -57,7 +62,21 @@ def save_rules(ws: Any, text: str, *, learning_ids: list[int] | None = None, exp
             row = playbook.standardise(s, row.id)
         detail = playbook.entry_detail(s, row.id)
         s.commit()
+    rules_changed(ws)
     return detail
+
+
+def rules_changed(ws: Any) -> None:
+    """Tell every process serving this workspace to reload the contact rules at its next check.
+
+    :func:`save_rules` calls it; code that changes the ``contact-policy`` playbook entry another
+    way (standardise, retire) should too — otherwise workers notice within a minute (refresh).
+    """
+    token = token_map(Path(ws.path) / RULES_TOKEN)
+    try:
+        token[:8] = os.urandom(8)
+    finally:
+        token.close()
 
 
 class Policy:
@@ -69,6 +88,30 @@ class Policy:
         self._checked_at = time.monotonic()
         self._lock = threading.RLock()
         self._segments: tuple[PolicyRules, dict[tuple[Any, ...], Any]] = (rules, {})
+        # the workspace's rules (not rules given to load): follow the rules token (decision 0187)
+        self._rules_token = token_map(Path(ws.path) / RULES_TOKEN) if source != "given" else None
+        self._rules_tok = self._rules_token[:8] if self._rules_token is not None else b""
+
+    def _rules_moved(self) -> bool:
+        return self._rules_token is not None and self._rules_token[:8] != self._rules_tok
+
+    def reload_rules(self) -> bool:
+        """Read the workspace rules again (the playbook); True when they changed.
+
+        Called at the next check after :func:`rules_changed` (any process), and by :meth:`refresh`
+        once a minute for changes made without it. New response outcomes rebuild the state.
+        """
+        if self._rules_token is None:
+            return False
+        with self._lock:
+            self._rules_tok = self._rules_token[:8]
+            rules, source = active_rules(self.ws)
+            if source == self.source and rules == self.rules:
+                return False
+            self.rules, self.source, self.responses = rules, source, frozenset(rules.response_outcomes)
+            if self.store.meta("responses") != ",".join(sorted(self.responses)):
+                build_state(self.ws, self.store, self.responses)
+            return True
 
     def _segment_for(self, lead: LeadState) -> Any:
         """``rules.segment_for`` memoised per (channel, size, phase) for the current rules."""
@@ -101,6 +144,8 @@ class Policy:
 
     def close(self) -> None:
         self.store.close()
+        if self._rules_token is not None:
+            self._rules_token.close()
 
     def __enter__(self) -> Policy:
         return self
@@ -117,10 +162,24 @@ class Policy:
         """Rebuild the state when the facts changed outside this policy (imports, cleaning)."""
         with self._lock:
             self._checked_at = time.monotonic()
+            self.reload_rules()
             if force or self.is_stale():
                 build_state(self.ws, self.store, self.responses)
                 return True
+        self.compact()
+        return False
+
+    def compact(self, *, force: bool = False) -> bool:
+        """Fold a long change log into a new snapshot (written outside the lock: checks go on meanwhile)."""
+        with self._lock:
+            due = self.store.compact_due(force=force)
+        if due is None:
             return False
+        snap = build_snapshot(self.store.path, due[0], min_seq=due[1])
+        if snap is None:
+            return False
+        with self._lock:
+            return self.store.fold(due[0], snap)
 
     def refresh_due(self, seconds: float = 60.0) -> bool:
         """True when :meth:`refresh_every` would look at the facts again."""
@@ -151,6 +210,8 @@ class Policy:
         """May ``lead_id`` be contacted on ``channel`` at ``at`` (default: now, UTC)?"""
         _check_channel(channel)
         when = parse_time(at)
+        if self._rules_moved():
+            self.reload_rules()
         store = self.store
         with self._lock:
             lead = store.cached_lead(str(lead_id))
@@ -170,6 +231,8 @@ class Policy:
         if outcome is not None and outcome not in OUTCOMES:
             raise OptionError(_("outcome: '{value}' is not one of {allowed}.", value=outcome, allowed=", ".join(OUTCOMES)))
         when = parse_time(at)
+        if self._rules_moved():
+            self.reload_rules()
         lead = self.lead_state(lead_id)
         row = {"touch_id": touch_id or f"api-{uuid.uuid4().hex[:20]}", "lead_id": lead.lead_id, "at": when, "channel": channel,
                "direction": direction, "owner": owner or lead.owner, "outcome": outcome, "campaign_id": campaign_id}

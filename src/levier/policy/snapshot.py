@@ -110,9 +110,18 @@ class Snapshot:
         return self.acc_rec[self.acc_off[i]:self.acc_off[i + 1]].tolist()  # type: ignore[no-any-return]
 
 
-# -- building ---------------------------------------------------------------------------------------
-def _bytes_array(values: list[bytes]) -> np.ndarray:
-    width = max((len(v) for v in values), default=1) or 1
+# -- building (streamed: bounded memory whatever the number of leads) -----------------------------------
+#: The last change a snapshot written now contains: the newest change logged, or the last one folded
+#: into a snapshot when the log has been compacted since (``meta.folded``).
+LAST_SEQ = ("SELECT max(coalesce((SELECT max(seq) FROM changes), 0), "
+            "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'folded'), 0))")
+#: Rows read from SQLite and written to the arrays at a time.
+CHUNK = 50_000
+
+
+def _bytes_array(values: list[bytes], width: int | None = None) -> np.ndarray:
+    if width is None:
+        width = max((len(v) for v in values), default=1) or 1
     return np.array(values, dtype=f"S{width}")
 
 
@@ -124,61 +133,127 @@ def _codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return counts, flat
 
 
-def _factor(values: list[Any]) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for None) and the distinct strings, in first-seen order."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
-    return codes.astype(np.int32), [str(u) for u in uniques]
+def _read_header(con: sqlite3.Connection) -> tuple[str, int]:
+    row = con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return (row[0] if row else ""), int(con.execute(LAST_SEQ).fetchone()[0])
 
 
-def _read(con: sqlite3.Connection) -> tuple[str, int, dict[str, np.ndarray], dict[str, Any]]:
-    """(generation, last change seq, arrays, category names) read in one consistent transaction."""
+class _NpyWriter:
+    """One ``.npy`` file written chunk by chunk: the rows go to a side file, the header (whose
+    shape is known only at the end) is written first on :meth:`close`, then the rows are copied
+    behind it by the kernel (``os.sendfile``: no copy through this process's memory)."""
+
+    def __init__(self, path: Path, dtype: Any, row_shape: tuple[int, ...] = ()) -> None:
+        self.path, self.dtype, self.row_shape, self.rows = path, np.dtype(dtype), row_shape, 0
+        self._raw = open(path.with_suffix(".raw"), "wb")  # noqa: SIM115 - closed in close()
+
+    def write(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+        self._raw.write(chunk.tobytes())
+        self.rows += len(chunk)
+
+    def close(self) -> None:
+        self._raw.close()
+        raw = self.path.with_suffix(".raw")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.rows, *self.row_shape)}
+        with open(self.path, "wb") as out, open(raw, "rb") as src:
+            np.lib.format.write_array_header_1_0(out, header)
+            out.flush()
+            size, offset = os.fstat(src.fileno()).st_size, 0
+            while offset < size:
+                offset += os.sendfile(out.fileno(), src.fileno(), offset, size - offset)
+        raw.unlink()
+
+
+class _Factor:
+    """Integer codes of a category column, chunk by chunk (-1 for None; names in first-seen order)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def codes(self, values: list[Any]) -> np.ndarray:
+        import pandas as pd
+
+        local, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
+        if not len(values):
+            return np.zeros(0, np.int32)
+        glob = np.array([self.index.setdefault(str(u), len(self.index)) for u in uniques] + [-1], dtype=np.int32)
+        return glob[local]  # -1 (None) picks the trailing -1
+
+    def names(self) -> list[str]:
+        return list(self.index)
+
+
+def _width(con: sqlite3.Connection, sql: str) -> int:
+    return int(con.execute(sql).fetchone()[0] or 1) or 1
+
+
+def _write_accounts(con: sqlite3.Connection, tmp: Path, chunk: int) -> None:
+    """``acc_ids`` (every account of the leads and of the accounts table, byte order), ``acc_off``, ``acc_rec``."""
+    width = _width(con, "SELECT max(length(CAST(account_id AS BLOB))) FROM (SELECT account_id FROM accounts "
+                        "UNION ALL SELECT account_id FROM leads)")
+    ids, off, rec = _NpyWriter(tmp / "acc_ids.npy", f"S{width}"), _NpyWriter(tmp / "acc_off.npy", np.int64), _NpyWriter(tmp / "acc_rec.npy", np.int64)
+    off.write(np.zeros(1, np.int64))
+    total = 0
+    cur = con.execute("SELECT k.account_id, a.recent FROM (SELECT account_id FROM accounts UNION "
+                      "SELECT account_id FROM leads WHERE account_id IS NOT NULL) k "
+                      "LEFT JOIN accounts a ON a.account_id = k.account_id ORDER BY k.account_id")
+    while rows := cur.fetchmany(chunk):
+        counts, codes = _codes([r[1] or "[]" for r in rows])
+        ids.write(_bytes_array([r[0].encode() for r in rows], width))
+        off.write(total + np.cumsum(counts))
+        rec.write(codes)
+        total += int(counts.sum())
+    for w in (ids, off, rec):
+        w.close()
+
+
+def _write_leads(con: sqlite3.Connection, tmp: Path, chunk: int) -> dict[str, Any]:
+    """``ids``, ``cat``, ``num``, ``rec`` of the leads in byte order of their id; returns the category names."""
+    width = _width(con, "SELECT max(length(CAST(lead_id AS BLOB))) FROM leads")
+    acc_ids = np.load(tmp / "acc_ids.npy", mmap_mode="r", allow_pickle=False)
+    ids, cat, num, rec = (_NpyWriter(tmp / "ids.npy", f"S{width}"), _NpyWriter(tmp / "cat.npy", np.int32, (6,)),
+                          _NpyWriter(tmp / "num.npy", np.int64, (8,)), _NpyWriter(tmp / "rec.npy", np.int64))
+    factors = [_Factor() for _c in _CATS]
+    total, last = 0, b""
+    cur = con.execute("SELECT lead_id, account_id, tz, channel, size, phase, owner, coalesce(created, ?1), coalesce(opted_out, ?1), "
+                      "flags, coalesce(first_out, ?1), coalesce(last_out, ?1), consec, recent FROM leads ORDER BY lead_id", (NONE,))
+    while rows := cur.fetchmany(chunk):
+        cols = list(zip(*rows, strict=True))
+        keys = _bytes_array([v.encode() for v in cols[0]], width)
+        if bool((keys[1:] <= keys[:-1]).any()) or keys[0] <= last:  # SQLite's BINARY order is the UTF-8 byte order
+            raise ValueError("policy state: lead ids are not in byte order")
+        last = keys[-1]
+        c = np.full((len(rows), 6), -1, dtype=np.int32)
+        for j, f in enumerate(factors):
+            c[:, 1 + j] = f.codes(list(cols[2 + j]))
+        acc = [a.encode() if a is not None else None for a in cols[1]]
+        has = np.array([a is not None for a in acc], dtype=bool)
+        if has.any():
+            c[has, 0] = acc_ids.searchsorted(_bytes_array([a for a in acc if a is not None], acc_ids.dtype.itemsize))
+        counts, codes = _codes(list(cols[13]))
+        n = np.empty((len(rows), 8), dtype=np.int64)
+        n[:, :6] = np.array(list(zip(*cols[7:13], strict=True)), dtype=np.int64)
+        ends = total + np.cumsum(counts)
+        n[:, 6], n[:, 7] = ends - counts, ends
+        total = int(ends[-1])
+        for w, arr in ((ids, keys), (cat, c), (num, n), (rec, codes)):
+            w.write(arr)
+    for w in (ids, cat, num, rec):
+        w.close()
+    return {c: f.names() for c, f in zip(_CATS, factors, strict=True)}
+
+
+def _write_all(con: sqlite3.Connection, tmp: Path, chunk: int) -> tuple[str, int, dict[str, Any]]:
+    """Every array of a snapshot written into ``tmp`` from one consistent read transaction."""
     con.execute("BEGIN")
     try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = row[0] if row else ""
-        seq = int(con.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
-        texts = con.execute("SELECT lead_id, account_id, tz, channel, size, phase, owner FROM leads ORDER BY lead_id").fetchall()
-        nums = con.execute("SELECT coalesce(created, ?1), coalesce(opted_out, ?1), flags, coalesce(first_out, ?1), "
-                           "coalesce(last_out, ?1), consec FROM leads ORDER BY lead_id", (NONE,)).fetchall()
-        recent = [r[0] for r in con.execute("SELECT recent FROM leads ORDER BY lead_id")]
-        accounts = con.execute("SELECT account_id, recent FROM accounts ORDER BY account_id").fetchall()
+        generation, seq = _read_header(con)
+        _write_accounts(con, tmp, chunk)
+        names = _write_leads(con, tmp, chunk)
     finally:
         con.execute("COMMIT")
-    arrays, names = _arrays(texts, nums, recent, accounts)
-    return generation, seq, arrays, names
-
-
-def _arrays(texts: list[tuple[Any, ...]], nums: list[tuple[int, ...]], recent: list[str],
-            accounts: list[tuple[str, str]]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    n = len(texts)
-    cols = list(zip(*texts, strict=True)) if n else [()] * 7
-    ids = _bytes_array([v.encode() for v in cols[0]])
-    if n > 1 and not bool((ids[1:] > ids[:-1]).all()):  # SQLite's BINARY order is the UTF-8 byte order
-        raise ValueError("policy state: lead ids are not in byte order")
-    cat = np.full((n, 6), -1, dtype=np.int32)
-    names: dict[str, Any] = {}
-    for j, c in enumerate(_CATS):
-        cat[:, 1 + j], names[c] = _factor(list(cols[2 + j])) if n else (np.zeros(0, np.int32), [])
-    acc_codes, acc_seen = _factor(list(cols[1])) if n else (np.zeros(0, np.int32), [])
-    table_ids = [a.encode() for a, _r in accounts]
-    acc_ids = _bytes_array(sorted(set(table_ids) | {a.encode() for a in acc_seen}))
-    if len(acc_seen):
-        where = acc_ids.searchsorted(_bytes_array([a.encode() for a in acc_seen])).astype(np.int32)
-        cat[:, 0] = np.where(acc_codes >= 0, where[np.maximum(acc_codes, 0)], -1)
-    num = np.empty((n, 8), dtype=np.int64)
-    if n:
-        num[:, :6] = np.array(nums, dtype=np.int64)
-    counts, rec = _codes(recent)
-    ends = np.cumsum(counts)
-    num[:, 6], num[:, 7] = ends - counts, ends
-    acc_counts, acc_rec = _codes([r for _a, r in accounts])
-    per_key = np.zeros(len(acc_ids), dtype=np.int64)
-    if accounts:  # the accounts table is in byte order too, so its codes are already in key order
-        per_key[acc_ids.searchsorted(_bytes_array(table_ids))] = acc_counts
-    acc_off = np.concatenate([np.zeros(1, np.int64), np.cumsum(per_key)])
-    return {"ids": ids, "cat": cat, "num": num, "rec": rec, "acc_ids": acc_ids, "acc_off": acc_off, "acc_rec": acc_rec}, names
+    return generation, seq, names
 
 
 @contextmanager
@@ -219,19 +294,22 @@ def build_snapshot(state_path: Path, generation: str, *, min_seq: int = 0) -> Sn
         if found is not None and int(found.name.rsplit("-", 1)[1]) >= min_seq:
             return open_snapshot(found)
         con = sqlite3.connect(str(state_path), timeout=30, isolation_level=None)
+        con.execute("PRAGMA cache_size=-16384")  # 16 MiB: the rows stream through, nothing is kept
+        tmp = directory / f".{generation}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         try:
-            gen, seq, arrays, cats = _read(con)
+            gen, seq, cats = _write_all(con, tmp, CHUNK)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         finally:
             con.close()
         if gen != generation:
+            shutil.rmtree(tmp, ignore_errors=True)
             return None
         cats.update(generation=gen, seq=seq)
         final = directory / f"{gen}-{seq}"
-        tmp = directory / f".{gen}-{seq}.{os.getpid()}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name, arr in arrays.items():
-            np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
         (tmp / "cats.json").write_text(json.dumps(cats), encoding="utf-8")
         if final.exists():
             shutil.rmtree(final, ignore_errors=True)

@@ -19,27 +19,33 @@ import sqlite3
 import time
 from bisect import insort
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ibis
-
 from levier.data.schema import TOUCH_CHANNELS
 from levier.policy._time import week_start
 from levier.policy.rules import RECENT_KEPT
-from levier.policy.snapshot import Snapshot, build_snapshot, drop_snapshots, new_generation
+from levier.policy.snapshot import (
+    LAST_SEQ,
+    Snapshot,
+    build_snapshot,
+    drop_snapshots,
+    new_generation,
+)
 
-__all__ = ["LeadState", "StateStore", "CHANNEL_CODE", "FLAG_BITS", "STATE_FILE", "facts_fingerprint", "encode", "decode"]
+__all__ = ["LeadState", "StateStore", "CHANNEL_CODE", "FLAG_BITS", "STATE_FILE", "SCHEMA", "facts_fingerprint", "encode",
+           "decode", "push", "token_map"]
 
 STATE_FILE = "policy_state.sqlite"
+_READ_CACHE, _COPY_CACHE = -131072, -16384  # SQLite page cache (KiB) for reads, and while a rebuild copies the state
 CHANNEL_CODE = {c: i for i, c in enumerate(TOUCH_CHANNELS)}
 FLAG_BITS = {"vip": 1, "litigation": 2, "do_not_contact": 4}
 _LEAD_COLS = ("lead_id", "account_id", "tz", "channel", "size", "phase", "owner", "created", "opted_out", "flags",
               "first_out", "last_out", "consec", "recent")
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leads (lead_id TEXT PRIMARY KEY, account_id TEXT, tz TEXT, channel TEXT, size TEXT, phase TEXT,
   owner TEXT, created INTEGER, opted_out INTEGER, flags INTEGER NOT NULL, first_out INTEGER, last_out INTEGER,
@@ -145,9 +151,9 @@ class StateStore:
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
-        self.con.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache per connection
+        self.con.execute(f"PRAGMA cache_size={_READ_CACHE}")  # 128 MiB page cache per connection
         self.con.execute("PRAGMA mmap_size=2147483648")  # reads straight from the OS page cache
-        self.con.executescript(_SCHEMA)
+        self.con.executescript(SCHEMA)
         self.con.execute("INSERT OR IGNORE INTO meta VALUES ('generation', ?)", (new_generation(),))
         self._weeks: dict[int, dict[tuple[str, str, str], tuple[int, int]]] = {}
         self._weeks_at = 0.0
@@ -198,9 +204,10 @@ class StateStore:
         self.con.execute("BEGIN")
         try:
             generation = self.meta("generation") or ""
-            if self._snap is None or self._snap.generation != generation:
+            folded = int(self.meta("folded") or 0)
+            if self._snap is None or self._snap.generation != generation or self._snap.seq < folded:
                 self.con.execute("COMMIT")
-                self._load_snapshot(generation)
+                self._load_snapshot(generation, folded)
                 self.con.execute("BEGIN")
             rows = self.con.execute("SELECT seq, lead_id, account_id FROM changes WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
         finally:
@@ -211,13 +218,13 @@ class StateStore:
                 self._dirty_acc.add(account_id)
             self._seq = seq
 
-    def _load_snapshot(self, generation: str) -> None:
+    def _load_snapshot(self, generation: str, folded: int = 0) -> None:
         self._snap, self._seq, self._dirty, self._dirty_acc = None, 0, set(), set()
         if not self.use_snapshot or not generation:
             return
         snap = None
         try:
-            snap = build_snapshot(self.path, generation)
+            snap = build_snapshot(self.path, generation, min_seq=folded)
         except (OSError, ValueError):  # a snapshot deleted while mapped, a full disk: read SQLite instead
             snap = None
         if snap is not None:
@@ -321,23 +328,28 @@ class StateStore:
                responses: frozenset[str], meta: dict[str, str]) -> LeadState:
         """Apply one touch to the lead, its account and the week counters in one transaction."""
         with self._writing():
-            fresh = self.lead(lead.lead_id) or lead
-            fresh.apply(ts, channel, outbound, outcome, responses)
-            self.con.execute(f"INSERT OR REPLACE INTO leads VALUES ({','.join('?' * len(_LEAD_COLS))})", fresh.row())
-            if outbound and fresh.account_id:
-                recent = self.account(fresh.account_id)
-                push(recent, encode(ts, channel))
-                self.con.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (fresh.account_id, json.dumps(recent)))
-            self.con.execute("INSERT INTO changes (lead_id, account_id) VALUES (?, ?)",
-                             (fresh.lead_id, fresh.account_id if outbound else None))
-            if outbound or outcome == "complaint":
-                self.con.execute(
-                    "INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (week, channel, size, touch_channel) DO UPDATE SET "
-                    "sent = sent + excluded.sent, complaints = complaints + excluded.complaints",
-                    (week_start(ts), fresh.channel or "", fresh.size or "", channel, int(outbound), int(outcome == "complaint")))
+            fresh = self._apply_touch(self.lead(lead.lead_id) or lead, ts, channel, outbound, outcome, responses)
             self.set_meta(**meta)
         self._weeks.pop(week_start(ts), None)
         self._totals = {}
+        return fresh
+
+    def _apply_touch(self, fresh: LeadState, ts: int, channel: str, outbound: bool, outcome: str | None,
+                     responses: frozenset[str]) -> LeadState:
+        """The writes of :meth:`record` (inside a write transaction)."""
+        fresh.apply(ts, channel, outbound, outcome, responses)
+        self.con.execute(f"INSERT OR REPLACE INTO leads VALUES ({','.join('?' * len(_LEAD_COLS))})", fresh.row())
+        if outbound and fresh.account_id:
+            recent = self.account(fresh.account_id)
+            push(recent, encode(ts, channel))
+            self.con.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (fresh.account_id, json.dumps(recent)))
+        self.con.execute("INSERT INTO changes (lead_id, account_id) VALUES (?, ?)",
+                         (fresh.lead_id, fresh.account_id if outbound else None))
+        if outbound or outcome == "complaint":
+            self.con.execute(
+                "INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (week, channel, size, touch_channel) DO UPDATE SET "
+                "sent = sent + excluded.sent, complaints = complaints + excluded.complaints",
+                (week_start(ts), fresh.channel or "", fresh.size or "", channel, int(outbound), int(outcome == "complaint")))
         return fresh
 
     def replace_all(self, leads: Iterable[tuple[Any, ...]], accounts: Iterable[tuple[str, str]],
@@ -362,117 +374,90 @@ class StateStore:
             self.set_meta(generation=new_generation())
         drop_snapshots(self.path)
 
+    def replace_from(self, staged: Path, touches: Iterable[tuple[str, int, str, bool, str | None]],
+                     responses: frozenset[str], meta: dict[str, str]) -> int:
+        """Swap the whole state for a staged one (a SQLite file of the same schema, :mod:`levier.policy.build`).
+
+        One short write transaction copies the staged tables in key order (C speed, no row in
+        Python), then folds ``touches`` — (lead, epoch, channel, outbound, outcome), queued in the
+        facts inbox and not yet in the facts — on top. Readers keep the old state until commit.
+        """
+        generation = new_generation()
+        self.con.execute("ATTACH DATABASE ? AS staged", (str(staged),))
+        self.con.execute(f"PRAGMA cache_size={_COPY_CACHE}")  # the copy streams through: no 128 MiB page cache
+        try:
+            with self._writing():
+                for table in ("leads", "accounts", "weeks", "meta", "changes"):
+                    self.con.execute(f"DELETE FROM {table}")
+                for table in ("leads", "accounts", "weeks"):
+                    self.con.execute(f"INSERT INTO main.{table} SELECT * FROM staged.{table}")
+                for lead_id, ts, channel, outbound, outcome in touches:
+                    found = self.lead(lead_id)
+                    if found is not None:
+                        self._apply_touch(found, ts, channel, outbound, outcome, responses)
+                self.con.execute("DELETE FROM changes")  # part of the new generation: no change log
+                self.set_meta(**meta, generation=generation)
+        finally:
+            self.con.execute("DETACH DATABASE staged")
+            self.con.execute(f"PRAGMA cache_size={_READ_CACHE}")
+        drop_snapshots(self.path, keep=generation)
+        self._weeks, self._totals = {}, {}
+        return self.count()
+
+    # -- the change log -----------------------------------------------------------------
+    #: Changes logged after the snapshot beyond which :meth:`compact` folds them into a new one.
+    CHANGES_MAX = 50_000
+
+    def pending_changes(self) -> int:
+        """Changes logged since the newest snapshot (the rows a compaction would fold)."""
+        row = self.con.execute("SELECT count(*) FROM changes").fetchone()
+        return int(row[0])
+
+    def compact(self, *, force: bool = False) -> bool:
+        """Fold the change log into a new snapshot when it holds more than :attr:`CHANGES_MAX` rows.
+
+        The new snapshot (``<generation>-<seq>``) is written first, from a consistent read of
+        the state on its own connection; then the changes it contains are deleted and
+        ``meta.folded`` set to its seq in one write transaction, and every store maps it at its
+        next check (docs/decisions/0186-policy-change-log-compaction.md). A caller sharing this
+        store between threads runs :meth:`compact_due` and :meth:`fold` under its lock and the
+        snapshot build (:func:`build_snapshot`) outside it.
+        """
+        due = self.compact_due(force=force)
+        if due is None:
+            return False
+        snap = build_snapshot(self.path, due[0], min_seq=due[1])
+        return snap is not None and self.fold(due[0], snap)
+
+    def compact_due(self, *, force: bool = False) -> tuple[str, int] | None:
+        """(generation, last change seq) to fold when the log is over its bound (or ``force``), else None."""
+        if not force and self.pending_changes() <= self.CHANGES_MAX:
+            return None
+        generation = self.meta("generation") or ""
+        return (generation, int(self.con.execute(LAST_SEQ).fetchone()[0])) if generation else None
+
+    def fold(self, generation: str, snap: Snapshot) -> bool:
+        """Delete the changes ``snap`` contains and publish it (False: the state moved to another generation)."""
+        with self._writing():
+            if self.meta("generation") != generation:
+                return False
+            self.con.execute("DELETE FROM changes WHERE seq <= ?", (snap.seq,))
+            self.set_meta(folded=str(snap.seq))
+        return True
+
 
 def _token_map(state_path: Path) -> mmap.mmap:
     """The shared 8-byte change token next to the state file, mapped read-write."""
-    fd = os.open(str(state_path.with_name(state_path.name + ".version")), os.O_RDWR | os.O_CREAT, 0o644)
+    return token_map(state_path.with_name(state_path.name + ".version"))
+
+
+def token_map(path: Path) -> mmap.mmap:
+    """An 8-byte token file (created if missing) mapped read-write: a writer puts random bytes in it,
+    every process mapping it sees them at its next 8-byte comparison."""
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if os.fstat(fd).st_size < 8:
             os.ftruncate(fd, 8)
         return mmap.mmap(fd, 8)
     finally:
         os.close(fd)
-
-
-# -- building from the facts -------------------------------------------------------------
-def lead_state_query(ws: Any, responses: frozenset[str]) -> ibis.Table:
-    """One engine query: per lead, its attributes and the touch summary the rules need."""
-    t = ws.table("touches")
-    is_out = t.direction.isnull() | (t.direction != "in")
-    resp = (t.direction == "in") | t.outcome.isin(sorted(responses))
-    code = t.channel.cases(*[(c, i) for c, i in CHANNEL_CODE.items()], else_=7)
-    t1 = t.mutate(is_out=is_out, resp=resp.fill_null(False), ts=t.at.epoch_seconds().cast("int64"), code=code)
-    t1 = t1.mutate(
-        last_resp=ibis.ifelse(t1.resp, t1.ts, None).max().over(group_by=t1.lead_id),
-        rn=ibis.row_number().over(group_by=[t1.lead_id, t1.is_out], order_by=ibis.desc(t1.ts)),
-    )
-    nonresp = t1.is_out & ~t1.resp & (t1.last_resp.isnull() | (t1.ts > t1.last_resp))
-    agg = t1.group_by("lead_id").aggregate(
-        first_out=t1.ts.min(where=t1.is_out), last_out=t1.ts.max(where=t1.is_out),
-        consec=nonresp.cast("int64").sum(), unsub=t1.ts.min(where=t1.outcome == "unsubscribed"),
-        recent=(t1.ts * 8 + t1.code).collect(where=t1.is_out & (t1.rn < RECENT_KEPT)),
-    )
-    st = ws.table("stage_events")
-    phase = st.group_by(p_lead=st.lead_id).aggregate(phase=st.stage.argmax(st.at))
-    agg = agg.rename(a_lead="lead_id")
-    le = ws.table("leads")
-    q = le.left_join(agg, le.lead_id == agg.a_lead)
-    q = q.left_join(phase, q.lead_id == phase.p_lead)
-    flags = sum((ibis.ifelse(q[f].fill_null(False), bit, 0) for f, bit in FLAG_BITS.items()), ibis.literal(0))
-    return q.select(
-        lead_id=q.lead_id, account_id=q.account_id, tz=q.timezone, channel=q.channel, size=q.company_size,
-        phase=q.phase, owner=q.owner, created=q.created_at.epoch_seconds().cast("int64"),
-        opted_out=q.opted_out_at.epoch_seconds().cast("int64"), flags=flags.cast("int64"), first_out=q.first_out,
-        last_out=q.last_out, consec=q.consec.fill_null(0), unsub=q.unsub, recent=q.recent,
-    )
-
-
-def week_counts_query(ws: Any) -> ibis.Table:
-    """Outbound touches and complaints per ISO week (UTC), acquisition channel, size, touch channel."""
-    t, le = ws.table("touches"), ws.table("leads")
-    ts = t.at.epoch_seconds().cast("int64")
-    t = t.mutate(week=ts - (ts - 4 * 86_400) % (7 * 86_400), is_out=t.direction.isnull() | (t.direction != "in"))
-    le = le.select(l_lead=le.lead_id, acq=le.channel.fill_null(""), size=le.company_size.fill_null(""))
-    j = t.join(le, t.lead_id == le.l_lead)
-    return j.group_by(week=j.week, channel=j.acq, size=j.size, touch_channel=j.channel).aggregate(
-        sent=j.is_out.cast("int64").sum(), complaints=(j.outcome == "complaint").fill_null(False).cast("int64").sum())
-
-
-def _lead_rows(batch: dict[str, list[Any]]) -> Iterable[tuple[Any, ...]]:
-    for i, lead_id in enumerate(batch["lead_id"]):
-        recent = sorted(batch["recent"][i] or [])
-        opted, unsub = batch["opted_out"][i], batch["unsub"][i]
-        opt = unsub if opted is None else (opted if unsub is None else min(opted, unsub))
-        yield (lead_id, batch["account_id"][i], batch["tz"][i], batch["channel"][i], batch["size"][i], batch["phase"][i],
-               batch["owner"][i], batch["created"][i], opt, batch["flags"][i], batch["first_out"][i], batch["last_out"][i],
-               batch["consec"][i], json.dumps(recent))
-
-
-def _account_rows(table: Any) -> list[tuple[str, str]]:
-    """Per account, its newest outbound touch codes (from every lead's bounded list; numpy)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    acc = table.column("account_id").combine_chunks()
-    rec = table.column("recent").combine_chunks()
-    keep = pc.and_(pc.is_valid(acc), pc.greater(pc.list_value_length(rec).fill_null(0), 0))
-    acc, rec = pc.filter(acc, keep), pc.filter(rec, keep)
-    if len(acc) == 0:
-        return []
-    parents = pc.list_parent_indices(rec).to_numpy()
-    codes = pc.list_flatten(rec).to_numpy().astype(np.int64)
-    ids, inverse = np.unique(acc.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
-    owner = inverse[parents]
-    order = np.lexsort((-codes, owner))
-    owner, codes = owner[order], codes[order]
-    first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
-    rank = np.arange(owner.size) - np.repeat(first, np.diff(np.r_[first, owner.size]))
-    sel = rank < RECENT_KEPT
-    owner, codes = owner[sel], codes[sel]
-    out: list[tuple[str, str]] = []
-    bounds = np.r_[np.flatnonzero(np.diff(owner)) + 1, owner.size]
-    start = 0
-    for end in bounds:
-        out.append((str(ids[owner[start]]), json.dumps(sorted(codes[start:end].tolist()))))
-        start = end
-    return out
-
-
-def build_state(ws: Any, store: StateStore, responses: frozenset[str], progress: Callable[[str], None] | None = None) -> int:
-    """(Re)build the whole state from the facts; returns the number of leads."""
-    fingerprint = facts_fingerprint(ws)
-    table = lead_state_query(ws, responses).to_pyarrow()
-    if progress:
-        progress("leads")
-    accounts = _account_rows(table)
-    weeks = week_counts_query(ws).to_pyarrow().to_pylist()
-    rows = (row for batch in table.to_batches(max_chunksize=100_000) for row in _lead_rows(batch.to_pydict()))
-    week_rows = [(w["week"], w["channel"], w["size"], w["touch_channel"], w["sent"], w["complaints"]) for w in weeks]
-    store.replace_all(rows, accounts, week_rows, {
-        "fingerprint": fingerprint, "responses": ",".join(sorted(responses)), "built_at": str(to_epoch_now())})
-    return table.num_rows
-
-
-def to_epoch_now() -> int:
-    return int(time.time())
-

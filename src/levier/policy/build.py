@@ -1,0 +1,206 @@
+"""Building the policy state from the facts, streamed: memory bounded whatever the number of leads.
+
+One engine query gives, per lead, its attributes and the touch summary the rules need
+(:func:`lead_state_query`); its result is read in Arrow record batches of :data:`CHUNK` leads
+and written batch by batch to a *staged* SQLite file next to the state (leads, and per account
+its newest outbound codes, merged in SQLite when an account spans two batches). The state then
+swaps to the staged tables in one short transaction (:meth:`StateStore.replace_from`), with the
+touches still queued in the facts inbox folded on top, and the snapshot is written from SQLite
+chunk by chunk too (:mod:`levier.policy.snapshot`). No step holds one row per lead in Python
+(docs/decisions/0185-policy-streamed-build.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from levier.policy._time import to_epoch
+from levier.policy.rules import RECENT_KEPT
+from levier.policy.state import CHANNEL_CODE, FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
+
+__all__ = ["CHUNK", "PART_LEADS", "parts_for", "build_state", "stage_state", "lead_state_query", "week_counts_query", "pending_touches"]
+
+#: Leads per Arrow record batch read from the engine and written to SQLite.
+CHUNK = 50_000
+#: Leads per engine query: beyond it the build runs one query per hash part of the leads, so the
+#: engine's working memory (a window over the touches of the part) does not grow with the data.
+PART_LEADS = 500_000
+_LEAD_INSERT = f"INSERT INTO leads VALUES ({','.join('?' * 14)})"
+_ACCOUNT_UPSERT = ("INSERT INTO accounts VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+                   "recent = levier_merge_recent(recent, excluded.recent)")
+def _part(table: ibis.Table, part: tuple[int, int] | None) -> ibis.Table:
+    """The rows of ``table`` whose lead falls in part ``k`` of ``n`` (a hash of the lead id), or all."""
+    if part is None or part[1] <= 1:
+        return table
+    k, n = part
+    return table.filter((table.lead_id.hash() % n).abs() == k)
+
+
+def lead_state_query(ws: Any, responses: frozenset[str], part: tuple[int, int] | None = None) -> ibis.Table:
+    """One engine query: per lead, its attributes and the touch summary the rules need.
+
+    ``part=(k, n)``: only the leads of hash part ``k`` of ``n`` (the build runs one query per
+    part so that the engine's own working memory — a window over every touch — stays bounded).
+    """
+    t = _part(ws.table("touches"), part)
+    is_out = t.direction.isnull() | (t.direction != "in")
+    resp = (t.direction == "in") | t.outcome.isin(sorted(responses))
+    code = t.channel.cases(*[(c, i) for c, i in CHANNEL_CODE.items()], else_=7)
+    t1 = t.mutate(is_out=is_out, resp=resp.fill_null(False), ts=t.at.epoch_seconds().cast("int64"), code=code)
+    t1 = t1.mutate(
+        last_resp=ibis.ifelse(t1.resp, t1.ts, None).max().over(group_by=t1.lead_id),
+        rn=ibis.row_number().over(group_by=[t1.lead_id, t1.is_out], order_by=ibis.desc(t1.ts)),
+    )
+    nonresp = t1.is_out & ~t1.resp & (t1.last_resp.isnull() | (t1.ts > t1.last_resp))
+    agg = t1.group_by("lead_id").aggregate(
+        first_out=t1.ts.min(where=t1.is_out), last_out=t1.ts.max(where=t1.is_out),
+        consec=nonresp.cast("int64").sum(), unsub=t1.ts.min(where=t1.outcome == "unsubscribed"),
+        recent=(t1.ts * 8 + t1.code).collect(where=t1.is_out & (t1.rn < RECENT_KEPT)),
+    )
+    st = _part(ws.table("stage_events"), part)
+    phase = st.group_by(p_lead=st.lead_id).aggregate(phase=st.stage.argmax(st.at))
+    agg = agg.rename(a_lead="lead_id")
+    le = _part(ws.table("leads"), part)
+    q = le.left_join(agg, le.lead_id == agg.a_lead)
+    q = q.left_join(phase, q.lead_id == phase.p_lead)
+    flags = sum((ibis.ifelse(q[f].fill_null(False), bit, 0) for f, bit in FLAG_BITS.items()), ibis.literal(0))
+    return q.select(
+        lead_id=q.lead_id, account_id=q.account_id, tz=q.timezone, channel=q.channel, size=q.company_size,
+        phase=q.phase, owner=q.owner, created=q.created_at.epoch_seconds().cast("int64"),
+        opted_out=q.opted_out_at.epoch_seconds().cast("int64"), flags=flags.cast("int64"), first_out=q.first_out,
+        last_out=q.last_out, consec=q.consec.fill_null(0), unsub=q.unsub, recent=q.recent,
+    )
+
+
+def week_counts_query(ws: Any) -> ibis.Table:
+    """Outbound touches and complaints per ISO week (UTC), acquisition channel, size, touch channel."""
+    t, le = ws.table("touches"), ws.table("leads")
+    ts = t.at.epoch_seconds().cast("int64")
+    t = t.mutate(week=ts - (ts - 4 * 86_400) % (7 * 86_400), is_out=t.direction.isnull() | (t.direction != "in"))
+    le = le.select(l_lead=le.lead_id, acq=le.channel.fill_null(""), size=le.company_size.fill_null(""))
+    j = t.join(le, t.lead_id == le.l_lead)
+    return j.group_by(week=j.week, channel=j.acq, size=j.size, touch_channel=j.channel).aggregate(
+        sent=j.is_out.cast("int64").sum(), complaints=(j.outcome == "complaint").fill_null(False).cast("int64").sum())
+
+
+def _lead_rows(batch: dict[str, list[Any]]) -> Iterable[tuple[Any, ...]]:
+    for i, lead_id in enumerate(batch["lead_id"]):
+        recent = sorted(batch["recent"][i] or [])
+        opted, unsub = batch["opted_out"][i], batch["unsub"][i]
+        opt = unsub if opted is None else (opted if unsub is None else min(opted, unsub))
+        yield (lead_id, batch["account_id"][i], batch["tz"][i], batch["channel"][i], batch["size"][i], batch["phase"][i],
+               batch["owner"][i], batch["created"][i], opt, batch["flags"][i], batch["first_out"][i], batch["last_out"][i],
+               batch["consec"][i], json.dumps(recent))
+
+
+def _account_rows(table: Any) -> list[tuple[str, str]]:
+    """Per account, its newest outbound touch codes (from every lead's bounded list; numpy)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    acc = table.column("account_id").combine_chunks()
+    rec = table.column("recent").combine_chunks()
+    keep = pc.and_(pc.is_valid(acc), pc.greater(pc.list_value_length(rec).fill_null(0), 0))
+    acc, rec = pc.filter(acc, keep), pc.filter(rec, keep)
+    if len(acc) == 0:
+        return []
+    parents = pc.list_parent_indices(rec).to_numpy()
+    codes = pc.list_flatten(rec).to_numpy().astype(np.int64)
+    ids, inverse = np.unique(acc.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
+    owner = inverse[parents]
+    order = np.lexsort((-codes, owner))
+    owner, codes = owner[order], codes[order]
+    first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    rank = np.arange(owner.size) - np.repeat(first, np.diff(np.r_[first, owner.size]))
+    sel = rank < RECENT_KEPT
+    owner, codes = owner[sel], codes[sel]
+    out: list[tuple[str, str]] = []
+    bounds = np.r_[np.flatnonzero(np.diff(owner)) + 1, owner.size]
+    start = 0
+    for end in bounds:
+        out.append((str(ids[owner[start]]), json.dumps(sorted(codes[start:end].tolist()))))
+        start = end
+    return out
+
+
+def merge_recent(old: str, new: str) -> str:
+    """Two accounts' code lists (JSON, ascending) as one: the newest :data:`RECENT_KEPT` of both."""
+    return json.dumps(sorted(json.loads(old) + json.loads(new))[-RECENT_KEPT:])
+
+
+def _batches(expr: ibis.Table, chunk: int) -> Iterator[pa.RecordBatch]:
+    """The result of ``expr`` in record batches of the expression's own types (an engine may stream
+    wider ones, e.g. DuckDB's HUGEINT sums)."""
+    schema = expr.schema().to_pyarrow()
+    for batch in expr.to_pyarrow_batches(chunk_size=chunk):
+        if batch.num_rows:
+            yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+
+def parts_for(ws: Any) -> int:
+    """How many hash parts the build queries: one per :data:`PART_LEADS` leads."""
+    leads = int(ws.table("leads").count().to_pyarrow().as_py())
+    return max(1, -(-leads // PART_LEADS))
+
+
+def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHUNK, parts: int | None = None) -> int:
+    """Write the state of the facts to a fresh SQLite file ``path`` batch by batch; returns the leads.
+
+    ``parts``: engine queries, each over one hash part of the leads (default :func:`parts_for`).
+    """
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=OFF")  # a scratch file: deleted if anything fails
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("PRAGMA cache_size=-32768")
+        con.executescript(SCHEMA)
+        con.create_function("levier_merge_recent", 2, merge_recent, deterministic=True)
+        weeks = week_counts_query(ws).to_pyarrow().to_pylist()  # one row per (week, cell): small
+        con.execute("BEGIN")
+        con.executemany("INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?)", [
+            (w["week"], w["channel"], w["size"], w["touch_channel"], w["sent"], w["complaints"]) for w in weeks])
+        n, parts = 0, parts or parts_for(ws)
+        for k in range(parts):
+            for batch in _batches(lead_state_query(ws, responses, (k, parts)).order_by("account_id"), chunk):
+                con.executemany(_LEAD_INSERT, _lead_rows(batch.to_pydict()))
+                con.executemany(_ACCOUNT_UPSERT, _account_rows(pa.Table.from_batches([batch])))
+                n += batch.num_rows
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return n
+
+
+def pending_touches(ws: Any) -> list[tuple[str, int, str, bool, str | None]]:
+    """Touches queued in the facts inbox (not in the facts yet), oldest first, as the state folds them."""
+    from levier.data.inbox import pending_facts
+
+    rows = pending_facts(ws, "touches")
+    rows.sort(key=lambda r: (r["at"], r.get("touch_id") or ""))
+    return [(str(r["lead_id"]), to_epoch(r["at"]), r["channel"], r.get("direction") != "in", r.get("outcome")) for r in rows]
+
+
+def build_state(ws: Any, store: StateStore, responses: frozenset[str], progress: Callable[[str], None] | None = None,
+                chunk: int = CHUNK, parts: int | None = None) -> int:
+    """(Re)build the whole state from the facts and the inbox; returns the number of leads."""
+    fingerprint = facts_fingerprint(ws)
+    staged = store.path.with_name(f"{store.path.name}.build-{os.getpid()}")
+    try:
+        stage_state(ws, staged, responses, chunk, parts)
+        if progress:
+            progress("leads")
+        meta = {"fingerprint": fingerprint, "responses": ",".join(sorted(responses)), "built_at": str(int(time.time()))}
+        return store.replace_from(staged, pending_touches(ws), responses, meta)
+    finally:
+        staged.unlink(missing_ok=True)
+
