@@ -138,16 +138,19 @@ def _plan_expr(ws: Any, key: str, units: ir.Table, variants: Sequence[str], weig
                excluded: ir.Table | None) -> ir.Table:
     """``unit_id, status, variant, reason`` for every distinct unit (status: kept, excluded, new)."""
     u = units.select(unit_id=units.unit_id.cast("string")).distinct()
+    # h is a column below the joins: the engine hashes each unit once (inside CASE branches an
+    # engine does not share common subexpressions, and the hash is 13 digit extractions)
+    u = u.mutate(h=bucket_int(key, u.unit_id))
     prev = first_assignments(ws.table("assignments"), key)
     prev = prev.select(prev_unit=prev.unit_id, prev_variant=prev.variant)
-    j = u.left_join(prev, u.unit_id == prev.prev_unit).select("unit_id", "prev_variant")
+    j = u.left_join(prev, u.unit_id == prev.prev_unit).select("unit_id", "h", "prev_variant")
     if excluded is not None:
         ex = excluded.select(ex_unit=excluded.unit_id, reason=excluded.reason)
-        j = j.left_join(ex, j.unit_id == ex.ex_unit).select("unit_id", "prev_variant", "reason")
+        j = j.left_join(ex, j.unit_id == ex.ex_unit).select("unit_id", "h", "prev_variant", "reason")
     else:
         j = j.mutate(reason=ibis.null("string"))
     status = ibis.cases((j.prev_variant.notnull(), "kept"), (j.reason.notnull(), "excluded"), else_="new")
-    fresh = variant_expr(bucket_int(key, j.unit_id), variants, weights)
+    fresh = variant_expr(j.h, variants, weights)
     variant = ibis.cases((j.prev_variant.notnull(), j.prev_variant), (j.reason.notnull(), ibis.null("string")),
                          else_=fresh)
     return j.select(unit_id=j.unit_id, status=status, variant=variant,
