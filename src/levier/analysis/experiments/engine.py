@@ -112,9 +112,11 @@ class EnginePlan:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Assigned units per variant (kept + new; a kept unit may be in a variant no longer listed)."""
-        names = list(self.variants) + sorted(set(self.kept_counts) - set(self.variants))
-        return {v: self.new_counts.get(v, 0) + self.kept_counts.get(v, 0) for v in names}
+        """Assigned units per listed variant (kept + new), as ``AssignmentPlan.counts``.
+
+        Kept units of a variant no longer listed are in :attr:`kept_counts` only.
+        """
+        return {v: self.new_counts.get(v, 0) + self.kept_counts.get(v, 0) for v in self.variants}
 
     @property
     def balance_p_value(self) -> float:
