@@ -181,10 +181,13 @@ def test_several_workers_on_a_server_engine_queue_their_writes(ws: Workspace, mo
     monkeypatch.setenv("LEVIER_WEB_WORKERS", "3")
     assert not queues_writes(ws)  # DuckDB writable: one process (serve makes several workers read-only)
     monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    refreshed: list[object] = []
+    monkeypatch.setattr(inbox, "refresh_after_flush", lambda w, s=None: refreshed.append(w))  # Spark only (parity test)
     assert queues_writes(ws)
     append_facts(ws, "touches", [_touch(4)], source="api")
     assert ws.facts.count("touches") == 0 and pending_count(ws) == {"touches": 4}
     assert [r["touch_id"] for r in pending_facts(ws, "touches", lead_id="L1")] == ["t1", "t2", "t4"]
+    assert refreshed == [ws]  # a reader of the queue catches up with the flushes first
     monkeypatch.setenv("LEVIER_WEB_WORKERS", "1")
     append_facts(ws, "touches", [_touch(5)], source="direct")
     assert ws.facts.count("touches") == 1

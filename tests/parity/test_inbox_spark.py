@@ -12,10 +12,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pytest
 
 from levier.data import inbox_flush
-from levier.data.inbox import append_facts, flush_inbox, pending_count, pending_facts, queues_writes
+from levier.data.facts import Facts
+from levier.data.inbox import (
+    append_facts,
+    flush_inbox,
+    pending_count,
+    pending_facts,
+    queues_writes,
+    refresh_after_flush,
+)
 from levier.data.inbox_flush import Lease
 from levier.workspace import Workspace, create_workspace, open_workspace
 
@@ -59,8 +68,12 @@ def test_spark_inbox_flushes_exactly_once_through_crashes(spark: Any, tmp_path: 
     ws = create_workspace(tmp_path / "spark", facts_url="pyspark://local[1]")  # the flusher (never closed)
     assert ws.facts.backend_name == "pyspark"
 
-    # several workers on Spark: each queues (read-only facts, or LEVIER_WEB_WORKERS > 1)
+    # several workers on Spark: each queues (read-only facts, or LEVIER_WEB_WORKERS > 1); this
+    # worker has its own Spark session, as a worker process would
     worker = open_workspace(tmp_path / "spark", read_only=True)
+    other = spark.newSession()
+    other.catalog.setCurrentDatabase(database)
+    worker.facts = Facts(ibis.pyspark.connect(other), worker.facts.url)
     assert queues_writes(worker)
     append_facts(worker, "touches", [_touch(1), _touch(2)], source="api")
     monkeypatch.setenv("LEVIER_WEB_WORKERS", "2")
@@ -69,6 +82,7 @@ def test_spark_inbox_flushes_exactly_once_through_crashes(spark: Any, tmp_path: 
     monkeypatch.delenv("LEVIER_WEB_WORKERS")
     assert ws.facts.count("touches") == 0 and pending_count(worker) == {"touches": 3}
     assert [r["touch_id"] for r in pending_facts(worker, "touches", lead_id="L1")] == ["t1", "t3"]
+    assert worker.facts.count("touches") == 0  # read after its first refresh: the session caches the file list
 
     # the process dies after the rows are written, before their _imports record
     real = inbox_flush._write_record
@@ -84,6 +98,11 @@ def test_spark_inbox_flushes_exactly_once_through_crashes(spark: Any, tmp_path: 
     done = flush_inbox(ws)  # the retry finds batch 1's rows, records them, applies the rest
     assert done.recovered == 2 and [(b["source"], b["batch_id"], b["rows"]) for b in done.batches] == [("sync", 2, 1)]
     assert _state(ws) == ([("t1", 1, 1), ("t2", 2, 1), ("t3", 3, 2)], [(1, "api", 2), (2, "sync", 1)], {})
+    # the worker's session still lists the old files (Spark caches them per session) until a
+    # reader finds the flush noted in the lease row
+    assert worker.facts.count("touches") == 0
+    assert pending_facts(worker, "touches") == [] and worker.facts.count("touches") == 3
+    assert not refresh_after_flush(worker)  # nothing new since
 
 
 def test_spark_retry_detects_the_written_batch(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,7 @@ from levier.i18n import gettext as _
 
 __all__ = ["append_facts", "pending_facts", "pending_count", "flush_inbox", "discard_pending", "FlushResult", "KEY_COLUMNS",
            "INBOX_PRESET", "queues_writes", "web_workers", "flush_interval", "inbox_status", "InboxStatus", "WORKERS_ENV",
-           "FLUSH_ENV", "LEASE_ID", "status_at"]
+           "FLUSH_ENV", "LEASE_ID", "status_at", "refresh_after_flush"]
 
 #: The column stored (indexed) next to each queued row so :func:`pending_facts` can filter fast.
 KEY_COLUMNS = {"leads": "lead_id", "stage_events": "lead_id", "touches": "lead_id", "deals": "lead_id",
@@ -331,7 +331,35 @@ def pending_facts(ws: Any, table: str, *, session: Any | None = None, **filters:
     key = str(wanted[key_col])[:200] if key_col in wanted and wanted[key_col] is not None else None
     with _session(ws, session) as s:
         rows = [normalise_row(table, r.payload, r.id) for r in _pending_rows(s, table, key)]
+        refresh_after_flush(ws, s)  # after the inbox read: a row gone from it is then visible in the facts
     return [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+
+
+_UNSEEN = object()
+
+
+def refresh_after_flush(ws: Any, session: Any | None = None) -> bool:
+    """On Spark, make this process see the rows a flush in another process appended; True when it refreshed.
+
+    A Spark session caches the file list of a table: rows another session (the `levier serve`
+    parent, `levier loop tick`) appends stay invisible until ``REFRESH TABLE``. Each flush notes
+    the claim it applied in the lease row *before* deleting the rows from the inbox; a reader
+    that no longer finds a row in the inbox finds the note changed and refreshes the facts tables.
+    :func:`pending_facts` calls it after reading the inbox; other engines need nothing.
+    """
+    if ws.facts.backend_name != "pyspark":
+        return False
+    from levier.loop.models import FactsInbox
+
+    with _session(ws, session) as s:
+        note = s.scalar(sa.select(FactsInbox.payload).where(FactsInbox.id == LEASE_ID))
+    con = ws.facts.con
+    if getattr(con, "_levier_flush_seen", _UNSEEN) == note:
+        return False
+    for name in set(con.list_tables()) & {*TABLES, "_imports", "_exclusions", "_journal"}:
+        con._session.catalog.refreshTable(name)
+    con._levier_flush_seen = note  # the last flush this connection has caught up with
+    return True
 
 
 def pending_count(ws: Any) -> dict[str, int]:

@@ -12,7 +12,8 @@ For each (table, source, preset) group, the holder:
 2. writes the rows to the facts tagged ``_batch = <number>``, then the ``_imports`` record whose
    ``file_hash`` is ``inbox:<token>`` (DuckDB: both in one transaction; Spark, PostgreSQL and
    warehouses: two statements, rows first);
-3. deletes the claimed rows from the inbox.
+3. notes the claim in the lease row (readers on Spark then refresh their cached table files,
+   :func:`~levier.data.inbox.refresh_after_flush`) and deletes the claimed rows from the inbox.
 
 An interruption anywhere leaves claims behind; the next flush settles each one before anything
 else: ``_imports`` has the token → applied, delete the rows; else the facts hold exactly the
@@ -95,6 +96,13 @@ class Lease:
                                          hint=_("Run `levier facts pending` to see what is left, then `levier facts flush`."))
         self.token = token
 
+    def note_applied(self, claim: str) -> None:
+        """Record in the lease row that ``claim`` reached the facts (readers on Spark refresh when it changes)."""
+        from levier.loop.models import FactsInbox
+
+        with inbox._session(self.ws, None) as s:
+            s.execute(sa.update(FactsInbox).where(FactsInbox.id == LEASE_ID, FactsInbox.claim == self.token).values(payload={"applied": claim}))
+
     def release(self) -> None:
         from levier.loop.models import FactsInbox
 
@@ -174,7 +182,7 @@ def _batch_of(claim: str) -> int | None:
     return int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
 
 
-def _recover_one(ws: Any, claim: str) -> int:
+def _recover_one(ws: Any, lease: Lease, claim: str) -> int:
     """Settle the claim of a flush that was interrupted; returns the rows found applied."""
     with inbox._session(ws, None) as s:
         rows = _claimed(s, claim)
@@ -183,11 +191,13 @@ def _recover_one(ws: Any, claim: str) -> int:
         return 0
     table, source, preset, n = meta
     if _applied(ws, claim):
+        lease.note_applied(claim)
         return _settle(ws, claim)
     batch = _batch_of(claim)
     found = _rows_of_batch(ws, table, batch) if batch is not None else 0
     if batch is not None and found == n:  # the rows were written, their record was not
         _write_record(ws, table, batch, source, preset, n, claim)
+        lease.note_applied(claim)
         return _settle(ws, claim)
     if found == 0:  # nothing written: the rows wait for this flush
         _release(ws, claim)
@@ -199,12 +209,12 @@ def _recover_one(ws: Any, claim: str) -> int:
                batch=batch, table=table, claim=claim))
 
 
-def _recover(ws: Any) -> int:
+def _recover(ws: Any, lease: Lease) -> int:
     from levier.loop.models import FactsInbox
 
     with inbox._session(ws, None) as s:
         claims = list(s.scalars(sa.select(FactsInbox.claim).where(FactsInbox.claim.is_not(None), FactsInbox.id != LEASE_ID).distinct()))
-    return sum(_recover_one(ws, c) for c in sorted(claims))
+    return sum(_recover_one(ws, lease, c) for c in sorted(claims))
 
 
 def _check_all(ws: Any) -> dict[Group, int]:
@@ -243,6 +253,7 @@ def _apply(ws: Any, lease: Lease, group: Group, last_id: int) -> dict[str, Any]:
         _release(ws, claim)
         raise
     _write_batch(ws, table, rows, source, preset, claim, batch)  # step 2
+    lease.note_applied(claim)  # readers on Spark refresh before the rows leave the inbox
     _settle(ws, claim)  # step 3
     return {"table": table, "source": source, "batch_id": batch, "rows": len(rows)}
 
@@ -262,7 +273,7 @@ def flush_inbox(ws: Any) -> FlushResult:
         return FlushResult(busy=True)
     try:
         with inbox._WRITE_LOCK:
-            recovered = _recover(ws)
+            recovered = _recover(ws, lease)
             groups = _check_all(ws)
             batches = [b for b in (_apply(ws, lease, g, last) for g, last in groups.items()) if b]
     finally:
