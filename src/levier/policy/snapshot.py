@@ -15,6 +15,11 @@ Layout (N leads sorted by the UTF-8 bytes of their id, A accounts likewise):
 strings in ``cats.json``) · ``num`` (N × 8 int64: created, opted_out, flags, first_out, last_out,
 consec, start and end of the lead's codes in ``rec``; :data:`NONE` = None) · ``rec`` (codes,
 ascending per lead) · ``acc_ids`` (A) · ``acc_off`` (A + 1) · ``acc_rec``.
+
+A snapshot is written from SQLite :data:`CHUNK` rows at a time, each array appended to its file
+as it goes: building one holds no array whole in memory, whatever the number of leads
+(docs/decisions/0185-policy-streamed-build.md). When the ``changes`` log grows past its bound it
+is folded into a new snapshot of the same generation (``meta.folded``; decision 0186).
 """
 
 from __future__ import annotations

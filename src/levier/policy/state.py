@@ -1,7 +1,7 @@
 """The incremental contact state: what the rules need per lead and per account, kept in SQLite.
 
-Built once from the facts (one engine query for the per-lead state, one small one for the
-weekly complaint counters), then updated in O(1) by each new touch: a check reads one lead row
+Built from the facts by :mod:`levier.policy.build` (the engine query streamed in record batches
+into a staged file, swapped in by :meth:`StateStore.replace_from`), then updated in O(1) by each new touch: a check reads one lead row
 (and one account row when a segment caps accounts) and never rescans history. The file lives in
 the workspace (``policy_state.sqlite``, WAL mode) so several web workers share it
 (docs/decisions/0100-policy-state-store.md).
