@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.policy.conftest import touches
 
 from levier.data._frames import insert_frames
 from levier.loop.services import users
@@ -37,6 +38,17 @@ def test_every_policy_on_a_workspace_follows_saved_rules(make_policy) -> None:  
             fixed.close()
     finally:
         other.close()
+
+
+def test_new_response_outcomes_rebuild_the_state_at_the_next_refresh(make_policy) -> None:  # noqa: ANN001
+    p = make_policy(touches("S1", ["2026-03-03 08:30:00", "2026-03-04 08:30:00"], outcome="opened"))
+    assert p.lead_state("S1").consec == 2 and not p.refresh_due(60)
+    save_rules(p.ws, default_rules_text().replace("response_outcomes: [replied, connected, meeting_booked]",
+                                                  "response_outcomes: [replied, connected, meeting_booked, opened]"))
+    assert p.check("S1", "call", "2026-03-05T10:00:00") is not None and p.refresh_due(60)  # reloaded; the state is stale
+    assert p.is_stale() and p.store.meta("responses") == "connected,meeting_booked,replied"
+    p.refresh_every(60)  # what a server does before the next request
+    assert p.lead_state("S1").consec == 0 and p.store.meta("responses") == "connected,meeting_booked,opened,replied"
 
 
 @pytest.fixture

@@ -99,7 +99,8 @@ class Policy:
         """Read the workspace rules again (the playbook); True when they changed.
 
         Called at the next check after :func:`rules_changed` (any process), and by :meth:`refresh`
-        once a minute for changes made without it. New response outcomes rebuild the state.
+        once a minute for changes made without it. New response outcomes make the state stale: the
+        next :meth:`refresh_every` (a server: the next request, in its thread pool) rebuilds it.
         """
         if self._rules_token is None:
             return False
@@ -110,7 +111,7 @@ class Policy:
                 return False
             self.rules, self.source, self.responses = rules, source, frozenset(rules.response_outcomes)
             if self.store.meta("responses") != ",".join(sorted(self.responses)):
-                build_state(self.ws, self.store, self.responses)
+                self._checked_at = 0.0  # other response outcomes: the next refresh rebuilds, off the event loop
             return True
 
     def _segment_for(self, lead: LeadState) -> Any:
