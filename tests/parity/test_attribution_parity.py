@@ -99,6 +99,26 @@ def test_attribution_parity(pair) -> None:  # noqa: ANN001
     assert_parity(pair, lambda ws: attribute(ws, models, options=JourneyOptions(start=OCT, end=NOV), order=2).to_dict())
 
 
+def _rows(df: Any) -> list[Any]:
+    rows = [tuple(None if v is None or v != v else (float(v) if isinstance(v, (int, float, np.number)) else v) for v in r)
+            for r in df.itertuples(index=False)]
+    return sorted(rows, key=lambda r: [("" if v is None else str(v)) if not isinstance(v, float) else "" for v in r])
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_engine_aggregates_parity(pair) -> None:  # noqa: ANN001
+    """The per-state / per-channel aggregates that replace path strings on the driver."""
+    from levier.analysis.attribution.engine import first_touch_counts, top_paths, transition_counts
+
+    opts = JourneyOptions(lookback_days=30)
+    a, _ = assert_parity(pair, lambda ws: {"t3": _rows(transition_counts(ws, opts, 3)), "top": _rows(top_paths(ws, opts, 5)),
+                                           "first": _paths(first_touch_counts(ws, opts)),
+                                           "ordered": attribute(ws, ["shapley", "last_non_direct"], options=opts,
+                                                                ordered_shapley=True).to_dict()})
+    assert len(a["t3"]) > 10 and len(a["top"]) == 5
+
+
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
 def test_funnel_and_marketing_parity(pair) -> None:  # noqa: ANN001

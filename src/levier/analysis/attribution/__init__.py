@@ -1,9 +1,12 @@
 """Attribution: which channels really produced the conversions and the revenue.
 
-Every model works on :class:`PathCounts` (distinct channel paths with conversions, nulls and
-value), which the engine reduces raw touches and web events to
-(:func:`levier.analysis.attribution.journeys.path_counts`) or which a user brings as a CSV
-file (:func:`read_paths_csv`). Time-decay needs touch times and runs in the engine.
+On a workspace (:func:`attribute`), the engine returns only aggregates bounded by the channels
+(Markov transition counts per state pair with every rule model's credit, channel sets for
+Shapley: :mod:`levier.analysis.attribution.engine`, decision 0180). The path models work on
+:class:`PathCounts` (distinct channel paths with conversions, nulls and value) that a user
+brings as a CSV file (:func:`read_paths_csv`, :func:`attribute_paths`) or that
+:func:`levier.analysis.attribution.journeys.path_counts` exports; both give the same numbers.
+Time-decay needs touch times and runs in the engine.
 
     from levier.analysis.attribution import PathCounts, markov, shapley, rule
     pc = PathCounts.from_records([("A>B>C", 3, 2), ("A", 0, 4)])
@@ -12,6 +15,7 @@ file (:func:`read_paths_csv`). Time-decay needs touch times and runs in the engi
 
 from __future__ import annotations
 
+from levier.analysis.attribution.engine import JourneySummary, top_paths, transition_counts
 from levier.analysis.attribution.journeys import (
     JourneyOptions,
     path_counts,
@@ -29,6 +33,9 @@ from levier.analysis.attribution.value import ValueTable, channel_value, spend_b
 
 __all__ = [
     "JourneyOptions",
+    "JourneySummary",
+    "top_paths",
+    "transition_counts",
     "MODELS",
     "ValueTable",
     "attribute",

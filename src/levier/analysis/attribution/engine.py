@@ -15,8 +15,8 @@ functions over journey order: ``row_number``, ``count``, ``lag``) and returns on
 - :func:`first_touch_counts`: the first-touch sequences of ordered Shapley (bounded by the
   ordered subsets of channels); :func:`top_paths`: the ``n`` most frequent paths only.
 
-Touches are ordered by time, then channel label (the order of ``path_counts``); labels are
-stripped and blank labels dropped, as parsing a path string does.
+Touches are ordered by time, then channel label (the order of ``path_counts``); a touch
+without a label is skipped, as in a path string.
 """
 
 from __future__ import annotations
@@ -66,10 +66,14 @@ class JourneySummary:
 
 
 def _labelled(ws: Any, opts: JourneyOptions | None) -> ir.Table:
-    """Journey touches with stripped labels, blank ones dropped (as parsing a path does)."""
+    """Journey touches with a label (a null label is skipped, as a path string skips it).
+
+    Labels are not stripped here: imported text is already trimmed, empty text is null
+    (``data.ingest.convert``) and web labels are built from stripped values — a ``strip()``
+    over every touch would cost more than the whole window query.
+    """
     jt = journey_touches(ws, opts)
-    label = jt.channel.strip()
-    return jt.mutate(channel=label).filter(label.notnull() & (label != ""))
+    return jt.filter(jt.channel.notnull())
 
 
 def ordered_touches(ws: Any, opts: JourneyOptions | None = None, *, converted_only: bool = False) -> ir.Table:
