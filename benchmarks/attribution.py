@@ -9,11 +9,14 @@ only into a throwaway venv under benchmarks/_data/ (gitignored), never a depende
     .venv/bin/python benchmarks/attribution.py [--journeys 1000000] [--seed 7] [--no-peer]
     .venv/bin/python benchmarks/attribution.py --leads 100000 1000000 [--rounds 1] [--json out.json]
 
-With ``--leads``, the path counts come from the engine instead: for each size, a child process
-opens the demo workspace ``benchmarks/_data/demo_<N>/ws`` (built like the audit benchmark's) and
-times ``path_counts`` + ``set_counts`` (journeys from web events and touches, in DuckDB through
-Ibis); the models then run on those counts as above. Results: the "attribution" fragment
-(``_results.write_section``); ``--no-write`` prints only.
+With ``--leads``, the workspace path is measured instead: for each size, on the shared demo
+workspace ``benchmarks/_demo.py`` ``demo_base(N)``, one child process runs what ``attribute(ws, …)``
+runs now (engine transition counts per state pair for Markov orders 1 and 3 with the rule
+credits, then channel sets for Shapley: nothing that grows with the data reaches the driver) and
+another the path-based code of the previous wave (``path_counts`` + Markov 1 + ``set_counts`` +
+Shapley), for peak RSS and times before/after; ChannelAttribution then runs on the latter's
+path counts. ``--json`` writes ``{"benchmark": "attribution", "runs": [...]}`` for run_all.py.
+Results: the "attribution" fragment (``_results.write_section``); ``--no-write`` prints only.
 """
 
 from __future__ import annotations
@@ -120,21 +123,64 @@ print(json.dumps({"seconds": statistics.median(times), "min": min(times), "runs"
 """
 
 
-ENGINE = HWM + r"""
+NEW = HWM + r"""
+import json, statistics, sys, time
+from levier.workspace import open_workspace
+from levier.analysis.attribution import JourneyOptions, set_counts, shapley
+from levier.analysis.attribution.engine import (chain_from_transitions, rules_from_transitions, summary_from_transitions,
+                                                transition_counts)
+from levier.analysis.attribution.markov import markov_from_chain
+ws = open_workspace(sys.argv[1], read_only=True)
+repeats = int(sys.argv[2])
+opts = JourneyOptions()
+out, credits = {}, {}
+t0 = time.perf_counter()
+for order in (1, 3):
+    t, c = time.perf_counter(), time.process_time()
+    df = transition_counts(ws, opts, order)
+    out[f"engine{order}_s"], out[f"engine{order}_cpu"] = time.perf_counter() - t, time.process_time() - c
+    times = []
+    for _i in range(repeats):
+        t = time.perf_counter()
+        chain, channels = chain_from_transitions(df, order)
+        s = summary_from_transitions(df)
+        r = markov_from_chain(chain, channels, s.conversions, s.value, order)
+        times.append(time.perf_counter() - t)
+    out[f"model{order}_s"] = statistics.median(times)
+    out[f"rows{order}"], out[f"states{order}"] = len(df), chain.n
+    credits[f"markov{order}"] = dict(zip(r.channels, r.conversions))
+    if order == 1:
+        rules_from_transitions(df)
+        out["journeys"], out["conversions"] = s.journeys, s.conversions
+        t = time.perf_counter()
+        sc = set_counts(ws, opts)
+        shapley(sc)
+        out["shapley_s"], out["sets"] = time.perf_counter() - t, len(sc)
+        out["levier_s"] = time.perf_counter() - t0
+print(json.dumps({**out, "rss": hwm(), "credits": credits}))
+"""
+
+OLD = HWM + r"""
 import json, sys, time
 from levier.workspace import open_workspace
-from levier.analysis.attribution import JourneyOptions, path_counts, set_counts
-ws = open_workspace(sys.argv[1])
+from levier.analysis.attribution import JourneyOptions, markov, path_counts, set_counts, shapley
+ws = open_workspace(sys.argv[1], read_only=True)
 touches = int(ws.facts.count("touches")) + int(ws.facts.count("web_events"))
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 pc = path_counts(ws, JourneyOptions())
+engine, engine_cpu = time.perf_counter() - t, time.process_time() - c
+t = time.perf_counter()
+r = markov(pc, order=1)
+model = time.perf_counter() - t
 sc = set_counts(ws, JourneyOptions())
-seconds = time.perf_counter() - t
+shapley(sc)
+seconds = time.perf_counter() - t + engine
 df = pc.to_frame()
 df.columns = ["path", "total_conversions", "total_null", "total_conversion_value"][: len(df.columns)]
 df.to_csv(sys.argv[2], index=False)
-print(json.dumps({"seconds": seconds, "rss": hwm(), "events": touches, "journeys": pc.journeys, "paths": len(pc),
-                  "sets": len(sc), "conversions": pc.total_conversions}))
+print(json.dumps({"seconds": seconds, "engine_s": engine, "engine_cpu": engine_cpu, "model1_s": model, "rss": hwm(), "events": touches,
+                  "journeys": pc.journeys, "paths": len(pc), "sets": len(sc), "conversions": pc.total_conversions,
+                  "credits": dict(zip(r.channels, r.conversions))}))
 """
 
 
@@ -210,23 +256,34 @@ def simulated_case(a: argparse.Namespace) -> dict:
 
 
 def engine_case(a: argparse.Namespace, leads: int) -> dict:
-    from audit import prepare  # the demo workspace of that size, built once and reused
+    """One size: the workspace path (engine aggregates, after) and the path-based one (before),
+    each in its own child process, then ChannelAttribution on the path counts of the latter."""
+    from _demo import demo_base  # the shared demo workspace of that size, built once
 
-    base = prepare(leads)
+    base = demo_base(leads)
     csv = DATA / f"paths-demo-{leads}.csv"
     load = os.getloadavg()[0]
-    eng = run(ENGINE, [str(base / "ws"), str(csv)])
-    if "error" in eng:
-        raise SystemExit(f"engine step failed on {base / 'ws'}: {eng['error']}")
+    new = run(NEW, [str(base / "ws"), str(a.repeats)])
+    if "error" in new:
+        raise SystemExit(f"engine aggregates failed on {base / 'ws'}: {new['error']}")
+    print(f"demo {leads:,} leads, after: {_short(new)}", flush=True)
+    old = run(OLD, [str(base / "ws"), str(csv)])
+    if "error" in old:
+        raise SystemExit(f"path counts failed on {base / 'ws'}: {old['error']}")
+    print(f"demo {leads:,} leads, before: {_short(old)}", flush=True)
     touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
-    print(f"demo {leads:,} leads: {eng}", flush=True)
-    web = eng["events"] - touches
-    what = f"{touches:,} touches" + (f" + {web:,} web events" if web > 0 else "; the benchmark workspace holds no web events, so journeys are sales touches")
-    title = (f"Demo workspace, {leads:,} leads ({what}): the engine builds "
-             f"{eng['journeys']:,.0f} journeys → {eng['paths']:,} distinct paths ({eng['sets']:,} channel sets), "
-             f"{eng['conversions']:,.0f} conversions, in **{eng['seconds']:.1f} s** (`path_counts` + `set_counts`, DuckDB through Ibis; "
-             f"peak RSS {eng['rss'] / 2**30:.2f} GiB; load avg {load:.1f}).")
-    return {"title": title, "csv": csv, "engine": eng, "size": leads, "touches": touches, "load": load}
+    peer: dict[str, dict] = {}
+    if not a.no_peer and a.peer_err is None:
+        for k in (1, 3):
+            runs = [run(PEER, [str(csv), str(k), str(a.repeats)], str(VENV / "bin" / "python")) for _r in range(a.rounds)]
+            peer[f"markov{k}"] = _merge(runs)
+            print(f"demo {leads:,} leads, ChannelAttribution order {k}: {_short(peer[f'markov{k}'])}", flush=True)
+    same = max(max_rel_error({c: v for c, v in old["credits"].items()}, new["credits"]["markov1"])[0], 0.0)
+    return {"size": leads, "touches": touches, "load": load, "new": new, "old": old, "peer": peer, "same": same}
+
+
+def _short(r: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ("credits", "runs")}
 
 
 def main() -> None:
@@ -243,7 +300,17 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     a.peer_err = None if a.no_peer else install_peer()
     a.load = [os.getloadavg()[0]]
-    cases = [engine_case(a, n) for n in a.leads] if a.leads else [simulated_case(a)]
+    if a.leads:
+        cases = [engine_case(a, n) for n in a.leads]
+        a.load.append(os.getloadavg()[0])
+        text = engine_section(a, cases)
+        print(text)
+        if a.json:
+            a.json.write_text(json.dumps({"benchmark": "attribution", "runs": [engine_summary(c) for c in cases]}))
+        if not a.no_write:
+            write_section("attribution", text)
+        return
+    cases = [simulated_case(a)]
     for case in cases:
         case["rows"] = run_models(a, case["csv"])
     a.load.append(os.getloadavg()[0])
@@ -269,6 +336,76 @@ def summary(case: dict) -> dict:
         out |= {"peer": "ChannelAttribution Markov order 1 (model step only)", "peer_s": p1["seconds"], "peer_rss": p1["rss"],
                 "ratio": p1["seconds"] / m1["seconds"] if m1.get("seconds") else None}
     return out
+
+
+def engine_summary(case: dict) -> dict:
+    """One size for run_all.py: levier = the workspace path (engine aggregates + exact Markov 1 +
+    Shapley), its child's peak RSS; peer = ChannelAttribution Markov 1 on the path counts (model
+    step only) against levier's model step (chain + every removal solve from the transition table)."""
+    new, old = case["new"], case["old"]
+    out = {"leads": case["size"], "touches": case["touches"], "load": case["load"], "levier_s": new["levier_s"],
+           "levier_rss": new["rss"], "markov1_s": new["model1_s"], "engine_s": new["engine1_s"], "engine_cpu": new["engine1_cpu"],
+           "before_engine_s": old["engine_s"], "before_engine_cpu": old["engine_cpu"],
+           "before_s": old["seconds"], "before_rss": old["rss"], "paths": old["paths"], "states": new["states1"],
+           "note": (f"driver gets {new['rows1']:,} transition rows ({new['states1']} states) instead of {old['paths']:,} paths; "
+                    f"peak RSS {new['rss'] / 2**30:.2f} GiB (path-based {old['rss'] / 2**30:.2f} GiB)")}
+    p1 = case["peer"].get("markov1", {})
+    if "seconds" in p1:
+        out |= {"peer": "ChannelAttribution Markov order 1 (model step only)", "peer_s": p1["seconds"], "peer_rss": p1["rss"],
+                "ratio": p1["seconds"] / new["model1_s"] if new.get("model1_s") else None}
+    return out
+
+
+def _gib(x: float) -> str:
+    return f"{x / 2**30:.2f} GiB"
+
+
+def engine_section(a: argparse.Namespace, cases: list[dict]) -> str:
+    lines = ["## Attribution", "",
+             f"`benchmarks/attribution.py --leads {' '.join(str(c['size']) for c in cases)} --rounds {a.rounds} --repeats {a.repeats}` — "
+             f"{dt.date.today()} — {machine()}.",
+             "Workspace attribution (`attribute(ws, …)`, the CLI, the web page, the report) no longer brings paths to the driver: "
+             "one engine query (window functions over journey order, then GROUP BY) returns the Markov transition counts "
+             "per state pair together with every rule model's credit, and Shapley reads channel sets "
+             "(`levier.analysis.attribution.engine`, decision 0180). Each side runs in its own child process on the shared "
+             "demo workspace of the size (`benchmarks/_demo.py`); peak RSS = that child's `VmHWM` (DuckDB runs in-process, "
+             "so it includes the engine's memory). *After* = transition counts (orders 1 and 3) + chain + removal solves + "
+             "rule credits + channel sets + Shapley; *before* = `path_counts` + path-based Markov 1 + `set_counts` + Shapley "
+             "(the code of the previous wave, still used for a path CSV).", ""]
+    for c in cases:
+        new, old, peer = c["new"], c["old"], c["peer"]
+        lines += [f"**{c['size']:,} leads** ({c['touches']:,} touches, {new['journeys']:,.0f} journeys, {new['conversions']:,.0f} "
+                  f"conversions; load avg {c['load']:.1f} at the start):", "",
+                  "| | before: paths on the driver | after: engine aggregates |", "|---|---:|---:|",
+                  f"| rows reaching the driver (Markov 1) | {old['paths']:,} distinct paths | {new['rows1']:,} transition rows → {new['states1']} states |",
+                  f"| rows reaching the driver (Markov 3) | {old['paths']:,} distinct paths | {new['rows3']:,} transition rows → {new['states3']} states |",
+                  f"| engine query, Markov 1: wall (CPU) | {old['engine_s']:.1f} s ({old['engine_cpu']:.1f} s) (`path_counts`) | "
+                  f"{new['engine1_s']:.1f} s ({new['engine1_cpu']:.1f} s) (`transition_counts`, rules included) |",
+                  f"| model step, Markov 1 (driver) | {1000 * old['model1_s']:.0f} ms | {1000 * new['model1_s']:.1f} ms |",
+                  f"| engine + model step, Markov 3 | – | {new['engine3_s']:.1f} s + {1000 * new['model3_s']:.1f} ms |",
+                  f"| Markov 1 + Shapley, total | {old['seconds']:.1f} s | {new['levier_s']:.1f} s |",
+                  f"| peak RSS of the process | {_gib(old['rss'])} | {_gib(new['rss'])} (with Markov 3 too) |", ""]
+        if peer:
+            cells = [f"order {k}: {1000 * p['seconds']:.0f} ms, {_gib(p['rss'])}, max error vs exact "
+                     f"{100 * max_rel_error(p['credits'], new['credits'][f'markov{k}'])[0]:.1f} %"
+                     for k, p in ((1, peer.get("markov1", {})), (3, peer.get("markov3", {}))) if "seconds" in p]
+            lines += ["ChannelAttribution (`markov_model`, Monte Carlo defaults) on the before side's path counts, model step only — "
+                      + "; ".join(cells) + ".", ""]
+        lines += [f"Markov 1 credits after vs before: max relative difference {c['same']:.1e}.", ""]
+    if len(cases) >= 2:
+        o0, o1 = cases[0]["old"], cases[-1]["old"]
+        n0, n1 = cases[0]["new"], cases[-1]["new"]
+        lines += [f"From {cases[0]['touches']:,} to {cases[-1]['touches']:,} touches the distinct paths grow "
+                  f"{o0['paths']:,} → {o1['paths']:,}; what the driver receives stays {n0['rows1']:,} → {n1['rows1']:,} transition "
+                  f"rows (order 1) and {n0['rows3']:,} → {n1['rows3']:,} (order 3), bounded by the observed channel (k+1)-grams. "
+                  f"Peak RSS: before {_gib(o0['rss'])} → {_gib(o1['rss'])}, after {_gib(n0['rss'])} → {_gib(n1['rss'])} "
+                  "(what remains growing is DuckDB's working memory for the window sort, inside the engine).", ""]
+    if a.peer_err:
+        lines += [f"ChannelAttribution could not be installed here: `{a.peer_err}`", ""]
+    lines += ["The machine has 2 cores shared with other contributors' runs: absolute times are noisy "
+              f"(1-minute load average {a.load[0]:.1f} at the start, {a.load[1]:.1f} at the end). The model step is the median of "
+              f"{a.repeats} runs; engine queries ran once.", ""]
+    return "\n".join(lines)
 
 
 def _merge(runs: list[dict]) -> dict:
