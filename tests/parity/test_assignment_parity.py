@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from levier.analysis.experiments.assignment import assign_batch, bucket, plan_assignments
+from levier.analysis.experiments.assignment import HASH_BITS, assign_batch, bucket, plan_assignments
 from levier.analysis.experiments.engine import (
     bucket_expr,
     bucket_int,
@@ -44,11 +44,15 @@ KEYS = ("cta/2026", "é-test")
 def _engine(ws: Any, ids: list[str]) -> dict[str, dict[str, tuple[int, float, str]]]:
     """key → unit → (h, bucket, variant), every key in one query."""
     t = units_table(ids)
+    t = t.mutate(**{f"h{i}": bucket_int(key, t.unit_id) for i, key in enumerate(KEYS)})  # hash once per key
     cols: dict[str, Any] = {"unit_id": t.unit_id}
-    for i, (key, weights) in enumerate(zip(KEYS, WEIGHTS, strict=True)):
-        h = bucket_int(key, t.unit_id)
-        cols |= {f"h{i}": h, f"b{i}": bucket_expr(key, t.unit_id), f"v{i}": variant_expr(h, ARMS, weights)}
+    for i, weights in enumerate(WEIGHTS):
+        h = t[f"h{i}"]
+        cols |= {f"h{i}": h, f"b{i}": h.cast("float64") / float(1 << HASH_BITS), f"v{i}": variant_expr(h, ARMS, weights)}
     df = ws.facts.con.execute(t.select(**cols))
+    edge = units_table(EDGE_IDS[:3])  # bucket_expr itself (same formula as above)
+    assert [float(x) for x in ws.facts.con.execute(edge.select(b=bucket_expr(KEYS[0], edge.unit_id)))["b"]] == \
+        [bucket(KEYS[0], u) for u in EDGE_IDS[:3]]
     return {key: {str(u): (int(h), float(b), str(v)) for u, h, b, v in zip(df["unit_id"], df[f"h{i}"], df[f"b{i}"], df[f"v{i}"],
                                                                        strict=True)}
             for i, key in enumerate(KEYS)}

@@ -137,9 +137,10 @@ class EnginePlan:
 
 
 def _plan_expr(ws: Any, key: str, units: ir.Table, variants: Sequence[str], weights: Sequence[float],
-               excluded: ir.Table | None) -> ir.Table:
+               excluded: ir.Table | None, *, distinct: bool = False) -> ir.Table:
     """``unit_id, status, variant, reason`` for every distinct unit (status: kept, excluded, new)."""
-    u = units.select(unit_id=units.unit_id.cast("string")).distinct()
+    u = units.select(unit_id=units.unit_id.cast("string"))
+    u = u if distinct else u.distinct()
     # h is a column below the joins: the engine hashes each unit once (inside CASE branches an
     # engine does not share common subexpressions, and the hash is 13 digit extractions)
     u = u.mutate(h=bucket_int(key, u.unit_id))
@@ -183,10 +184,11 @@ def plan_in_engine(ws: Any, key: str, variants: Sequence[str], weights: Sequence
     ignored for visitors); ``excluded``: a table ``unit_id`` never to assign (reason ``list``).
     """
     w = check_variants(variants, weights)
+    distinct = units is None  # the eligible table is already one row per unit
     if units is None:
         units = eligible_table(ws, unit, since=since, until=until)
-    listed = excluded
-    expr = _plan_expr(ws, key, units, variants, w, _exclusions(ws, unit, rules if unit != "visitor" else [], listed))
+    expr = _plan_expr(ws, key, units, variants, w, _exclusions(ws, unit, rules if unit != "visitor" else [], excluded),
+                      distinct=distinct)
     return EngineAssignment(ws, key, tuple(variants), tuple(w), expr)
 
 
