@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +14,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
 
 
+def _load(name: str) -> object:
+    """benchmarks/<name>.py under a private module name (``web`` would be the tests.web package)."""
+    spec = importlib.util.spec_from_file_location(f"levier_bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def mods() -> tuple[object, object]:
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("web"), importlib.import_module("kpi")
-    finally:
-        sys.path.remove(str(BENCH))
+    return _load("web"), _load("kpi")
 
 
 @pytest.mark.parametrize("name", ["web.py", "kpi.py"])
