@@ -56,8 +56,6 @@ PAGES = {"dashboard": "/", "action board": "/actions", "playbook search": "/play
 USERS = ("admin", "camille", "ines", "lucas")
 PASSWORD = "levier-demo"
 TARGET_MS = 300.0
-PREVIOUS = ("Before those caches (2026-11-22, the previous version of this benchmark: one worker, stress only, httpx client, "
-            "load average 0.5 / 2.4 / 3.6): 81 req/s, p95 0.8–1.1 s; a page cost 12–18 ms in process.")
 
 
 # -- a minimal HTTP/1.1 keep-alive client --------------------------------------------------
