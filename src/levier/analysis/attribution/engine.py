@@ -77,7 +77,8 @@ def _labelled(ws: Any, opts: JourneyOptions | None) -> ir.Table:
 
 
 def ordered_touches(ws: Any, opts: JourneyOptions | None = None, *, converted_only: bool = False) -> ir.Table:
-    """Journey touches with ``pos`` (1 … ``steps``) in journey order and ``steps`` per journey."""
+    """Journey touches with ``pos`` (1 … ``steps``) in journey order and ``steps`` per journey
+    (``converted_only``: the converting journeys only)."""
     jt = _labelled(ws, opts)
     if converted_only:
         jt = jt.filter(jt.converted == 1)
