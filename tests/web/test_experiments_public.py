@@ -213,6 +213,36 @@ def test_workers_writing_the_facts_see_each_others_new_units(workspace) -> None:
     assert len(_rows(workspace, "assignments")) == 2
 
 
+class _ServerEngine:
+    """A `levier serve` worker on a server engine (facts by URL): read-only facts, the engine name aside."""
+
+    facts_writable = False
+
+    def __init__(self, ws) -> None:  # noqa: ANN001
+        self._ws = ws
+        self.facts = type("Facts", (), {"backend_name": "warehouse", "__getattr__": lambda _self, n: getattr(ws.facts, n)})()
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._ws, name)
+
+
+def test_a_unit_flushed_while_serving_is_found_in_the_facts(workspace) -> None:  # noqa: ANN001
+    """Several workers on a server engine queue their rows, and the parent flushes while serving: a unit
+    another worker stored, flushed before this worker looked, is found in the facts, not assigned again."""
+    from levier.analysis.experiments.live import LiveExperiments
+    from levier.data.inbox import flush_inbox, pending_facts
+
+    _publish(workspace)
+    a, b = LiveExperiments(_ServerEngine(workspace), workers=2), LiveExperiments(_ServerEngine(workspace), workers=2)
+    assert b.variant(KEY, "v0").new  # b's cache is loaded before a stores v1
+    first = a.variant(KEY, "v1")
+    assert first.new and _rows(workspace, "assignments") == [] and len(pending_facts(workspace, "assignments")) == 2  # queued
+    assert flush_inbox(workspace).rows == {"assignments": 2}  # the serve parent's periodic flush: the inbox is empty again
+    again = b.variant(KEY, "v1")
+    assert not again.new and again.variant == first.variant
+    assert b.pending() == {"assignments": 0, "web_events": 0} and pending_facts(workspace, "assignments") == []  # nothing queued twice
+
+
 def test_read_only_workers_share_queued_assignments_and_analyses_count_a_unit_once(tmp_path) -> None:  # noqa: ANN001
     from levier.analysis.experiments import MetricSpec, collect_statistics
     from levier.analysis.experiments.live import LiveExperiments

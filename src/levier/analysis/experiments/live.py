@@ -199,8 +199,11 @@ class LiveExperiments:
 
     # -- state loaded from the facts ---------------------------------------------------------
     @property
-    def _facts_writable(self) -> bool:
-        return bool(getattr(self.ws, "facts_writable", True))
+    def _queues(self) -> bool:
+        """Whether this process's facts writes are queued in the inbox (read-only facts, or several workers on a server engine)."""
+        from levier.data.inbox import queues_writes
+
+        return queues_writes(self.ws)
 
     def _known(self, key: str) -> dict[str, str]:
         known = self._assigned.get(key)
@@ -209,7 +212,7 @@ class LiveExperiments:
                 loaded = existing_assignments(self.ws, key)
             with self._state:
                 known = self._assigned.setdefault(key, loaded)
-            if not self._facts_writable:
+            if self._queues:
                 self._read_queued(key)
         return known
 
@@ -224,10 +227,17 @@ class LiveExperiments:
 
     def _lookup(self, key: str, unit_id: str) -> str | None:
         """A unit missing from this process's cache: what another worker may have stored since."""
-        if not self._facts_writable:
+        if self._queues:
             self._read_queued(key)
-            return self._assigned[key].get(unit_id)
-        if self.workers <= 1:
+            found = self._assigned[key].get(unit_id)
+            if found is not None or self.ws.facts.backend_name == "duckdb":
+                return found  # a DuckDB file is flushed only when no worker holds it: the inbox has every new row
+            # a server engine is flushed while serving: a row queued by another worker may have left the
+            # inbox for the facts before this process read it
+            from levier.data.inbox import refresh_after_flush
+
+            refresh_after_flush(self.ws)
+        elif self.workers <= 1:
             return None  # this process is the only writer: its cache is complete
         with self._facts:
             found = stored_variant(self.ws, key, unit_id)
