@@ -114,10 +114,26 @@ _WRITES = ("insert", "upsert", "create_table", "create_view", "drop_table", "dro
 
 
 def _refuse_writes(con: Any, url: str) -> None:
-    """Replace the write methods of this one backend object by a clear :class:`FactsReadOnlyError`."""
+    """Replace the write methods of this one backend object by a clear :class:`FactsReadOnlyError`.
+
+    Temporary tables and views stay allowed: they live in the connection, not in the facts, and
+    the analyses use them (``Table.cache()`` materialises an intermediate result as a temporary
+    table and drops it afterwards). Only the temporary objects this process created may be dropped.
+    """
+    temp: set[str] = set()
 
     def refuse(method: str) -> Any:
-        def write(*_args: Any, **_kwargs: Any) -> Any:
+        original = getattr(con, method)
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            name = kwargs.get("name", args[0] if args else None)
+            if method in ("create_table", "create_view") and kwargs.get("temp"):
+                out = original(*args, **kwargs)
+                temp.add(str(name))
+                return out
+            if method in ("drop_table", "drop_view") and name in temp:
+                temp.discard(str(name))
+                return original(*args, **kwargs)
             raise FactsReadOnlyError(
                 _("The facts ({url}) are open read-only in this process: '{method}' cannot write them.", url=url, method=method),
                 hint=_("Request writes go through levier.data.inbox.append_facts; apply queued rows with `levier facts flush`."),

@@ -83,6 +83,13 @@ def test_read_only_facts_refuse_writes_and_queue_rows(ws_dir: Path, ro: Workspac
     with pytest.raises(FactsReadOnlyError):
         ro.facts.con.create_table("x", schema={"a": "int64"})
     assert ro.table("touches").count().execute() == 0  # reads still work
+    with pytest.raises(FactsReadOnlyError, match="'drop_table'"):
+        ro.facts.con.drop_table("touches")
+    t = ro.table("touches")
+    with t.group_by("channel").agg(n=t.count()).cache() as cached:  # analyses materialise intermediates as temp tables
+        assert cached.count().execute() == 0
+    with pytest.raises(FactsReadOnlyError):
+        ro.facts.con.create_view("v", t)  # a persistent view would write the file
     assert append_facts(ro, "touches", [_touch(1), _touch(2, lead="L2")], source="api") == 2
     assert append_facts(ro, "assignments", [{"experiment_key": "cta", "unit_id": "v1", "variant": "b",
                                              "assigned_at": "2026-03-02"}], source="live") == 1
