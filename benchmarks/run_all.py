@@ -53,6 +53,8 @@ SIZES: dict[str, dict[str, int]] = {
 }
 DEFAULT_SIZES = ("1M", "10M")
 OWN = ("ingest", "audit", "attribution", "experiments")
+#: benchmarks that hand their measurements back as JSON (``--json``), one run per size
+SIZED = (*OWN, "policy", "web", "kpi")
 
 
 @dataclass
@@ -72,14 +74,6 @@ def _own(flag: str, key: str, extra: Callable[[bool], list[str]]) -> Callable[[l
     return calls
 
 
-def _kpi(sizes: list[str], quick: bool) -> list[tuple[list[str], list[str]]]:
-    return [([s], ["--leads", str(SIZES[s]["leads"]), "--no-write"]) for s in sizes]
-
-
-def _fixed(args: list[str], size: str) -> Callable[[list[str], bool], list[tuple[list[str], list[str]]]]:
-    def calls(sizes: list[str], quick: bool) -> list[tuple[list[str], list[str]]]:
-        return [([size], [*args, "--no-write"])]
-    return calls
 
 
 BENCHMARKS: dict[str, Bench] = {b.name: b for b in (
@@ -87,11 +81,14 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in (
     Bench("audit", "H5", _own("--leads", "leads", lambda q: ["--repeat", "1"])),
     Bench("attribution", "H5", _own("--leads", "leads", lambda q: ["--rounds", "1", "--repeats", "1" if q else "3", *(["--no-peer"] if q else [])])),
     Bench("experiments", "H5", _own("--rows", "rows", lambda q: ["--no-peer"] if q else [])),
-    Bench("policy", "H3", _fixed([], "10M"), "no size option: always the 1M-lead demo workspace (8.2M touches), shown under 10M"),
-    Bench("web", "H1", _fixed([], "demo 20k leads"), "no size option: the `make demo` workspace (20,000 leads), its default"),
-    Bench("kpi", "H4", _kpi, "not in the default list (run with --only kpi)"),
+    Bench("policy", "H2", _own("--leads", "leads", lambda q: ["--no-write"]),
+          "levier s = building the real-time state and its snapshot; the check rates are in the notes"),
+    Bench("web", "H3", _own("--leads", "leads", lambda q: ["--no-write"]),
+          "levier s = the cold pages (caches being built) on the seeded demo workspace of the size"),
+    Bench("kpi", "H3", _own("--leads", "leads", lambda q: ["--no-write"]),
+          "levier s = the first build of every catalogue series"),
 )}
-DEFAULT_ONLY = ("ingest", "audit", "attribution", "experiments", "policy", "web")
+DEFAULT_ONLY = ("ingest", "audit", "attribution", "experiments", "policy", "web", "kpi")
 
 
 @dataclass
@@ -113,7 +110,7 @@ def _run(bench: str, sizes: list[str], args: list[str], workdir: Path, timeout: 
     script = HERE / f"{bench}.py"
     json_out = workdir / f"{bench}-{'-'.join(sizes)}.json"
     argv = [sys.executable, str(script), *args]
-    if bench in OWN:
+    if bench in SIZED:
         argv += ["--json", str(json_out)]
     run = Run(bench, sizes, argv)
     log = workdir / f"{bench}-{'-'.join(sizes)}.log"
@@ -171,8 +168,8 @@ def _num(x: float | None) -> str:
 def _size_rows(run: Run) -> list[dict[str, Any]]:
     """One row per (benchmark, size) with what the suite can say about it."""
     if run.measures:
-        return [dict(m, size=s) for s, m in zip(run.sizes, run.measures, strict=False)]
-    return [{"size": run.sizes[0], "levier_s": None, "levier_rss": None}]
+        return [dict(m, size=s) for s, m in zip(run.sizes, _padded(run), strict=False)]
+    return [{"size": s, "levier_s": None, "levier_rss": None} for s in run.sizes]
 
 
 def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall: float, loads: tuple[float, float]) -> str:
@@ -182,11 +179,11 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
              f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end (2 cores shared with other contributors).",
              f"Sizes: {sizes}. Each benchmark ran as a subprocess of `benchmarks/run_all.py`, its baseline or peer side by side in the same run.",
              *[f"Re-run later: {u}." for u in getattr(args, "updates", [])], "",
-             "| benchmark | size | touches / rows | levier s | levier peak RSS | baseline or peer | peer s | speed-up on the compared step | load avg | status |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
+             "| benchmark | size | touches / rows | levier s | levier peak RSS | baseline or peer | peer s | speed-up on the compared step | load avg | status | notes |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---|---|"]
     for run in runs:
         if "--help" in run.argv:
-            lines.append(f"| {run.bench} | – | | – | – | – | – | – | – | {run.status} |")
+            lines.append(f"| {run.bench} | – | | – | – | – | – | – | – | {run.status} | |")
             continue
         for r in _size_rows(run):
             touches = "" if r.get("touches") is None else f"{r['touches']:,}"
@@ -197,19 +194,22 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
                 peer += f"; levier on that step: {step:.2f} s"
             lines.append(
                 f"| {run.bench} | {r['size']} | {touches} | {_num(r.get('levier_s'))} | {_gib(r.get('levier_rss'))} | "
-                f"{peer} | {_num(r.get('peer_s'))} | {ratio} | {(r.get('load') or run.load[0]):.1f} | {run.status} |")
+                f"{peer} | {_num(r.get('peer_s'))} | {ratio} | {(r.get('load') or run.load[0]):.1f} | {r.get('status', run.status)} | {r.get('note', '')} |")
     lines += ["", "Speed-up = peer time / levier time on the same step (>1: levier is faster). ingest: DuckDB's own `read_csv` is the floor; audit: the pandas "
               "baseline (core figures only); attribution: ChannelAttribution's Markov order 1 on the same path counts "
               "(model step only; levier s = engine journeys + exact Markov 1 + Shapley); experiments: gbstats on the "
               "same sufficient statistics (statistics step only; levier s = engine aggregation + every test). "
               "Details and targets are in each benchmark's own section below.", ""]
-    others = [r for r in runs if r.bench not in OWN and "--help" not in r.argv]
-    for run in others:
+    for run in runs:
+        if run.bench in OWN or "--help" in run.argv:
+            continue
         bench = BENCHMARKS[run.bench]
-        lines += [f"**{run.bench}** (section owned by {bench.owner}; run with `--no-write`, {bench.note}): "
+        lines += [f"**{run.bench}** (run with `--no-write`: its own section below comes from its owner's full run; {bench.note}): "
                   f"{run.seconds:.0f} s wall, process-tree peak RSS {_gib(run.tree_rss)}, {run.status}; "
-                  f"load avg {run.load[0]:.1f} → {run.load[1]:.1f}. What it printed:", ""]
-        lines += [*(run.printed or ["(nothing)"]), ""]
+                  f"load avg {run.load[0]:.1f} → {run.load[1]:.1f}."]
+        if not run.measures or not run.status.startswith("ok"):
+            lines += ["What it printed:", "", *(run.printed or ["(nothing)"])]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -228,7 +228,7 @@ def growth_section(runs: list[Run], args: argparse.Namespace, started: str) -> s
              "subprocess, which ran every size (its largest process over all sizes, baseline or peer included).", "",
              "| benchmark | size | touches / rows | levier s | µs per row | levier peak RSS | process-tree peak RSS |",
              "|---|---|---:|---:|---:|---:|---:|"]
-    fits = []
+    fits, flat, growing = [], [], []
     for run in runs:
         rows = [r for r in _size_rows(run) if r.get("touches")]
         for i, r in enumerate(rows):
@@ -236,24 +236,40 @@ def growth_section(runs: list[Run], args: argparse.Namespace, started: str) -> s
             tree = _gib(run.tree_rss) if i == len(rows) - 1 else "↓"
             lines.append(f"| {run.bench} | {r['size']} | {r['touches']:,} | {_num(r.get('levier_s'))} | "
                          f"{_num(per)} | {_gib(r.get('levier_rss'))} | {tree} |")
-        if len(rows) >= 2:
-            a, b = rows[0], rows[-1]
-            fits.append(f"| {run.bench} | {a['touches']:,} → {b['touches']:,} ({b['touches'] / a['touches']:.1f}×) | "
-                        f"{b['levier_s'] / a['levier_s']:.1f}× | {_exponent(a, b, 'levier_s')} | "
-                        f"{(b.get('levier_rss') or 0) / max(a.get('levier_rss') or 1, 1):.2f}× | {_exponent(a, b, 'levier_rss')} |")
+        for a, b in zip(rows, rows[1:], strict=False):
+            mem = _exponent(a, b, "levier_rss")
+            fits.append(f"| {run.bench} | {a['size']} → {b['size']} | {a['touches']:,} → {b['touches']:,} ({b['touches'] / a['touches']:.1f}×) | "
+                        f"{_ratio(b.get('levier_s'), a.get('levier_s'))} | {_exponent(a, b, 'levier_s')} | "
+                        f"{_ratio(b.get('levier_rss'), a.get('levier_rss'))} | {mem} |")
+        if len(rows) >= 2 and rows[-1]["touches"] >= 50_000_000:  # the last step reaches the 100M size
+            mem = _exponent(rows[-2], rows[-1], "levier_rss")
+            if mem != "–":
+                (flat if float(mem) < FLAT else growing).append(f"{run.bench} ({mem})")
     if fits:
-        lines += ["", "Growth between the smallest and the largest size (exponent k in cost ∝ rows^k: 1 = linear, "
-                  "0 = flat):", "",
-                  "| benchmark | rows | time × | time exponent | peak RSS × | memory exponent |", "|---|---|---:|---:|---:|---:|", *fits]
+        lines += ["", "Growth from each size to the next (exponent k in cost ∝ rows^k: 1 = linear, 0 = flat):", "",
+                  "| benchmark | step | rows | time × | time exponent | peak RSS × | memory exponent |",
+                  "|---|---|---|---:|---:|---:|---:|", *fits]
     lines += ["", "Reading it: time grows about linearly with rows (exponent near 1; below 1 where fixed costs — "
               "process start, imports, planning — still dominate the small size). Memory does not follow the rows: "
               "the DuckDB engine works within a fixed cap (1 GB for ingest, the workspace's 2 GB `memory_limit` for "
               "the analyses) and spills to disk beyond it, and Python holds only sufficient statistics, histograms "
-              "or path counts (attribution's distinct paths excepted, see docs/capacity.md). So peak RSS rises from the "
-              "small size up to that cap and cannot pass it as data keeps growing; the plateau itself needs a size "
-              "beyond the cap to show (`--sizes 100M`). Benchmarks without a size option (policy, web) are "
-              "not in this table; see the suite section.", ""]
+              "or counts bounded by channels and segments (docs/capacity.md). So peak RSS rises from the small size up "
+              "to that cap, then stays there as data keeps growing."]
+    if flat or growing:
+        lines.append(f"Measured on the last step, to 100M rows (memory exponent below {FLAT} counts as flat): "
+                     f"flat for {', '.join(flat) or 'none'}; still growing for {', '.join(growing) or 'none'}.")
+    else:
+        lines.append("The plateau shows on the step from 10M to 100M rows (`--sizes 100M`, on demand); this run did not include it.")
+    lines.append("")
     return "\n".join(lines)
+
+
+def _ratio(b: float | None, a: float | None) -> str:
+    return "–" if not a or not b else f"{b / a:.2f}×"
+
+
+#: a memory exponent below this over a 10× step counts as flat (×1.26 for 10× the rows)
+FLAT = 0.1
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -268,18 +284,46 @@ def save(runs: list[Run], args: argparse.Namespace, started: str, wall: float, l
 
 
 def _merge(new: list[Run], args: argparse.Namespace, started: str) -> tuple[list[Run], argparse.Namespace, str, float, tuple[float, float]]:
-    """The saved run with the benchmarks of ``new`` replaced (``--update``)."""
+    """The saved run with the sizes of ``new`` replaced or added (``--update``)."""
     data = json.loads(SAVED.read_text(encoding="utf-8"))
-    names = {r.bench for r in new}
     old = [Run(**{**r, "load": tuple(r["load"])}) for r in data["runs"]]
-    merged = [r for r in old if r.bench not in names]
-    for r in new:  # keep the suite's order
-        order = [o.bench for o in old]
-        at = next((i for i, o in enumerate(merged) if r.bench in order and o.bench in order and order.index(o.bench) > order.index(r.bench)), len(merged))
-        merged.insert(at, r)
-    note = f"{', '.join(sorted(names))} at {started} UTC (`{args.command}`)"
-    merged_args = argparse.Namespace(command=data["command"], sizes=data["sizes"], updates=[*data.get("updates", []), note])
+    merged = merge_runs(old, new)
+    note = f"{', '.join(sorted({r.bench for r in new}))} at {', '.join(sorted({s for r in new for s in r.sizes}))} at {started} UTC (`{args.command}`)"
+    merged_args = argparse.Namespace(command=data["command"], sizes=_ordered({*data["sizes"], *args.sizes}),
+                                     updates=[*data.get("updates", []), note])
     return merged, merged_args, data["started"], data["wall"], tuple(data["loads"])
+
+
+def _padded(run: Run) -> list[dict[str, Any]]:
+    """One measurement per size (``{}`` where the run measured nothing, e.g. it failed)."""
+    return [*run.measures, *([{}] * (len(run.sizes) - len(run.measures)))]
+
+
+def _ordered(sizes: set[str] | list[str]) -> list[str]:
+    return [s for s in SIZES if s in sizes]
+
+
+def merge_runs(old: list[Run], new: list[Run]) -> list[Run]:
+    """``old`` with each new run's sizes replacing the same benchmark's sizes (other sizes kept).
+
+    A benchmark re-run at 100M alone keeps its saved 1M and 10M measurements beside the new one;
+    the merged run's wall time is the sum, its process-tree peak the larger of the two.
+    """
+    merged = list(old)
+    for r in new:
+        at = next((i for i, o in enumerate(merged) if o.bench == r.bench), None)
+        if at is None:
+            order = list(BENCHMARKS)
+            at = next((i for i, o in enumerate(merged) if order.index(o.bench) > order.index(r.bench)), len(merged))
+            merged.insert(at, r)
+            continue
+        o = merged[at]
+        by_size = {s: {**m, "status": m.get("status", o.status)} for s, m in zip(o.sizes, _padded(o), strict=False)}
+        by_size.update({s: {**m, "status": r.status} for s, m in zip(r.sizes, _padded(r), strict=False)})
+        sizes = _ordered(list(by_size))
+        merged[at] = Run(r.bench, sizes, r.argv, o.seconds + r.seconds, max(o.tree_rss, r.tree_rss), r.status, r.load,
+                         [by_size[s] for s in sizes], r.printed)
+    return merged
 
 
 def render(path: Path, write: bool) -> int:

@@ -25,9 +25,54 @@ def test_run_all_quick_smoke(tmp_path: Path) -> None:
     for name in ("ingest", "audit", "attribution", "experiments"):  # ran at the tiny size, levier side measured
         row = next(ln for ln in text.splitlines() if ln.startswith(f"| {name} | quick |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert float(cells[3]) > 0 and cells[4].endswith("GiB") and cells[-1] == "ok", row
-    for name in ("policy", "web"):  # need big inputs: only their command line is checked
+        assert float(cells[3]) > 0 and cells[4].endswith("GiB") and cells[9] == "ok", row
+    for name in ("policy", "web", "kpi"):  # need big inputs: only their command line is checked
         assert f"| {name} | – |" in text and "ok (--help only)" in text
     assert (tmp_path / "data" / "touches_5000.csv").exists()
     after = results.read_text(encoding="utf-8") if results.exists() else None
     assert after == before  # --no-write: nothing recorded
+
+
+def _suite():  # noqa: ANN202
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["run_all"] = mod
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def _m(touches: int, seconds: float, rss_gib: float) -> dict:
+    return {"touches": touches, "levier_s": seconds, "levier_rss": rss_gib * 2**30, "load": 1.0}
+
+
+def test_update_merges_sizes_and_growth_reads_the_last_step() -> None:
+    """A benchmark re-run at 100M alone keeps its 1M and 10M rows; the growth table shows each step."""
+    ra = _suite()
+    old = [ra.Run("audit", ["1M", "10M"], ["a"], 100.0, 3 * 2**30, "ok", (1.0, 1.0), [_m(10**6, 10, 0.5), _m(10**7, 80, 2.4)]),
+           ra.Run("policy", ["1M", "10M"], ["p"], 50.0, 2**30, "ok", (1.0, 1.0), [_m(10**6, 5, 0.3), _m(10**7, 40, 0.6)])]
+    new = [ra.Run("audit", ["100M"], ["a2"], 900.0, 2.5 * 2**30, "ok", (2.0, 2.0), [_m(10**8, 800, 2.5)]),
+           ra.Run("kpi", ["100M"], ["k"], 10.0, 2**30, "ok", (2.0, 2.0), [_m(10**8, 100, 2.0)])]
+    merged = ra.merge_runs(old, new)
+    assert [r.bench for r in merged] == ["audit", "policy", "kpi"]  # the suite's order
+    audit = merged[0]
+    assert audit.sizes == ["1M", "10M", "100M"] and audit.seconds == 1000.0 and audit.tree_rss == 3 * 2**30
+    assert [m["touches"] for m in audit.measures] == [10**6, 10**7, 10**8]
+    args = __import__("argparse").Namespace(command="run_all.py", sizes=["1M", "10M", "100M"])
+    text = ra.growth_section(merged, args, "2026-11-22 23:00")
+    # 10M → 100M: RSS 2.4 → 2.5 GiB is exponent log10(2.5/2.4) = 0.02 (flat); time 80 → 800 s is 1.00
+    assert "| audit | 10M → 100M | 10,000,000 → 100,000,000 (10.0×) | 10.00× | 1.00 | 1.04× | 0.02 |" in text
+    assert "| audit | 1M → 10M | 1,000,000 → 10,000,000 (10.0×) | 8.00× | 0.90 | 4.80× | 0.68 |" in text
+    assert "flat for audit (0.02); still growing for none." in text
+
+
+def test_a_failed_rerun_keeps_the_sizes_measured_before() -> None:
+    ra = _suite()
+    old = [ra.Run("ingest", ["1M"], ["i"], 10.0, 2**30, "ok", (1.0, 1.0), [_m(10**6, 10, 0.5)])]
+    failed = ra.Run("ingest", ["100M"], ["i"], 3.0, 2**29, "failed (exit 1)", (1.0, 1.0), [])
+    merged = ra.merge_runs(old, [failed])
+    assert merged[0].sizes == ["1M", "100M"] and merged[0].measures[0]["levier_s"] == 10
+    args = __import__("argparse").Namespace(command="run_all.py", sizes=["1M", "100M"], updates=[])
+    rows = [ln for ln in ra.suite_section(merged, args, "t", 1.0, (1.0, 1.0)).splitlines() if ln.startswith("| ingest")]
+    assert "| ok |" in rows[0] and "| failed (exit 1) |" in rows[1] and "| 10.00 |" in rows[0]
