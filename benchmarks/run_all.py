@@ -196,8 +196,9 @@ def suite_section(runs: list[Run], args: argparse.Namespace, started: str, wall:
                 f"| {run.bench} | {r['size']} | {touches} | {_num(r.get('levier_s'))} | {_gib(r.get('levier_rss'))} | "
                 f"{peer} | {_num(r.get('peer_s'))} | {ratio} | {(r.get('load') or run.load[0]):.1f} | {r.get('status', run.status)} | {r.get('note', '')} |")
     lines += ["", "Speed-up = peer time / levier time on the same step (>1: levier is faster). ingest: DuckDB's own `read_csv` is the floor; audit: the pandas "
-              "baseline (core figures only); attribution: ChannelAttribution's Markov order 1 on the same path counts "
-              "(model step only; levier s = engine journeys + exact Markov 1 + Shapley); experiments: gbstats on the "
+              "baseline (core figures only); attribution: ChannelAttribution's Markov order 1 "
+              "(model step only: it starts from the distinct paths, levier from the engine's transition counts — "
+              "the same journeys, aggregated in the engine; levier s = engine query + exact Markov 1 + Shapley); experiments: gbstats on the "
               "same sufficient statistics (statistics step only; levier s = engine aggregation + every test). "
               "Details and targets are in each benchmark's own section below.", ""]
     for run in runs:
