@@ -267,11 +267,13 @@ def engine_case(a: argparse.Namespace, leads: int) -> dict:
     if "error" in new:
         raise SystemExit(f"engine aggregates failed on {base / 'ws'}: {new['error']}")
     print(f"demo {leads:,} leads, after: {_short(new)}", flush=True)
+    touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
+    if leads > a.before_max_leads:  # the path-based side holds every distinct path: not run at this size
+        return {"size": leads, "touches": touches, "load": load, "new": new, "old": None, "peer": {}, "same": None}
     old = run(OLD, [str(base / "ws"), str(csv)])
     if "error" in old:
         raise SystemExit(f"path counts failed on {base / 'ws'}: {old['error']}")
     print(f"demo {leads:,} leads, before: {_short(old)}", flush=True)
-    touches = json.loads((base / "data" / "ground_truth.json").read_text())["rows"]["touches"]
     peer: dict[str, dict] = {}
     if not a.no_peer and a.peer_err is None:
         for k in (1, 3):
@@ -292,6 +294,8 @@ def main() -> None:
     ap.add_argument("--leads", type=int, nargs="+", help="path counts from the engine on the demo workspace(s) of these sizes")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--before-max-leads", type=int, default=1_000_000,
+                    help="run the path-based side (and the peer, which reads its paths) only up to this size")
     ap.add_argument("--repeats", type=int, default=5, help="Timed runs per model and round.")
     ap.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (fresh subprocess per model and round).")
     ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
@@ -344,8 +348,11 @@ def engine_summary(case: dict) -> dict:
     step only) against levier's model step (chain + every removal solve from the transition table)."""
     new, old = case["new"], case["old"]
     out = {"leads": case["size"], "touches": case["touches"], "load": case["load"], "levier_s": new["levier_s"],
-           "levier_rss": new["rss"], "markov1_s": new["model1_s"], "engine_s": new["engine1_s"], "engine_cpu": new["engine1_cpu"],
-           "before_engine_s": old["engine_s"], "before_engine_cpu": old["engine_cpu"],
+           "levier_rss": new["rss"], "markov1_s": new["model1_s"], "engine_s": new["engine1_s"], "engine_cpu": new["engine1_cpu"]}
+    if old is None:
+        return out | {"states": new["states1"], "note": (f"driver gets {new['rows1']:,} transition rows ({new['states1']} states); "
+                                                         f"peak RSS {new['rss'] / 2**30:.2f} GiB; path-based side and peer not run at this size")}
+    out |= {"before_engine_s": old["engine_s"], "before_engine_cpu": old["engine_cpu"],
            "before_s": old["seconds"], "before_rss": old["rss"], "paths": old["paths"], "states": new["states1"],
            "note": (f"driver gets {new['rows1']:,} transition rows ({new['states1']} states) instead of {old['paths']:,} paths; "
                     f"peak RSS {new['rss'] / 2**30:.2f} GiB (path-based {old['rss'] / 2**30:.2f} GiB)")}
@@ -374,6 +381,13 @@ def engine_section(a: argparse.Namespace, cases: list[dict]) -> str:
              "(the code of the previous wave, still used for a path CSV).", ""]
     for c in cases:
         new, old, peer = c["new"], c["old"], c["peer"]
+        if old is None:
+            lines += [f"**{c['size']:,} leads** ({c['touches']:,} touches, {new['journeys']:,.0f} journeys; load avg {c['load']:.1f}): "
+                      f"after only (the path-based side is not run above {a.before_max_leads:,} leads) — the driver receives "
+                      f"{new['rows1']:,} transition rows (order 1) and {new['rows3']:,} (order 3); engine query Markov 1 "
+                      f"{new['engine1_s']:.1f} s ({new['engine1_cpu']:.1f} s CPU), Markov 1 + Shapley {new['levier_s']:.1f} s, "
+                      f"peak RSS {_gib(new['rss'])}.", ""]
+            continue
         lines += [f"**{c['size']:,} leads** ({c['touches']:,} touches, {new['journeys']:,.0f} journeys, {new['conversions']:,.0f} "
                   f"conversions; load avg {c['load']:.1f} at the start):", "",
                   "| | before: paths on the driver | after: engine aggregates |", "|---|---:|---:|",
@@ -392,10 +406,11 @@ def engine_section(a: argparse.Namespace, cases: list[dict]) -> str:
             lines += ["ChannelAttribution (`markov_model`, Monte Carlo defaults) on the before side's path counts, model step only — "
                       + "; ".join(cells) + ".", ""]
         lines += [f"Markov 1 credits after vs before: max relative difference {c['same']:.1e}.", ""]
-    if len(cases) >= 2:
-        o0, o1 = cases[0]["old"], cases[-1]["old"]
-        n0, n1 = cases[0]["new"], cases[-1]["new"]
-        lines += [f"From {cases[0]['touches']:,} to {cases[-1]['touches']:,} touches the distinct paths grow "
+    compared = [c for c in cases if c["old"] is not None]
+    if len(compared) >= 2:
+        o0, o1 = compared[0]["old"], compared[-1]["old"]
+        n0, n1 = compared[0]["new"], compared[-1]["new"]
+        lines += [f"From {compared[0]['touches']:,} to {compared[-1]['touches']:,} touches the distinct paths grow "
                   f"{o0['paths']:,} → {o1['paths']:,}; what the driver receives stays {n0['rows1']:,} → {n1['rows1']:,} transition "
                   f"rows (order 1) and {n0['rows3']:,} → {n1['rows3']:,} (order 3), bounded by the observed channel (k+1)-grams. "
                   f"Peak RSS: before {_gib(o0['rss'])} → {_gib(o1['rss'])}, after {_gib(n0['rss'])} → {_gib(n1['rss'])} "

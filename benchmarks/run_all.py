@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run_all.py                      # = make bench: sizes 1M and 10M
     .venv/bin/python benchmarks/run_all.py --sizes 100M         # on demand (generates ~100M rows)
+    .venv/bin/python benchmarks/run_all.py --sizes 100M --update --keep-sections   # add 100M beside the saved 1M/10M
     .venv/bin/python benchmarks/run_all.py --only audit,ingest --sizes 1M
     .venv/bin/python benchmarks/run_all.py --quick --no-write   # smoke test: tiny sizes, seconds
     .venv/bin/python benchmarks/run_all.py --only policy --update   # re-run one benchmark into the saved run
@@ -348,6 +349,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--only", default=",".join(DEFAULT_ONLY), help=f"comma-separated among {', '.join(BENCHMARKS)}")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny size, no peers; policy/web/kpi only check their --help")
     ap.add_argument("--no-write", action="store_true", help="print only: no section is written (passed on to every benchmark)")
+    ap.add_argument("--keep-sections", action="store_true",
+                    help="the benchmarks' own sections stay as they are (e.g. a 100M run added with --update): only suite and growth are written")
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per benchmark subprocess")
     ap.add_argument("--update", action="store_true",
                     help=f"run only --only and replace those benchmarks in the saved run ({SAVED.name}), then rewrite the sections")
@@ -375,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only:
             bench = BENCHMARKS[name]
             for sizes, extra in bench.calls(args.sizes, args.quick):
-                extra = extra + (["--no-write"] if args.no_write and name in OWN else [])
+                extra = extra + (["--no-write"] if (args.no_write or args.keep_sections) and name in OWN else [])
                 if args.quick and name not in OWN:
                     run = _help_check(name, extra, env)
                 else:
