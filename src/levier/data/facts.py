@@ -97,7 +97,11 @@ def _connect(url: str, base: Path | None, *, read_only: bool = False) -> ibis.Ba
             path = Path(rest)
             if not path.is_absolute():
                 path = (base or Path.cwd()) / path
-            return ibis.duckdb.connect(str(path), read_only=True) if read_only else ibis.duckdb.connect(str(path))
+            if not read_only:
+                return ibis.duckdb.connect(str(path))
+            con = ibis.duckdb.connect(str(path), read_only=True)
+            con.raw_sql(f"SET temp_directory = '{_private_spill_dir(path)}'")
+            return con
         if url.startswith("pyspark://"):
             return ibis.pyspark.connect(_spark_session(url[len("pyspark://"):]))
         return ibis.connect(url)
@@ -108,6 +112,23 @@ def _connect(url: str, base: Path | None, *, read_only: bool = False) -> ibis.Ba
         ) from None
     except Exception as exc:  # backend drivers raise their own types
         raise EngineError(_("Cannot connect to the facts engine '{url}': {problem}", url=url, problem=exc)) from None
+
+
+def _private_spill_dir(db: Path) -> str:
+    """A spill directory of this process's own, next to the DuckDB file.
+
+    Every process that opens a file read-only would otherwise spill into the same ``<file>.tmp``
+    with the same file names (``duckdb_temp_storage_…``): two web workers or two analyses
+    spilling at once read each other's blocks (I/O errors, crashes). Removed at exit.
+    """
+    import atexit
+    import os
+    import shutil
+
+    spill = db.with_name(f"{db.name}.tmp") / f"ro-{os.getpid()}-{os.urandom(3).hex()}"
+    spill.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    return spill.as_posix().replace("'", "''")
 
 
 class Facts:
