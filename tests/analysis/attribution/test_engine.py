@@ -218,3 +218,27 @@ def test_top_paths_are_the_most_frequent(varied) -> None:  # noqa: ANN001
     freq = sorted(((-(c + n), ">".join(p)) for p, c, n in zip(pc.paths, pc.conversions, pc.nulls, strict=True)))[:5]
     top = top_paths(varied, n=5)
     assert list(zip((-top["journeys"]).tolist(), top["path"].tolist(), strict=True)) == freq
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_journey_parts_add_up_to_the_whole(varied, monkeypatch: pytest.MonkeyPatch, order: int) -> None:  # noqa: ANN001
+    """Above PART_ROWS touches an embedded DuckDB engine runs the journey windows one hash part at a
+    time (its window operator is not out of core): the added parts equal the one-query results."""
+    from levier.analysis.attribution import journeys
+    from levier.analysis.attribution.engine import transition_counts
+    from levier.analysis.attribution.journeys import journey_parts, set_counts
+
+    whole_t, whole_s = transition_counts(varied, order=order), set_counts(varied)
+    whole = attribute(varied, ALL, order=order)
+    rows = varied.facts.count("touches") + varied.facts.count("web_events")
+    monkeypatch.setattr(journeys, "PART_ROWS", max(rows // 4, 1))
+    assert journey_parts(varied) >= 4
+    parts_t, parts_s = transition_counts(varied, order=order), set_counts(varied)
+    keys = [c for c in whole_t.columns if c.startswith("prev_")] + ["channel"]
+    a = whole_t.sort_values(keys, na_position="first").reset_index(drop=True)
+    b = parts_t.sort_values(keys, na_position="first").reset_index(drop=True)[list(a.columns)]
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=REL)
+    assert dict(zip(whole_s.paths, whole_s.conversions, strict=True)) == pytest.approx(dict(zip(parts_s.paths, parts_s.conversions, strict=True)))
+    assert whole_s.journeys == parts_s.journeys
+    for x, y in zip(whole.results, attribute(varied, ALL, order=order).results, strict=True):
+        _close(x, y)

@@ -31,7 +31,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from levier.analysis.attribution.journeys import JourneyOptions, _reduce, journey_touches
+from levier.analysis.attribution.journeys import (
+    JourneyOptions,
+    _reduce,
+    journey_parts,
+    journey_touches,
+)
 from levier.analysis.attribution.markov import MAX_ORDER, MarkovChain, _decode, markov_from_chain
 from levier.analysis.attribution.paths import DIRECT, SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
@@ -65,14 +70,14 @@ class JourneySummary:
                 "nulls": self.nulls, "value": self.value}
 
 
-def _labelled(ws: Any, opts: JourneyOptions | None) -> ir.Table:
+def _labelled(ws: Any, opts: JourneyOptions | None, part: tuple[int, int] | None = None) -> ir.Table:
     """Journey touches with a label (a null label is skipped, as a path string skips it).
 
     Labels are not stripped here: imported text is already trimmed, empty text is null
     (``data.ingest.convert``) and web labels are built from stripped values — a ``strip()``
     over every touch would cost more than the whole window query.
     """
-    jt = journey_touches(ws, opts)
+    jt = journey_touches(ws, opts, part)
     return jt.filter(jt.channel.notnull())
 
 
@@ -158,12 +163,13 @@ def _prev(k: int) -> list[str]:
 
 
 def transition_table(ws: Any, opts: JourneyOptions | None = None, order: int = 1, *,
-                     direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES) -> ir.Table:
-    """Ibis expression of :func:`transition_counts` (nothing executed)."""
+                     direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES,
+                     part: tuple[int, int] | None = None) -> ir.Table:
+    """Ibis expression of :func:`transition_counts` (nothing executed; ``part``: one hash part of the journeys)."""
     if not 1 <= int(order) <= MAX_ORDER:
         raise OptionError(_("--order must be between 1 and {max}, not {order}.", max=MAX_ORDER, order=order))
     check_shares(shares)
-    t = _labelled(ws, opts)
+    t = _labelled(ws, opts, part)
     win = ibis.window(group_by=t.journey, order_by=[t.at, t.channel])  # one sort for every window below
     whole = ibis.window(group_by=t.journey, order_by=[t.at, t.channel], rows=(None, None))
     upto = ibis.window(group_by=t.journey, order_by=[t.at, t.channel], rows=(None, 0))
@@ -198,9 +204,17 @@ def transition_counts(ws: Any, opts: JourneyOptions | None = None, order: int = 
     and their value), and ``<rule>__c`` / ``<rule>__v``: the credit of each rule model given
     to these touches (converting journeys only). Rows ≤ observed ``(k + 1)``-grams of
     channels, whatever the data size: one pass (one sort per journey) feeds every model but
-    Shapley and time-decay.
+    Shapley and time-decay. On an embedded DuckDB engine with more than
+    :data:`~levier.analysis.attribution.journeys.PART_ROWS` touches, one query per hash part of
+    the journeys, their rows added (every column is a count or a sum over journeys).
     """
-    return transition_table(ws, opts, order, direct=direct, shares=shares).execute()
+    parts = journey_parts(ws)
+    if parts == 1:
+        return transition_table(ws, opts, order, direct=direct, shares=shares).execute()
+    frames = [transition_table(ws, opts, order, direct=direct, shares=shares, part=(i, parts)).execute() for i in range(parts)]
+    df = pd.concat(frames, ignore_index=True)
+    keys = [*_prev(int(order)), "channel"]
+    return df.groupby(keys, dropna=False, as_index=False, sort=False)[[c for c in df.columns if c not in keys]].sum()
 
 
 def _codes(col: pd.Series, index: dict[str, int]) -> np.ndarray:

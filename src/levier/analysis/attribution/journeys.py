@@ -20,6 +20,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pandas as pd
 
 from levier.analysis.attribution.paths import SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
@@ -151,13 +152,31 @@ def conversions(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
     return j.select(lead_id=j.lead_id, conv_at=j.conv_at, value=j.deal_value.fill_null(0.0).cast("float64"))
 
 
-def journey_touches(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
+#: rows per journey part on an embedded DuckDB engine: its window operator holds a whole
+#: partitioned input in memory (DuckDB 1.4: a per-journey MAX over 82M touches fails within a
+#: 2 GB memory_limit, where 8.2M fit), so above this many touches the journey windows run on one
+#: hash part of the journeys at a time and the partial aggregates are added (decision 0181)
+PART_ROWS = 10_000_000
+
+
+def journey_parts(ws: Any) -> int:
+    """How many hash parts of the journeys the engine queries run on (1: all at once)."""
+    if ws.facts.backend_name != "duckdb":
+        return 1  # Spark and warehouses spill window partitions to disk
+    rows = sum(ws.facts.count(name) for name in ("touches", "web_events"))
+    return max(1, -(-rows // PART_ROWS))
+
+
+def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: tuple[int, int] | None = None) -> ir.Table:
     """Touches kept in their journey's lookback window, with the journey's outcome.
 
-    Columns: journey, at, channel, campaign, converted (int 0/1), end_at, value.
+    Columns: journey, at, channel, campaign, converted (int 0/1), end_at, value. ``part``
+    ``(i, n)`` keeps the journeys whose hash falls in part ``i`` of ``n`` (before any window).
     """
     opts = opts or JourneyOptions()
     ev = touch_events(ws, opts).view()
+    if part is not None and part[1] > 1:
+        ev = ev.filter((ev.journey.hash() % part[1]).abs() == part[0])
     conv = conversions(ws, opts)
     conv = conv.select(conv_lead=conv.lead_id, conv_at=conv.conv_at, value=conv.value)
     j = ev.left_join(conv, ev.lead_id == conv.conv_lead)
@@ -180,12 +199,16 @@ def _per_journey(jt: ir.Table, path: ir.StringValue) -> ir.Table:
     return jt.group_by("journey").agg(path=path, converted=jt.converted.max(), value=jt.value.max())
 
 
-def _reduce(per: ir.Table) -> PathCounts:
+def _reduce_frame(per: ir.Table) -> pd.DataFrame:
     agg = per.group_by("path").agg(
         conversions=per.converted.sum(), nulls=(1 - per.converted).sum(),
         value=(per.value * per.converted).sum(),
     )
-    df = agg.execute()
+    return agg.execute()
+
+
+def _reduce(per: ir.Table) -> PathCounts:
+    df = _reduce_frame(per)
     return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 
@@ -203,8 +226,12 @@ def path_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
 
 def set_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
     """Distinct channel *sets* (sorted) with conversions, nulls and value: Shapley's input."""
-    jt = journey_touches(ws, opts)
-    return _reduce(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR)))
+    frames = []
+    for i in range(parts := journey_parts(ws)):
+        jt = journey_touches(ws, opts, (i, parts))
+        frames.append(_reduce_frame(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR))))
+    df = pd.concat(frames, ignore_index=True).groupby("path", as_index=False)[["conversions", "nulls", "value"]].sum()
+    return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 
 def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: float = 7.0,
