@@ -39,7 +39,7 @@ from levier.data.schema import TABLES, Column
 from levier.errors import FactsReadOnlyError, SchemaError
 from levier.i18n import gettext as _
 
-__all__ = ["append_facts", "pending_facts", "pending_count", "flush_inbox", "discard_pending", "FlushResult", "KEY_COLUMNS",
+__all__ = ["append_facts", "flushed_while_serving", "pending_facts", "pending_count", "flush_inbox", "discard_pending", "FlushResult", "KEY_COLUMNS",
            "INBOX_PRESET", "queues_writes", "web_workers", "flush_interval", "inbox_status", "InboxStatus", "WORKERS_ENV",
            "FLUSH_ENV", "LEASE_ID", "status_at", "refresh_after_flush"]
 
@@ -249,6 +249,16 @@ def flush_interval() -> int:
     return _env_int(FLUSH_ENV, DEFAULT_FLUSH_SECONDS)
 
 
+def flushed_while_serving(ws: Any) -> bool:
+    """Whether queued rows may reach the facts while workers serve (periodic flush, `loop tick`).
+
+    True on every engine but DuckDB: a DuckDB file is held read-only by the workers, so it is
+    flushed only when the server starts or stops and the inbox holds every row written since.
+    Readers that look in the inbox must then also look in the facts.
+    """
+    return ws.facts.backend_name != "duckdb"
+
+
 def queues_writes(ws: Any) -> bool:
     """Whether :func:`append_facts` queues rows in this process instead of writing them.
 
@@ -259,7 +269,7 @@ def queues_writes(ws: Any) -> bool:
     statements, and several writers would race for batch and row numbers.
     Readers that must see the queued rows check this and read :func:`pending_facts`.
     """
-    return not ws.facts_writable or (web_workers() > 1 and ws.facts.backend_name != "duckdb")
+    return not ws.facts_writable or (web_workers() > 1 and flushed_while_serving(ws))
 
 
 # -- the inbox -------------------------------------------------------------------------------

@@ -343,7 +343,7 @@ def flush_for_tick(ws: Any, opener: Callable[[], Any]) -> dict[str, Any] | None:
     ``ws`` is the tick's own (read-only) workspace, used to look at the inbox; ``opener()`` opens
     a writable one only when there is something to apply. ``None`` when skipped.
     """
-    if inbox.flush_interval() == 0 or not _generic(ws) or not _has_pending(ws):
+    if inbox.flush_interval() == 0 or not inbox.flushed_while_serving(ws) or not _has_pending(ws):
         return None
     with opener() as writable:
         return flush_inbox(writable).to_dict()

@@ -31,7 +31,6 @@ the first assignment of each unit, so it never counts twice.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -51,6 +50,10 @@ from levier.analysis.experiments.storage import (
     stored_variant,
     unit_exclusion,
 )
+from levier.data.inbox import (  # one reading of LEVIER_WEB_WORKERS (re-exported)
+    WORKERS_ENV,
+    web_workers,
+)
 from levier.errors import NotFoundError, RuleError
 from levier.i18n import gettext as _
 
@@ -59,15 +62,7 @@ __all__ = ["LiveExperiments", "VariantAnswer", "RateLimiter", "EVENT_TYPES", "qu
 
 #: web event types the public endpoint accepts (a subset of the canonical ``web_events.type``)
 EVENT_TYPES = ("exposure", "conversion", "form_start", "form_submit", "click")
-#: worker processes serving the port, set by ``levier serve`` (``levier.web.app.ENV_WORKERS``)
-WORKERS_ENV = "LEVIER_WEB_WORKERS"
 _TEXT_LIMIT = 500
-
-
-def web_workers() -> int:
-    """How many worker processes serve the app (``LEVIER_WEB_WORKERS``; 1 when unset or invalid)."""
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 def qualified_variant(key: str, variant: str) -> str:
@@ -230,13 +225,11 @@ class LiveExperiments:
         if self._queues:
             self._read_queued(key)
             found = self._assigned[key].get(unit_id)
-            if found is not None or self.ws.facts.backend_name == "duckdb":
-                return found  # a DuckDB file is flushed only when no worker holds it: the inbox has every new row
-            # a server engine is flushed while serving: a row queued by another worker may have left the
-            # inbox for the facts before this process read it
-            from levier.data.inbox import refresh_after_flush
+            from levier.data.inbox import flushed_while_serving, refresh_after_flush
 
-            refresh_after_flush(self.ws)
+            if found is not None or not flushed_while_serving(self.ws):
+                return found  # nothing is flushed while serving: the inbox has every row queued since start
+            refresh_after_flush(self.ws)  # a row queued by another worker may have moved on to the facts
         elif self.workers <= 1:
             return None  # this process is the only writer: its cache is complete
         with self._facts:
