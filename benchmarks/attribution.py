@@ -307,21 +307,20 @@ def main() -> None:
     if a.leads:
         cases = [engine_case(a, n) for n in a.leads]
         a.load.append(os.getloadavg()[0])
-        text = engine_section(a, cases)
-        print(text)
-        if a.json:
-            a.json.write_text(json.dumps({"benchmark": "attribution", "runs": [engine_summary(c) for c in cases]}))
-        if not a.no_write:
-            write_section("attribution", text)
+        _emit(a, engine_section(a, cases), [engine_summary(c) for c in cases])
         return
     cases = [simulated_case(a)]
     for case in cases:
         case["rows"] = run_models(a, case["csv"])
     a.load.append(os.getloadavg()[0])
-    text = section(a, cases)
+    _emit(a, section(a, cases), [summary(c) for c in cases])
+
+
+def _emit(a: argparse.Namespace, text: str, runs: list[dict]) -> None:
+    """Print the section, hand the runs to run_all.py (``--json``) and store the section unless ``--no-write``."""
     print(text)
     if a.json:
-        a.json.write_text(json.dumps({"benchmark": "attribution", "runs": [summary(c) for c in cases]}))
+        a.json.write_text(json.dumps({"benchmark": "attribution", "runs": runs}))
     if not a.no_write:
         write_section("attribution", text)
 
