@@ -19,7 +19,7 @@ import pandas as pd
 from levier.analysis import queries as q
 from levier.analysis.composition import Composition, clusters_from, composition
 from levier.analysis.decision import DecisionThresholds, decide
-from levier.analysis.framing import AuditOptions, Framing, resolve
+from levier.analysis.framing import AuditOptions, Framing, Period, resolve
 from levier.analysis.metrics import definitions
 from levier.analysis.perlead import entity_column, lead_facts
 from levier.analysis.segments import (
@@ -29,6 +29,7 @@ from levier.analysis.segments import (
     segment_result,
     subset,
 )
+from levier.data.parts import add_frames, in_part, part_count, parts
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 
@@ -156,35 +157,65 @@ def run_audit(ws: Any, options: AuditOptions | None = None, *, progress: Callabl
     th = options.thresholds if isinstance(options.thresholds, DecisionThresholds) else DecisionThresholds()
     segs = q.seg_cols(framing.segment_by)
     tables = {name: ws.table(name) for name in ("leads", "stage_events", "touches")}
-    with lead_facts(tables, framing, framing.period).cache() as facts:
-        tick("per-lead facts")
-        cells = q.cells(facts, segs)
-        if not len(cells):
-            raise AnalysisError(
-                _("No lead was created in the period {period}.", period=framing.period.label),
-                hint=_("Choose a period with data (--period), or check the import (levier info)."),
-            )
-        agg = {
-            "ttf": q.ttf_histogram(facts, segs),
-            "last_day": q.last_day_histogram(facts, segs),
-            "ent": {c: q.entities(facts, segs, c) for c in ("account_id", "owner")},
-            "clusters": q.clusters(facts),
-            "daily": q.daily_volume(tables["touches"], facts, segs),
-            "reps": q.rep_daily_max(tables["touches"], framing.period.start_dt, framing.period.end_dt),
-            "top_leads": q.top_leads(facts),
-        }
-        tick("aggregates")
-    prev = _previous(tables, framing, segs)
+    n_parts = part_count(ws, ("touches",))
+    agg = _aggregates(tables, framing, framing.period, segs, n_parts, tick=tick)
+    cells = agg.pop("cells")
+    if not len(cells):
+        raise AnalysisError(
+            _("No lead was created in the period {period}.", period=framing.period.label),
+            hint=_("Choose a period with data (--period), or check the import (levier info)."),
+        )
+    agg["reps"] = q.rep_daily_max(tables["touches"], framing.period.start_dt, framing.period.end_dt)
+    tick("aggregates")
+    prev = _previous(tables, framing, segs, n_parts)
     tick("comparison")
     result = _assemble(ws, framing, cells, agg, prev, th, timings, tick)
     return result
 
 
-def _previous(tables: dict, framing: Framing, segs: list[str]) -> dict | None:
+#: the keys of each reduction: cells with the same keys are added across hash parts
+_KEYS = {
+    "cells": ("x", "converted"), "ttf": ("ttf_min", "converted"), "last_day": ("last_day",),
+    "daily": ("channel", "k"),
+}
+
+
+def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str], n_parts: int, *,
+                tick: Callable[[str], None] | None = None, full: bool = True) -> dict:
+    """The reductions of the per-lead facts of ``period``, one hash part of the leads at a time.
+
+    Each part's facts are materialised once (a temporary table) and reduced; every reduction is
+    a count, a sum or a maximum over leads, so the parts' cells add up (``levier.data.parts``,
+    decision 0205). ``full=False``: only the cells and the entities (the comparison period).
+    """
+    per: list[dict] = []
+    for part in parts(n_parts):
+        with lead_facts(tables, framing, period, part).cache() as facts:
+            if tick is not None and not per:
+                tick("per-lead facts")
+            one = {"cells": q.cells(facts, segs), "ent": {c: q.entities(facts, segs, c) for c in ("account_id", "owner")}}
+            if full:
+                one |= {
+                    "ttf": q.ttf_histogram(facts, segs),
+                    "last_day": q.last_day_histogram(facts, segs),
+                    "clusters": q.clusters(facts),
+                    "daily": q.daily_volume(in_part(tables["touches"], "lead_id", part), facts, segs),
+                    "top_leads": q.top_leads(facts),
+                }
+            per.append(one)
+    out: dict = {name: add_frames([p[name] for p in per], [*segs, *keys]) for name, keys in _KEYS.items() if name in per[0]}
+    out["ent"] = {c: add_frames([p["ent"][c] for p in per], [*segs, c], maxes=("vip",)) for c in ("account_id", "owner")}
+    if full:
+        out["clusters"] = add_frames([p["clusters"] for p in per], q.CLUSTER_KEYS)
+        top = pd.concat([p["top_leads"] for p in per], ignore_index=True) if len(per) > 1 else per[0]["top_leads"]
+        out["top_leads"] = top.sort_values(["x", "lead_id"], ascending=[False, True]).head(q.TOP_LEADS).reset_index(drop=True)
+    return out
+
+
+def _previous(tables: dict, framing: Framing, segs: list[str], n_parts: int = 1) -> dict | None:
     if framing.compare_to is None:
         return None
-    with lead_facts(tables, framing, framing.compare_to).cache() as facts:
-        return {"cells": q.cells(facts, segs), "ent": {c: q.entities(facts, segs, c) for c in ("account_id", "owner")}}
+    return _aggregates(tables, framing, framing.compare_to, segs, n_parts, full=False)
 
 
 def _segment(key: dict, cells: pd.DataFrame, agg: dict, prev: dict | None, framing: Framing) -> SegmentResult:

@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from levier.analysis.framing import Framing, Period
+from levier.data.parts import Part, in_part
 
 __all__ = ["lead_facts", "UNKNOWN", "entity_column"]
 
@@ -38,9 +39,13 @@ def entity_column(unit: str) -> str | None:
     return {"account": "account_id", "rep": "owner"}.get(unit)
 
 
-def lead_facts(tables: dict[str, ir.Table], framing: Framing, period: Period) -> ir.Table:
-    """The per-lead fact table for ``period`` (an Ibis expression)."""
-    leads, stages, touches = tables["leads"], tables["stage_events"], tables["touches"]
+def lead_facts(tables: dict[str, ir.Table], framing: Framing, period: Period, part: Part | None = None) -> ir.Table:
+    """The per-lead fact table for ``period`` (an Ibis expression).
+
+    ``part`` ``(i, n)``: only the leads whose id hashes into part ``i`` of ``n`` (their touches
+    and stage events are filtered the same way, before the joins).
+    """
+    leads, stages, touches = (in_part(tables[name], "lead_id", part) for name in ("leads", "stage_events", "touches"))
     window = ibis.interval(days=framing.window_days)
     base = leads.filter((leads.created_at >= _ts(period.start_dt)) & (leads.created_at < _ts(period.end_dt)))
     base = base.select(

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["seg_cols", "cells", "ttf_histogram", "last_day_histogram", "entities", "clusters", "daily_volume", "rep_daily_max", "top_leads", "TTF_FINE_MINUTES"]
+__all__ = ["seg_cols", "cells", "ttf_histogram", "last_day_histogram", "entities", "clusters", "daily_volume", "rep_daily_max", "top_leads", "TTF_FINE_MINUTES", "CLUSTER_KEYS", "TOP_LEADS"]
 
 #: TTF is kept at 1-minute resolution below this many minutes (48 h), at 1-hour resolution above.
 TTF_FINE_MINUTES = 48 * 60
@@ -71,9 +71,15 @@ def entities(facts: ir.Table, segs: list[str], column: str) -> pd.DataFrame:
     )
 
 
+#: the flags whose combinations :func:`clusters` counts
+CLUSTER_KEYS = ("vip", "litigation", "do_not_contact", "opted_out")
+#: the leads :func:`top_leads` returns
+TOP_LEADS = 5
+
+
 def clusters(facts: ir.Table) -> pd.DataFrame:
     """Leads per flag combination (vip, litigation, do_not_contact, opted_out)."""
-    keys = ["vip", "litigation", "do_not_contact", "opted_out"]
+    keys = list(CLUSTER_KEYS)
     return _run(facts.group_by(keys).agg(n=facts.count(), conversions=facts.converted.sum(), touches=facts.x.sum()))
 
 
@@ -105,6 +111,6 @@ def rep_daily_max(touches: ir.Table, start: object, end: object) -> pd.DataFrame
     return _run(d.group_by("owner").agg(touches=d.k.sum(), days=d.count(), max_day=d.k.max(), busy_days=(d.k >= 150).cast("int64").sum()))
 
 
-def top_leads(facts: ir.Table, k: int = 5) -> pd.DataFrame:
+def top_leads(facts: ir.Table, k: int = TOP_LEADS) -> pd.DataFrame:
     """The ``k`` leads with the most contacts (for the outlier list)."""
     return _run(facts.order_by([facts.x.desc(), facts.lead_id]).limit(k).select("lead_id", "x", "converted", "complaints"))

@@ -23,6 +23,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from levier.data.parts import in_part
 from levier.policy._time import to_epoch
 from levier.policy.rules import RECENT_KEPT
 from levier.policy.state import CHANNEL_CODE, FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
@@ -39,10 +40,7 @@ _ACCOUNT_UPSERT = ("INSERT INTO accounts VALUES (?, ?) ON CONFLICT (account_id) 
                    "recent = levier_merge_recent(recent, excluded.recent)")
 def _part(table: ibis.Table, part: tuple[int, int] | None) -> ibis.Table:
     """The rows of ``table`` whose lead falls in part ``k`` of ``n`` (a hash of the lead id), or all."""
-    if part is None or part[1] <= 1:
-        return table
-    k, n = part
-    return table.filter((table.lead_id.hash() % n).abs() == k)
+    return in_part(table, "lead_id", part)
 
 
 def lead_state_query(ws: Any, responses: frozenset[str], part: tuple[int, int] | None = None) -> ibis.Table:

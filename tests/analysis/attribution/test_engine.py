@@ -224,14 +224,14 @@ def test_top_paths_are_the_most_frequent(varied) -> None:  # noqa: ANN001
 def test_journey_parts_add_up_to_the_whole(varied, monkeypatch: pytest.MonkeyPatch, order: int) -> None:  # noqa: ANN001
     """Above PART_ROWS touches an embedded DuckDB engine runs the journey windows one hash part at a
     time (its window operator is not out of core): the added parts equal the one-query results."""
-    from levier.analysis.attribution import journeys
     from levier.analysis.attribution.engine import transition_counts
     from levier.analysis.attribution.journeys import journey_parts, set_counts
+    from levier.data import parts
 
     whole_t, whole_s = transition_counts(varied, order=order), set_counts(varied)
     whole = attribute(varied, ALL, order=order)
     rows = varied.facts.count("touches") + varied.facts.count("web_events")
-    monkeypatch.setattr(journeys, "PART_ROWS", max(rows // 4, 1))
+    monkeypatch.setattr(parts, "PART_ROWS", max(rows // 4, 1))
     assert journey_parts(varied) >= 4
     parts_t, parts_s = transition_counts(varied, order=order), set_counts(varied)
     keys = [c for c in whole_t.columns if c.startswith("prev_")] + ["channel"]

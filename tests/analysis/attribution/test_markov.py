@@ -130,3 +130,16 @@ def test_transition_frame(reference: PathCounts) -> None:
     row = frame[(frame["from"] == "(start)") & (frame["to"] == "A")]
     assert float(row["probability"].iloc[0]) == pytest.approx(11 / 20)
     assert frame.groupby("from")["probability"].sum().to_numpy() == pytest.approx(1.0)
+
+
+def test_channel_on_paths_without_journeys_keeps_its_column() -> None:
+    """A channel seen only on a path with no journey (0 conversions, 0 nulls) has no state: the
+    other channels keep their own removal effects (found by Hypothesis: the member columns of
+    the chain once shifted, giving b's credit to a)."""
+    from levier.analysis.attribution.markov import markov
+    from levier.analysis.attribution.paths import PathCounts
+
+    r = markov(PathCounts.from_records([(("b",), 1, 0, 0.0), (("a",), 0, 0, 0.0)]), order=1)
+    assert r.channels == ("a", "b")
+    assert r.credit("b") == 1.0 and r.credit("a") == 0.0
+    assert len(r.conversions) == len(r.channels)

@@ -41,6 +41,7 @@ from levier.analysis.attribution.markov import MAX_ORDER, MarkovChain, _decode, 
 from levier.analysis.attribution.paths import DIRECT, SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import POSITION_SHARES, RULES, check_shares
+from levier.data.parts import add_frames
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -205,16 +206,14 @@ def transition_counts(ws: Any, opts: JourneyOptions | None = None, order: int = 
     to these touches (converting journeys only). Rows ≤ observed ``(k + 1)``-grams of
     channels, whatever the data size: one pass (one sort per journey) feeds every model but
     Shapley and time-decay. On an embedded DuckDB engine with more than
-    :data:`~levier.analysis.attribution.journeys.PART_ROWS` touches, one query per hash part of
+    :data:`~levier.data.parts.PART_ROWS` touches, one query per hash part of
     the journeys, their rows added (every column is a count or a sum over journeys).
     """
     parts = journey_parts(ws)
     if parts == 1:
         return transition_table(ws, opts, order, direct=direct, shares=shares).execute()
     frames = [transition_table(ws, opts, order, direct=direct, shares=shares, part=(i, parts)).execute() for i in range(parts)]
-    df = pd.concat(frames, ignore_index=True)
-    keys = [*_prev(int(order)), "channel"]
-    return df.groupby(keys, dropna=False, as_index=False, sort=False)[[c for c in df.columns if c not in keys]].sum()
+    return add_frames(frames, [*_prev(int(order)), "channel"])
 
 
 def _codes(col: pd.Series, index: dict[str, int]) -> np.ndarray:

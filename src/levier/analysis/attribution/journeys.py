@@ -25,6 +25,7 @@ import pandas as pd
 from levier.analysis.attribution.paths import SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import time_decay_weights
+from levier.data.parts import add_frames, in_part, part_count
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -152,19 +153,17 @@ def conversions(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
     return j.select(lead_id=j.lead_id, conv_at=j.conv_at, value=j.deal_value.fill_null(0.0).cast("float64"))
 
 
-#: rows per journey part on an embedded DuckDB engine: its window operator holds a whole
-#: partitioned input in memory (DuckDB 1.4: a per-journey MAX over 82M touches fails within a
-#: 2 GB memory_limit, where 8.2M fit), so above this many touches the journey windows run on one
-#: hash part of the journeys at a time and the partial aggregates are added (decision 0181)
-PART_ROWS = 10_000_000
+#: the tables a journey query reads (their rows decide the hash parts, decision 0181)
+JOURNEY_TABLES = ("touches", "web_events")
 
 
 def journey_parts(ws: Any) -> int:
-    """How many hash parts of the journeys the engine queries run on (1: all at once)."""
-    if ws.facts.backend_name != "duckdb":
-        return 1  # Spark and warehouses spill window partitions to disk
-    rows = sum(ws.facts.count(name) for name in ("touches", "web_events"))
-    return max(1, -(-rows // PART_ROWS))
+    """How many hash parts of the journeys the engine queries run on (1: all at once).
+
+    DuckDB's window operator holds a whole partitioned input in memory (a per-journey MAX over
+    82M touches fails within a 2 GB memory_limit, where 8.2M fit): see :mod:`levier.data.parts`.
+    """
+    return part_count(ws, JOURNEY_TABLES)
 
 
 def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: tuple[int, int] | None = None) -> ir.Table:
@@ -175,8 +174,7 @@ def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: tuple[int
     """
     opts = opts or JourneyOptions()
     ev = touch_events(ws, opts).view()
-    if part is not None and part[1] > 1:
-        ev = ev.filter((ev.journey.hash() % part[1]).abs() == part[0])
+    ev = in_part(ev, "journey", part)
     conv = conversions(ws, opts)
     conv = conv.select(conv_lead=conv.lead_id, conv_at=conv.conv_at, value=conv.value)
     j = ev.left_join(conv, ev.lead_id == conv.conv_lead)
@@ -230,7 +228,7 @@ def set_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
     for i in range(parts := journey_parts(ws)):
         jt = journey_touches(ws, opts, (i, parts))
         frames.append(_reduce_frame(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR))))
-    df = pd.concat(frames, ignore_index=True).groupby("path", as_index=False)[["conversions", "nulls", "value"]].sum()
+    df = add_frames(frames, ["path"])
     return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 

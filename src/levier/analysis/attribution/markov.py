@@ -19,7 +19,7 @@ observed conversion rate and the expected value the observed mean value per jour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -140,8 +140,15 @@ def build_chain(pc: PathCounts, order: int = 1) -> MarkovChain:
     w = pc.conversions + pc.nulls
     live = w > 0
     if not live.all():
+        if not live.any():
+            return MarkovChain(order, ((),), sp.csr_matrix((1, 3)), np.zeros(1), np.zeros((1, len(enc.channels)), dtype=bool))
         sub = PathCounts(tuple(p for p, k in zip(pc.paths, live, strict=True) if k), pc.conversions[live], pc.nulls[live], pc.value[live])
-        return build_chain(sub, order) if live.any() else MarkovChain(order, ((),), sp.csr_matrix((1, 3)), np.zeros(1), np.zeros((1, 0), dtype=bool))
+        chain = build_chain(sub, order)
+        # member columns stay those of every channel of ``pc``: a channel seen only on paths
+        # with no journey has no state (its removal effect is 0)
+        member = np.zeros((chain.n, len(enc.channels)), dtype=bool)
+        member[:, [enc.channels.index(c) for c in sub.encoded().channels]] = chain.member
+        return replace(chain, member=member)
     keys, path_of, base = _state_keys(enc, order)
     is_last = np.zeros(len(keys), dtype=bool)
     is_last[np.cumsum(enc.lengths + 1) - 1] = True

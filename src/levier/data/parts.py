@@ -1,0 +1,78 @@
+"""Hash parts: run an engine query on one slice of the keys at a time and add the results.
+
+DuckDB 1.4 (the embedded engine) keeps a whole partitioned input of a window function, and a
+materialised temporary table, in memory: within the workspace's 2 GB ``memory_limit`` a
+per-journey ``MAX … OVER`` over 82M touches, or the audit's per-lead facts of 10M leads, run out
+of memory where a tenth of them fit. Every reduction Levier runs on those inputs is additive over
+the keys (leads, journeys, visitors): counts and sums add, maxima take the max. So above
+:data:`PART_ROWS` rows, the work runs on one hash part of the keys at a time —
+``hash(key) % n == i`` — and the small per-part results are added (decision 0205).
+
+Spark and warehouses spill window partitions to disk, so they always run in one part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames"]
+
+#: rows (of the tables a query reads) per hash part on an embedded DuckDB engine
+PART_ROWS = 10_000_000
+
+#: ``(i, n)``: hash part ``i`` of ``n``
+Part = tuple[int, int]
+
+
+def part_count(ws: Any, tables: Iterable[str] = ("touches",), rows_per_part: int | None = None) -> int:
+    """How many hash parts a query over ``tables`` runs on (1: all at once).
+
+    One per :data:`PART_ROWS` rows of ``tables`` together on DuckDB; always 1 on other engines.
+    """
+    if ws.facts.backend_name != "duckdb":
+        return 1
+    per = rows_per_part or PART_ROWS
+    rows = sum(ws.facts.count(name) for name in tables)
+    return max(1, -(-rows // per))
+
+
+def parts(n: int) -> list[Part]:
+    """The parts ``(0, n) … (n-1, n)``; ``[(0, 1)]`` when ``n <= 1``."""
+    n = max(1, int(n))
+    return [(i, n) for i in range(n)]
+
+
+def in_part(table: ir.Table, key: str | ir.Value, part: Part | None) -> ir.Table:
+    """The rows of ``table`` whose ``key`` hashes into ``part`` (all rows for ``None`` or one part)."""
+    if part is None or part[1] <= 1:
+        return table
+    i, n = part
+    col = table[key] if isinstance(key, str) else key
+    return table.filter((col.hash() % n).abs() == i)
+
+
+def add_frames(frames: Sequence[pd.DataFrame], keys: Sequence[str], *, maxes: Iterable[str] = (), mins: Iterable[str] = ()) -> pd.DataFrame:
+    """Per-part aggregate frames added cell by cell.
+
+    Rows with the same ``keys`` (nulls included) are merged: the columns in ``maxes`` take the
+    maximum, those in ``mins`` the minimum, every other column the sum. One frame is returned as is.
+    """
+    frames = [f for f in frames if f is not None]
+    if len(frames) == 1:
+        return frames[0]
+    if not frames:
+        raise ValueError("add_frames needs at least one frame")
+    whole = pd.concat(frames, ignore_index=True)
+    keys = list(keys)
+    hi, lo = set(maxes), set(mins)
+    how = {c: ("max" if c in hi else "min" if c in lo else "sum") for c in whole.columns if c not in keys}
+    if not keys:
+        return pd.DataFrame([{c: getattr(whole[c], f)() for c, f in how.items()}], columns=whole.columns)
+    if whole.empty:
+        return whole
+    out = whole.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
+    return out[list(whole.columns)]
