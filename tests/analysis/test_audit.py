@@ -135,3 +135,44 @@ def test_default_period_waits_for_complete_conversion_windows() -> None:
     assert default_period(latest, 30).label == "2026-09"
     assert default_period(datetime(2026, 11, 30, 12, 0), 30).label == "2026-10"
     assert default_period(datetime(2026, 1, 15), 30).label == "2025-11"
+
+
+@pytest.mark.parametrize("unit", ["lead", "account"])
+def test_account_parts_add_up_with_leads_without_account(make_ws, monkeypatch: pytest.MonkeyPatch, unit: str) -> None:
+    """The audit's hash parts split the leads by account (a lead without one: by itself), so the
+    "unknown" account spreads over the parts; forced parts give the same audit as one query."""
+    from levier.data import parts
+
+    spec = _spec(300)
+    for i, s in enumerate(spec):
+        s["account_id"] = None if i % 5 == 0 else f"A{i % 23}"
+    ws = make_ws(spec)
+    opts = AuditOptions(period="2026-10", compare_to="none", segment_by=("channel",), unit=unit)
+    whole = run_audit(ws, opts).to_dict("en")
+    monkeypatch.setattr(parts, "PART_ROWS", max(ws.facts.count("touches") // 5, 1))
+    assert parts.part_count(ws) >= 5
+    split = run_audit(ws, opts).to_dict("en")
+    for d in (whole, split):
+        d.pop("timings", None)
+        d["framing"].pop("generated_at", None)
+    assert json.dumps(split, sort_keys=True, default=str) == json.dumps(whole, sort_keys=True, default=str)
+    assert whole["dashboard"]["meta"]["accounts_in_view"] == 23  # every known account has ≥ 3 leads
+
+
+def test_clusters_from_moments_equal_clusters_from_every_account() -> None:
+    """The audit passes the engine's moments of leads per account, and only the larger accounts:
+    the large-account cut (mean + 3 sd) and the flagged groups are those of the full table."""
+    import pandas as pd
+
+    from levier.analysis.composition import clusters_from
+
+    rng = np.random.default_rng(3)
+    leads = np.concatenate([rng.integers(1, 4, 400), [60, 45, 12]])
+    acc = pd.DataFrame({"account_id": [f"A{i}" for i in range(len(leads))], "leads": leads, "touches": leads * 3,
+                        "conversions": leads // 4, "vip": [0] * len(leads)})
+    flags = pd.DataFrame({"vip": [1, 0], "litigation": [0, 0], "do_not_contact": [0, 0], "opted_out": [0, 0],
+                          "n": [5, 100], "conversions": [1, 7], "touches": [20, 300]})
+    full = clusters_from(flags, acc)
+    moments = {"accounts": len(acc), "leads": int(leads.sum()), "leads_sq": int((leads.astype(np.int64) ** 2).sum())}
+    assert clusters_from(flags, acc[acc["leads"] >= 3], moments) == full
+    assert [c["id"] for c in full if c["kind"] == "large_account"] == ["A400", "A401"]

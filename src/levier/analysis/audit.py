@@ -21,6 +21,7 @@ from levier.analysis.composition import Composition, clusters_from, composition
 from levier.analysis.decision import DecisionThresholds, decide
 from levier.analysis.framing import AuditOptions, Framing, Period, resolve
 from levier.analysis.metrics import definitions
+from levier.analysis.outliers import MIN_LEADS
 from levier.analysis.perlead import entity_column, lead_facts
 from levier.analysis.segments import (
     Previous,
@@ -29,7 +30,7 @@ from levier.analysis.segments import (
     segment_result,
     subset,
 )
-from levier.data.parts import add_frames, in_part, part_count, parts
+from levier.data.parts import add_frames, part_count, parts
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 
@@ -189,22 +190,25 @@ def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str],
     decision 0205). ``full=False``: only the cells and the entities (the comparison period).
     """
     per: list[dict] = []
+    keep = min(framing.min_entity_leads, MIN_LEADS)  # smaller accounts are in no account figure
     for part in parts(n_parts):
         with lead_facts(tables, framing, period, part).cache() as facts:
             if tick is not None and not per:
                 tick("per-lead facts")
-            one = {"cells": q.cells(facts, segs), "ent": {c: q.entities(facts, segs, c) for c in ("account_id", "owner")}}
+            acc, moments = q.accounts(facts, segs, keep)
+            one = {"cells": q.cells(facts, segs), "ent": {"account_id": acc, "owner": q.entities(facts, segs, "owner")}, "moments": moments}
             if full:
                 one |= {
                     "ttf": q.ttf_histogram(facts, segs),
                     "last_day": q.last_day_histogram(facts, segs),
                     "clusters": q.clusters(facts),
-                    "daily": q.daily_volume(in_part(tables["touches"], "lead_id", part), facts, segs),
+                    "daily": q.daily_volume(tables["touches"], facts, segs),
                     "top_leads": q.top_leads(facts),
                 }
             per.append(one)
     out: dict = {name: add_frames([p[name] for p in per], [*segs, *keys]) for name, keys in _KEYS.items() if name in per[0]}
     out["ent"] = {c: add_frames([p["ent"][c] for p in per], [*segs, c], maxes=("vip",)) for c in ("account_id", "owner")}
+    out["account_moments"] = add_frames([p["moments"] for p in per], []).iloc[0].to_dict()
     if full:
         out["clusters"] = add_frames([p["clusters"] for p in per], q.CLUSTER_KEYS)
         top = pd.concat([p["top_leads"] for p in per], ignore_index=True) if len(per) > 1 else per[0]["top_leads"]
@@ -248,7 +252,7 @@ def _assemble(ws: Any, framing: Framing, cells: pd.DataFrame, agg: dict, prev: d
     segments = [_with_light(s, th, False) for s in segments]
     colours = {s.light.colour for s in segments if s.light.colour != "grey"}
     overall = _with_light(overall, th, comp.warning or len(colours) > 1)
-    clusters = clusters_from(agg["clusters"], agg["ent"]["account_id"])
+    clusters = clusters_from(agg["clusters"], agg["ent"]["account_id"], agg["account_moments"])
     ths = tuple(thresholds.propose(s, subset(agg["last_day"], s.key), subset(agg["daily"], s.key), framing, th) for s in segments or [overall])
     outl = tuple(outliers.top_outliers(ws, agg, overall, framing))
     diag = tuple(diagnostic.express(overall, segments, comp, clusters, outl, th, framing))

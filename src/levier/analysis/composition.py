@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,13 @@ def composition(overall, segments, alpha: float = 0.05, ratio: float = 2.0) -> C
 FLAGS = (("vip", "VIP leads"), ("litigation", "Leads in litigation"), ("do_not_contact", "Do-not-contact leads"), ("opted_out", "Opted-out leads"))
 
 
-def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, lang: str | None = None) -> tuple[dict, ...]:
-    """Flagged groups and very large accounts (≥ 10 leads and > mean + 3 sd), with CR and touches."""
+def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, moments: dict | None = None, lang: str | None = None) -> tuple[dict, ...]:
+    """Flagged groups and very large accounts (≥ 10 leads and > mean + 3 sd), with CR and touches.
+
+    ``moments`` (``accounts``, ``leads``, ``leads_sq``: count, Σ and Σ² of the leads per known
+    account) give the mean and sd when ``accounts`` holds only the larger accounts (the audit
+    keeps the others in the engine); without them they come from ``accounts``.
+    """
     out = []
     for col, label in FLAGS:
         g = flags[flags[col] == 1]
@@ -64,8 +70,13 @@ def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, lang: str | None 
             out.append({"kind": col, "label": label, "id": None, "n": n, "conversion_rate": float(g["conversions"].sum()) / n, "mean_touches": float(g["touches"].sum()) / n})
     acc = accounts.groupby("account_id", as_index=False)[["leads", "touches", "conversions", "vip"]].sum()
     acc = acc[acc["account_id"] != "unknown"]
-    if len(acc) > 3:
-        cut = max(10.0, acc["leads"].mean() + 3 * acc["leads"].std(ddof=0))
+    if moments is None:
+        moments = {"accounts": len(acc), "leads": acc["leads"].sum(), "leads_sq": (acc["leads"].astype(float) ** 2).sum()}
+    n = int(moments["accounts"])
+    if n > 3:
+        mean = float(moments["leads"]) / n
+        sd = math.sqrt(max(float(moments["leads_sq"]) / n - mean * mean, 0.0))
+        cut = max(10.0, mean + 3 * sd)
         big = acc[acc["leads"] > cut].sort_values(["leads", "account_id"], ascending=[False, True], kind="mergesort").head(10)
         for row in big.itertuples(index=False):
             out.append({"kind": "large_account", "label": "Large account", "id": str(row.account_id), "n": int(row.leads), "conversion_rate": row.conversions / row.leads, "mean_touches": row.touches / row.leads, "vip": bool(row.vip)})

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 from levier.analysis.framing import Framing, Period
 from levier.data.parts import Part, in_part
 
-__all__ = ["lead_facts", "UNKNOWN", "entity_column"]
+__all__ = ["lead_facts", "part_key", "UNKNOWN", "entity_column"]
 
 UNKNOWN = "unknown"
 
@@ -39,13 +39,23 @@ def entity_column(unit: str) -> str | None:
     return {"account": "account_id", "rep": "owner"}.get(unit)
 
 
+def part_key(leads: ir.Table) -> ir.Value:
+    """The key the audit's hash parts split the leads by: the account (a lead without one: itself).
+
+    An account's leads all fall in one part, so each part's account table is complete and can be
+    filtered in the engine; leads without an account (``"unknown"``) spread over the parts.
+    """
+    return leads.account_id.cast("string").fill_null(leads.lead_id.cast("string"))
+
+
 def lead_facts(tables: dict[str, ir.Table], framing: Framing, period: Period, part: Part | None = None) -> ir.Table:
     """The per-lead fact table for ``period`` (an Ibis expression).
 
-    ``part`` ``(i, n)``: only the leads whose id hashes into part ``i`` of ``n`` (their touches
-    and stage events are filtered the same way, before the joins).
+    ``part`` ``(i, n)``: only the leads whose :func:`part_key` hashes into part ``i`` of ``n``
+    (the joins keep their touches and stage events).
     """
-    leads, stages, touches = (in_part(tables[name], "lead_id", part) for name in ("leads", "stage_events", "touches"))
+    leads, stages, touches = tables["leads"], tables["stage_events"], tables["touches"]
+    leads = in_part(leads, part_key(leads), part)
     window = ibis.interval(days=framing.window_days)
     base = leads.filter((leads.created_at >= _ts(period.start_dt)) & (leads.created_at < _ts(period.end_dt)))
     base = base.select(

@@ -11,7 +11,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["seg_cols", "cells", "ttf_histogram", "last_day_histogram", "entities", "clusters", "daily_volume", "rep_daily_max", "top_leads", "TTF_FINE_MINUTES", "CLUSTER_KEYS", "TOP_LEADS"]
+from levier.analysis.perlead import UNKNOWN
+
+__all__ = ["seg_cols", "cells", "ttf_histogram", "last_day_histogram", "entities", "accounts", "clusters", "daily_volume", "rep_daily_max", "top_leads", "TTF_FINE_MINUTES", "CLUSTER_KEYS", "TOP_LEADS"]
 
 #: TTF is kept at 1-minute resolution below this many minutes (48 h), at 1-hour resolution above.
 TTF_FINE_MINUTES = 48 * 60
@@ -75,6 +77,26 @@ def entities(facts: ir.Table, segs: list[str], column: str) -> pd.DataFrame:
 CLUSTER_KEYS = ("vip", "litigation", "do_not_contact", "opted_out")
 #: the leads :func:`top_leads` returns
 TOP_LEADS = 5
+
+
+def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`entities` by account, kept in the engine below ``min_leads`` leads; and the moments.
+
+    Returns the per (segment, account) rows of the accounts with at least ``min_leads`` leads
+    over all segments (and of the ``"unknown"`` account), and one row of moments of the leads per
+    known account: ``accounts`` (count), ``leads`` (Σ), ``leads_sq`` (Σ²). Exact when ``facts``
+    hold every lead of each account they hold (the audit's hash parts are by account).
+    """
+    ent = facts.group_by([*segs, "account_id"]).agg(
+        leads=facts.count(), touches=facts.x.sum(), conversions=facts.converted.sum(),
+        complaints=facts.complaints.sum(), out_touches=facts.out_touches.sum(), vip=facts.vip.max(),
+    )
+    tot = ent.group_by(t_acc=ent.account_id).agg(total=ent.leads.sum())
+    j = ent.join(tot, ent.account_id == tot.t_acc)
+    kept = j.filter((j.total >= min_leads) | (j.account_id == UNKNOWN)).select(*ent.columns)
+    known = tot.filter(tot.t_acc != UNKNOWN)
+    moments = known.agg(accounts=known.count(), leads=known.total.sum(), leads_sq=(known.total * known.total).sum())
+    return _run(kept), _run(moments).fillna(0).astype("int64")
 
 
 def clusters(facts: ir.Table) -> pd.DataFrame:
