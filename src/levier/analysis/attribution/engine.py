@@ -33,15 +33,16 @@ import scipy.sparse as sp
 
 from levier.analysis.attribution.journeys import (
     JourneyOptions,
-    _reduce,
-    journey_parts,
+    _counts,
+    _reduce_frame,
     journey_touches,
+    part_list,
 )
 from levier.analysis.attribution.markov import MAX_ORDER, MarkovChain, _decode, markov_from_chain
 from levier.analysis.attribution.paths import DIRECT, SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import POSITION_SHARES, RULES, check_shares
-from levier.data.parts import add_frames
+from levier.data.parts import Part, add_frames
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -71,7 +72,7 @@ class JourneySummary:
                 "nulls": self.nulls, "value": self.value}
 
 
-def _labelled(ws: Any, opts: JourneyOptions | None, part: tuple[int, int] | None = None) -> ir.Table:
+def _labelled(ws: Any, opts: JourneyOptions | None, part: Part | None = None) -> ir.Table:
     """Journey touches with a label (a null label is skipped, as a path string skips it).
 
     Labels are not stripped here: imported text is already trimmed, empty text is null
@@ -82,10 +83,11 @@ def _labelled(ws: Any, opts: JourneyOptions | None, part: tuple[int, int] | None
     return jt.filter(jt.channel.notnull())
 
 
-def ordered_touches(ws: Any, opts: JourneyOptions | None = None, *, converted_only: bool = False) -> ir.Table:
+def ordered_touches(ws: Any, opts: JourneyOptions | None = None, *, converted_only: bool = False,
+                    part: Part | None = None) -> ir.Table:
     """Journey touches with ``pos`` (1 … ``steps``) in journey order and ``steps`` per journey
-    (``converted_only``: the converting journeys only)."""
-    jt = _labelled(ws, opts)
+    (``converted_only``: the converting journeys only; ``part``: one hash part of the journeys)."""
+    jt = _labelled(ws, opts, part)
     if converted_only:
         jt = jt.filter(jt.converted == 1)
     order = ibis.window(group_by=jt.journey, order_by=[jt.at, jt.channel])
@@ -104,15 +106,19 @@ def _position_weight(t: ir.Table, shares: tuple[float, float, float]) -> ir.Floa
     )
 
 
-def journey_summary(ws: Any, opts: JourneyOptions | None = None) -> JourneySummary:
-    """Channels (sorted) and journeys / conversions / value totals: two small engine aggregates."""
-    t = _labelled(ws, opts or JourneyOptions())
-    per = t.group_by("journey").agg(c=t.converted.max(), v=t.value.max())
-    tot = per.agg(journeys=per.count(), conversions=per.c.sum(), value=(per.v * per.c).sum()).execute()
-    chans = t.select("channel").distinct().execute()["channel"]
+def journey_summary(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> JourneySummary:
+    """Channels (sorted) and journeys / conversions / value totals: two small engine aggregates
+    per hash part of the journeys (``parts``; :func:`~.journeys.journey_parts` when not given)."""
+    totals, chans = [], set()
+    for part in part_list(ws, parts):
+        t = _labelled(ws, opts or JourneyOptions(), part)
+        per = t.group_by("journey").agg(c=t.converted.max(), v=t.value.max())
+        totals.append(per.agg(journeys=per.count(), conversions=per.c.sum(), value=(per.v * per.c).sum()).execute())
+        chans.update(str(c) for c in t.select("channel").distinct().execute()["channel"])
+    tot = add_frames(totals, [])
     row = tot.iloc[0]
-    return JourneySummary(tuple(sorted(str(c) for c in chans)), float(row["journeys"] or 0), float(row["conversions"] or 0),
-                          float(0.0 if pd.isna(row["value"]) else row["value"]))
+    return JourneySummary(tuple(sorted(chans)), float(np.nan_to_num(row["journeys"])), float(np.nan_to_num(row["conversions"])),
+                          float(np.nan_to_num(row["value"])))
 
 
 def summary_from_transitions(df: pd.DataFrame) -> JourneySummary:
@@ -124,7 +130,7 @@ def summary_from_transitions(df: pd.DataFrame) -> JourneySummary:
 
 def rule_credits(ws: Any, opts: JourneyOptions | None = None, models: Sequence[str] = RULES, *,
                  direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES,
-                 summary: JourneySummary | None = None) -> dict[str, Attribution]:
+                 summary: JourneySummary | None = None, parts: int | None = None) -> dict[str, Attribution]:
     """Each rule model's credits, summed in the engine (one query: the order-1 transition table).
 
     Equal to :func:`levier.analysis.attribution.rules.rule` on ``path_counts(ws, opts)``.
@@ -134,7 +140,7 @@ def rule_credits(ws: Any, opts: JourneyOptions | None = None, models: Sequence[s
     if unknown:
         raise OptionError(_("Unknown rule '{model}'; use one of: {rules}.", model=unknown[0], rules=", ".join(RULES)))
     check_shares(shares)
-    df = transition_counts(ws, opts, 1, direct=direct, shares=shares)
+    df = transition_counts(ws, opts, 1, direct=direct, shares=shares, parts=parts)
     return rules_from_transitions(df, models, direct=direct, shares=shares, summary=summary)
 
 
@@ -165,7 +171,7 @@ def _prev(k: int) -> list[str]:
 
 def transition_table(ws: Any, opts: JourneyOptions | None = None, order: int = 1, *,
                      direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES,
-                     part: tuple[int, int] | None = None) -> ir.Table:
+                     part: Part | None = None) -> ir.Table:
     """Ibis expression of :func:`transition_counts` (nothing executed; ``part``: one hash part of the journeys)."""
     if not 1 <= int(order) <= MAX_ORDER:
         raise OptionError(_("--order must be between 1 and {max}, not {order}.", max=MAX_ORDER, order=order))
@@ -196,7 +202,8 @@ def transition_table(ws: Any, opts: JourneyOptions | None = None, order: int = 1
 
 
 def transition_counts(ws: Any, opts: JourneyOptions | None = None, order: int = 1, *,
-                      direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES) -> pd.DataFrame:
+                      direct: Collection[str] = (DIRECT,), shares: tuple[float, float, float] = POSITION_SHARES,
+                      parts: int | None = None) -> pd.DataFrame:
     """One row per observed transition of the order-``order`` chain, aggregated in the engine.
 
     Columns ``prev_1 … prev_k`` (the ``k`` channels before, most recent first, null before the
@@ -207,12 +214,11 @@ def transition_counts(ws: Any, opts: JourneyOptions | None = None, order: int = 
     channels, whatever the data size: one pass (one sort per journey) feeds every model but
     Shapley and time-decay. On an embedded DuckDB engine with more than
     :data:`~levier.data.parts.PART_ROWS` touches, one query per hash part of
-    the journeys, their rows added (every column is a count or a sum over journeys).
+    the journeys, their rows added (every column is a count or a sum over journeys); ``parts``
+    gives their number when the caller has counted it (:func:`~.journeys.journey_parts`).
     """
-    parts = journey_parts(ws)
-    if parts == 1:
-        return transition_table(ws, opts, order, direct=direct, shares=shares).execute()
-    frames = [transition_table(ws, opts, order, direct=direct, shares=shares, part=(i, parts)).execute() for i in range(parts)]
+    frames = [transition_table(ws, opts, order, direct=direct, shares=shares, part=part).execute()
+              for part in part_list(ws, parts)]
     return add_frames(frames, [*_prev(int(order)), "channel"])
 
 
@@ -272,17 +278,25 @@ def markov_engine(ws: Any, opts: JourneyOptions | None = None, order: int = 1, *
     return markov_from_chain(chain, channels, total.conversions, total.value, order)
 
 
-def first_touch_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
-    """Distinct channels in first-touch order per journey (ordered Shapley's input), counted."""
-    t = ordered_touches(ws, opts)
-    first = t.group_by(["journey", "channel"]).agg(first=t.pos.min(), converted=t.converted.max(), value=t.value.max())
-    seq = ibis.struct({"pos": first.first, "channel": first.channel}).collect().sort().map(lambda s: s.channel)
-    per = first.group_by("journey").agg(path=seq.join(SEPARATOR), converted=first.converted.max(), value=first.value.max())
-    return _reduce(per)
+def first_touch_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> PathCounts:
+    """Distinct channels in first-touch order per journey (ordered Shapley's input), counted: one
+    query per hash part of the journeys (``parts``; :func:`~.journeys.journey_parts` when not given)."""
+    frames = []
+    for part in part_list(ws, parts):
+        t = ordered_touches(ws, opts, part=part)
+        first = t.group_by(["journey", "channel"]).agg(first=t.pos.min(), converted=t.converted.max(), value=t.value.max())
+        seq = ibis.struct({"pos": first.first, "channel": first.channel}).collect().sort().map(lambda s: s.channel)
+        per = first.group_by("journey").agg(path=seq.join(SEPARATOR), converted=first.converted.max(), value=first.value.max())
+        frames.append(_reduce_frame(per))
+    return _counts(frames)
 
 
 def top_paths(ws: Any, opts: JourneyOptions | None = None, n: int = 20) -> pd.DataFrame:
-    """The ``n`` most frequent paths (journeys DESC): only ``n`` rows reach the driver."""
+    """The ``n`` most frequent paths (journeys DESC): only ``n`` rows reach the driver.
+
+    One query whatever the size (a path's journeys may sit in every hash part, so the top ``n``
+    of each part would not give the top ``n`` of the whole): not for the largest embedded workspaces.
+    """
     t = ordered_touches(ws, opts)
     seq = ibis.struct({"pos": t.pos, "channel": t.channel}).collect().sort().map(lambda s: s.channel)
     per = t.group_by("journey").agg(path=seq.join(SEPARATOR), converted=t.converted.max(), value=t.value.max())

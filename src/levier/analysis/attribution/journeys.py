@@ -25,13 +25,14 @@ import pandas as pd
 from levier.analysis.attribution.paths import SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import time_decay_weights
-from levier.data.parts import add_frames, in_part, part_count
+from levier.data.parts import Part, add_frames, in_part, part_count
+from levier.data.parts import parts as all_parts
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
 __all__ = [
     "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
-    "journey_touches", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+    "journey_touches", "journey_parts", "part_list", "path_counts", "set_counts", "time_decay", "time_to_conversion",
 ]
 
 PAID_SEARCH = ("cpc", "ppc", "paid", "paid_search", "paidsearch", "sem")
@@ -92,8 +93,29 @@ def channel_label(medium: ir.StringValue, source: ir.StringValue, referrer: ir.S
     )
 
 
-def _web_touches(ws: Any, opts: JourneyOptions) -> ir.Table:
-    w = ws.table("web_events")
+def _whole_visitors(w: ir.Table, part: Part | None) -> ir.Table:
+    """The web events of the visitors whose journeys may fall in ``part`` (all of them for one part).
+
+    The session window partitions by ``anonymous_id`` and the journey windows by journey, so a
+    part keeps *whole visitors*, chosen by the journeys their events can land in: a visitor's
+    events go to the journeys of the leads it carries (an event with ``lead_id``: that lead; one
+    without: the visitor's stitched lead, one of them), or to ``anon:<anonymous_id>`` when it carries
+    none. A visitor enters every part one of those keys hashes into (a visitor linked to two leads
+    may be sessionised in two parts), and :func:`_web_touches` then keeps the touches whose
+    journey hashes into the part: every journey lands whole in exactly one part (decision 0206).
+    """
+    if part is None or part[1] <= 1:
+        return w
+    linked = in_part(w.filter(w.lead_id.notnull()), "lead_id", part).select("anonymous_id")
+    per = w.group_by("anonymous_id").agg(leads=w.lead_id.count())
+    anon = per.filter(per.leads == 0)
+    anon = in_part(anon, ibis.literal("anon:") + anon.anonymous_id, part).select("anonymous_id")
+    members = ibis.union(linked, anon, distinct=True)
+    return w.semi_join(members, "anonymous_id")
+
+
+def _web_touches(ws: Any, opts: JourneyOptions, part: Part | None = None) -> ir.Table:
+    w = _whole_visitors(ws.table("web_events"), part)
     known = w.filter(w.lead_id.notnull()).group_by("anonymous_id").agg(stitched=w.lead_id.max())
     win = ibis.window(group_by=w.anonymous_id, order_by=[w.at, w.event_id])
     ev = w.mutate(prev_at=w.at.lag().over(win))
@@ -106,27 +128,32 @@ def _web_touches(ws: Any, opts: JourneyOptions) -> ir.Table:
     referrer = s.referrer
     for host in opts.internal_hosts:
         referrer = ibis.ifelse(referrer.lower().contains(host.lower()), ibis.null("string"), referrer)
-    return s.select(
+    out = s.select(
         journey=lead.coalesce(ibis.literal("anon:") + s.anonymous_id), lead_id=lead, at=s.at,
         channel=channel_label(s.utm_medium, s.utm_source, referrer), campaign=s.utm_campaign,
     )
+    return in_part(out, "journey", part)
 
 
-def _sales_touches(ws: Any) -> ir.Table:
-    t = ws.table("touches")
+def _sales_touches(ws: Any, part: Part | None = None) -> ir.Table:
+    t = in_part(ws.table("touches"), "lead_id", part)
     return t.select(journey=t.lead_id, lead_id=t.lead_id, at=t.at,
                     channel=ibis.literal("sales_") + t.channel.lower(), campaign=t.campaign_id)
 
 
-def touch_events(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
-    """Every touch: journey, lead_id (nullable), at, channel, campaign."""
+def touch_events(ws: Any, opts: JourneyOptions | None = None, part: Part | None = None) -> ir.Table:
+    """Every touch: journey, lead_id (nullable), at, channel, campaign.
+
+    ``part`` ``(i, n)``: the touches of the journeys hashing into part ``i`` of ``n``, filtered
+    before the session window (whole visitors, :func:`_whole_visitors`).
+    """
     opts = opts or JourneyOptions()
-    parts = []
+    sides = []
     if "web" in opts.sources:
-        parts.append(_web_touches(ws, opts))
+        sides.append(_web_touches(ws, opts, part))
     if "touches" in opts.sources:
-        parts.append(_sales_touches(ws))
-    out = parts[0] if len(parts) == 1 else ibis.union(*parts)
+        sides.append(_sales_touches(ws, part))
+    out = sides[0] if len(sides) == 1 else ibis.union(*sides)
     if opts.level == "campaign":
         out = out.mutate(channel=out.channel + "/" + out.campaign.fill_null("(none)"))
     return out.filter(out.at < opts.end) if opts.end else out
@@ -166,16 +193,22 @@ def journey_parts(ws: Any) -> int:
     return part_count(ws, JOURNEY_TABLES)
 
 
-def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: tuple[int, int] | None = None) -> ir.Table:
+def part_list(ws: Any, parts: int | None = None) -> list[Part]:
+    """The hash parts a journey query runs on: ``parts`` of them, or :func:`journey_parts` when
+    ``None`` (a caller running several queries counts once and passes the number down)."""
+    return all_parts(journey_parts(ws) if parts is None else parts)
+
+
+def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: Part | None = None) -> ir.Table:
     """Touches kept in their journey's lookback window, with the journey's outcome.
 
     Columns: journey, at, channel, campaign, converted (int 0/1), end_at, value. ``part``
-    ``(i, n)`` keeps the journeys whose hash falls in part ``i`` of ``n`` (before any window).
+    ``(i, n)`` keeps the journeys whose hash falls in part ``i`` of ``n``, filtered before every
+    window (the session window included: :func:`touch_events`).
     """
     opts = opts or JourneyOptions()
-    ev = touch_events(ws, opts).view()
-    ev = in_part(ev, "journey", part)
-    conv = conversions(ws, opts)
+    ev = touch_events(ws, opts, part).view()
+    conv = in_part(conversions(ws, opts), "lead_id", part)
     conv = conv.select(conv_lead=conv.lead_id, conv_at=conv.conv_at, value=conv.value)
     j = ev.left_join(conv, ev.lead_id == conv.conv_lead)
     j = j.select("journey", "at", "channel", "campaign", "conv_at", "value")
@@ -210,50 +243,70 @@ def _reduce(per: ir.Table) -> PathCounts:
     return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 
-def path_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
-    """Distinct paths (touches ordered by time) with conversions, nulls and value.
-
-    The distinct paths grow with the data: workspace attribution does not use this any more
-    (:mod:`levier.analysis.attribution.engine` returns per-channel / per-state aggregates);
-    it stays for exports, tests and the path-based reference.
-    """
-    jt = journey_touches(ws, opts)
-    ordered = ibis.struct({"at": jt.at, "channel": jt.channel}).collect().sort().map(lambda s: s.channel)
-    return _reduce(_per_journey(jt, ordered.join(SEPARATOR)))
-
-
-def set_counts(ws: Any, opts: JourneyOptions | None = None) -> PathCounts:
-    """Distinct channel *sets* (sorted) with conversions, nulls and value: Shapley's input."""
-    frames = []
-    for i in range(parts := journey_parts(ws)):
-        jt = journey_touches(ws, opts, (i, parts))
-        frames.append(_reduce_frame(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR))))
+def _counts(frames: list[pd.DataFrame]) -> PathCounts:
     df = add_frames(frames, ["path"])
     return PathCounts.from_arrays(df["path"].astype(str), df["conversions"], df["nulls"], df["value"].fillna(0.0))
 
 
+def path_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> PathCounts:
+    """Distinct paths (touches ordered by time) with conversions, nulls and value.
+
+    The distinct paths grow with the data: workspace attribution does not use this any more
+    (:mod:`levier.analysis.attribution.engine` returns per-channel / per-state aggregates);
+    it stays for exports, tests and the path-based reference. ``parts``: the hash parts of the
+    journeys (:func:`journey_parts` when not given), one query each, their paths added.
+    """
+    frames = []
+    for part in part_list(ws, parts):
+        jt = journey_touches(ws, opts, part)
+        ordered = ibis.struct({"at": jt.at, "channel": jt.channel}).collect().sort().map(lambda s: s.channel)
+        frames.append(_reduce_frame(_per_journey(jt, ordered.join(SEPARATOR))))
+    return _counts(frames)
+
+
+def set_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> PathCounts:
+    """Distinct channel *sets* (sorted) with conversions, nulls and value: Shapley's input
+    (one query per hash part of the journeys, as :func:`path_counts`)."""
+    frames = []
+    for part in part_list(ws, parts):
+        jt = journey_touches(ws, opts, part)
+        frames.append(_reduce_frame(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR))))
+    return _counts(frames)
+
+
+def _decay_frame(ws: Any, opts: JourneyOptions | None, half_life_days: float, part: Part) -> pd.DataFrame:
+    """Per channel: time-decay credits and value, and each converting journey counted (and its
+    value) once, spread as 1/touches over its touches — one window pass for both."""
+    jt = journey_touches(ws, opts, part)
+    jt = jt.filter(jt.converted == 1)
+    age_days = (jt.end_at.epoch_seconds() - jt.at.epoch_seconds()).cast("float64") / 86400.0
+    jt = jt.mutate(w=(age_days * (-np.log(2.0) / half_life_days)).exp())
+    per = ibis.window(group_by=jt.journey)
+    jt = jt.mutate(share=jt.w / jt.w.sum().over(per), each=1.0 / jt.w.count().over(per).cast("float64"))
+    agg = jt.group_by("channel").agg(conversions=jt.share.sum(), value=(jt.share * jt.value).sum(),
+                                     journeys=jt.each.sum(), journey_value=(jt.each * jt.value).sum())
+    return agg.execute()
+
+
 def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: float = 7.0,
-               channels: tuple[str, ...] | None = None) -> Attribution:
+               channels: tuple[str, ...] | None = None, *, parts: int | None = None) -> Attribution:
     """Time-decay credits computed in the engine: weight 2^(−age/half-life), normalised per journey.
 
     ``channels``: every channel of the journeys (sorted), when the caller already has them
     (:func:`levier.analysis.attribution.engine.journey_summary`); else one engine query finds them.
+    ``parts``: the hash parts of the journeys (:func:`journey_parts` when not given), one query
+    each (the share is normalised within a journey, which lands whole in one part).
     """
     time_decay_weights(np.zeros(1), half_life_days)  # validates the half-life
-    jt = journey_touches(ws, opts)
-    jt = jt.filter(jt.converted == 1)
-    age_days = (jt.end_at.epoch_seconds() - jt.at.epoch_seconds()).cast("float64") / 86400.0
-    jt = jt.mutate(w=(age_days * (-np.log(2.0) / half_life_days)).exp())
-    jt = jt.mutate(share=jt.w / jt.w.sum().over(ibis.window(group_by=jt.journey)))
-    agg = jt.group_by("channel").agg(conversions=jt.share.sum(), value=(jt.share * jt.value).sum()).order_by("channel")
-    df = agg.execute()
-    totals = jt.group_by("journey").agg(v=jt.value.max()).agg(n=ibis._.count(), v=ibis._.v.sum()).execute()
-    n, v = float(totals["n"].iloc[0] or 0), float(totals["v"].iloc[0] or 0.0)
+    n_parts = journey_parts(ws) if parts is None else parts
+    df = add_frames([_decay_frame(ws, opts, half_life_days, part) for part in part_list(ws, n_parts)], ["channel"])
+    n = float(round(np.nan_to_num(df["journeys"].to_numpy(dtype=float)).sum()))  # Σ 1/touches over touches: whole journeys
+    v = float(np.nan_to_num(df["journey_value"].to_numpy(dtype=float)).sum())
     if channels is None:
         from levier.analysis.attribution.engine import journey_summary
 
-        channels = journey_summary(ws, opts).channels
-    got = dict(zip(df["channel"], zip(df["conversions"], df["value"], strict=False), strict=False))
+        channels = journey_summary(ws, opts, parts=n_parts).channels
+    got = {c: (x, y) for c, x, y in zip(df["channel"], df["conversions"], df["value"], strict=True) if isinstance(c, str)}
     return Attribution(
         "time_decay", channels, tuple(float(got.get(c, (0.0, 0.0))[0]) for c in channels),
         tuple(float(got.get(c, (0.0, 0.0))[1]) for c in channels), n, v, {"half_life_days": half_life_days},
@@ -276,15 +329,19 @@ class TimeToConversion:
                 "mean_days": self.mean_days, "resolution": self.resolution}
 
 
-def time_to_conversion(ws: Any, opts: JourneyOptions | None = None) -> TimeToConversion:
-    """Exact quantiles (to the minute) from an engine histogram of minutes to conversion."""
+def time_to_conversion(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> TimeToConversion:
+    """Exact quantiles (to the minute) from an engine histogram of minutes to conversion
+    (one histogram per hash part of the journeys, added)."""
     from levier.analysis.stats import weighted_quantile
 
-    jt = journey_touches(ws, opts)
-    jt = jt.filter(jt.converted == 1)
-    per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
-    minutes = ((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64")
-    hist = per.mutate(m=minutes).group_by("m").agg(n=ibis._.count()).order_by("m").execute()
+    frames = []
+    for part in part_list(ws, parts):
+        jt = journey_touches(ws, opts, part)
+        jt = jt.filter(jt.converted == 1)
+        per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+        minutes = ((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64")
+        frames.append(per.mutate(m=minutes).group_by("m").agg(n=ibis._.count()).execute())
+    hist = add_frames(frames, ["m"]).sort_values("m")
     if hist.empty:
         return TimeToConversion(0, None, None, None)
     vals, cnt = hist["m"].to_numpy(dtype=float), hist["n"].to_numpy(dtype=float)

@@ -14,7 +14,12 @@ from levier.analysis.attribution.engine import (
     summary_from_transitions,
     transition_counts,
 )
-from levier.analysis.attribution.journeys import JourneyOptions, set_counts, time_decay
+from levier.analysis.attribution.journeys import (
+    JourneyOptions,
+    journey_parts,
+    set_counts,
+    time_decay,
+)
 from levier.analysis.attribution.markov import markov
 from levier.analysis.attribution.paths import PathCounts, read_paths_csv
 from levier.analysis.attribution.result import MODELS, Attribution, Comparison
@@ -63,20 +68,22 @@ def attribute_paths(paths: PathCounts | str | Path, models: Sequence[str] = ("ma
 
 
 def attribute(ws: Any, models: Sequence[str] = ("markov",), *, options: JourneyOptions | None = None, order: int = 1,
-              half_life_days: float = 7.0, ordered_shapley: bool = False) -> Comparison:
+              half_life_days: float = 7.0, ordered_shapley: bool = False, parts: int | None = None) -> Comparison:
     """Attribute the workspace's journeys with each model in ``models``, from engine aggregates.
 
     No path reaches the driver: rule credits and totals come back per channel, the Markov
     chain as transition counts per state pair, Shapley as channel sets (or first-touch
     sequences) — all bounded by the channels, not the data (:mod:`.engine`). Same results as
-    :func:`attribute_paths` on ``path_counts(ws, options)``.
+    :func:`attribute_paths` on ``path_counts(ws, options)``. Every engine query runs on the same
+    hash parts of the journeys (``parts``, counted once here when not given: decision 0206).
     """
     opts = options or JourneyOptions()
     names = check_models(models)
+    parts = journey_parts(ws) if parts is None else parts
     wanted = [m for m in names if m in RULES]
     need = "markov" in names or wanted
-    transitions = transition_counts(ws, opts, order if "markov" in names else 1) if need else None
-    summary = journey_summary(ws, opts) if transitions is None else summary_from_transitions(transitions)
+    transitions = transition_counts(ws, opts, order if "markov" in names else 1, parts=parts) if need else None
+    summary = journey_summary(ws, opts, parts=parts) if transitions is None else summary_from_transitions(transitions)
     if summary.journeys == 0:
         raise OptionError(_("No journey in the period: nothing to attribute."),
                           hint=_("Import web_events or touches, or widen --period / --lookback."))
@@ -86,11 +93,11 @@ def attribute(ws: Any, models: Sequence[str] = ("markov",), *, options: JourneyO
         if m in rules:
             results.append(rules[m])
         elif m == "time_decay":
-            results.append(time_decay(ws, opts, half_life_days, channels=summary.channels))
+            results.append(time_decay(ws, opts, half_life_days, channels=summary.channels, parts=parts))
         elif m == "markov":
             results.append(markov_engine(ws, opts, order, transitions=transitions))
         else:
-            sets = first_touch_counts(ws, opts) if ordered_shapley else set_counts(ws, opts)
+            sets = first_touch_counts(ws, opts, parts=parts) if ordered_shapley else set_counts(ws, opts, parts=parts)
             results.append(shapley(sets, ordered=ordered_shapley))
     source = {"kind": "workspace", "options": opts.to_dict(), **summary.to_dict()}
     return Comparison(tuple(results), source)

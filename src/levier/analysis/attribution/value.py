@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from levier.analysis.attribution.journeys import JourneyOptions
+from levier.analysis.attribution.journeys import JourneyOptions, journey_parts
 from levier.analysis.attribution.result import Comparison
 from levier.analysis.attribution.run import attribute
 
@@ -120,9 +120,11 @@ def channel_value(ws: Any, models: Sequence[str] = ("last", "linear", "markov", 
     stages = tuple(getattr(ws.config, "stages", ()) or ("lead",))
     lead_stage = lead_stage or stages[0]
     runs: dict[str, Comparison] = {}
+    parts = journey_parts(ws)  # counted once for the three runs
     for key, stage, won in (("leads", lead_stage, False), ("qualified", qualified_stage, False),
                             ("customers", customer_stage, True)):
-        runs[key] = attribute(ws, models, options=replace(opts, conversion_stage=stage, won_value_only=won), order=order)
+        runs[key] = attribute(ws, models, options=replace(opts, conversion_stage=stage, won_value_only=won), order=order,
+                              parts=parts)
     spend = spend_by_channel(ws, opts, spend_channels)
     rows = []
     for i, res in enumerate(runs["customers"].results):
