@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from levier.analysis.experiments.analysis import collect_statistics
 from levier.analysis.experiments.bayesian import GaussianPrior
 from levier.analysis.experiments.decision import decide
 from levier.analysis.experiments.design import design as plan_design
-from levier.analysis.experiments.engine import plan_in_engine, units_table
+from levier.analysis.experiments.engine import plan_in_engine
 from levier.analysis.experiments.protocol import (
     Protocol,
     ProtocolStore,
@@ -24,6 +23,7 @@ from levier.analysis.experiments.protocol import (
 from levier.analysis.experiments.readout import ExperimentResult, ReadoutOptions, read_out
 from levier.analysis.experiments.storage import daily_traffic
 from levier.analysis.experiments.summary import read_summary
+from levier.analysis.experiments.unit_files import read_unit_file
 from levier.cli._app import JsonOpt, LangOpt, WorkspaceOpt, app, console, emit_json, err_console
 from levier.errors import OptionError
 from levier.i18n import get_language
@@ -97,22 +97,6 @@ def design_cmd(
         console.print(f"[yellow]⚠ {msg}[/yellow]")
 
 
-def _read_units(path: Path) -> list[str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise OptionError(_("File not found: {path}", path=path)) from None
-    if not rows:
-        return []
-    header = [h.strip().lower() for h in rows[0]]
-    for name in ("unit_id", "lead_id", "account_id", "anonymous_id", "id"):
-        if name in header:
-            i = header.index(name)
-            return [r[i].strip() for r in rows[1:] if len(r) > i and r[i].strip()]
-    return [r[0].strip() for r in rows if r and r[0].strip()]
-
-
 def _check_unit_source(unit: str, units: Path | None) -> None:
     if unit == "visitor" and units is None:
         raise OptionError(_("Visitor units cannot be listed from the facts: give them with --units FILE."),
@@ -122,13 +106,13 @@ def _check_unit_source(unit: str, units: Path | None) -> None:
 @experiment_app.command("assign")
 def assign_cmd(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
-    units: Annotated[Path | None, typer.Option("--units", help="CSV of unit ids (column unit_id/lead_id/account_id/id, or one id per line). Default: the workspace's leads, or their accounts when the protocol's unit is account; required for visitor units.")] = None,
+    units: Annotated[Path | None, typer.Option("--units", help="CSV of unit ids (a column unit_id, lead_id, account_id, anonymous_id or id; or one id per line), read by the engine. Default: the workspace's leads, or their accounts when the protocol's unit is account; required for visitor units.")] = None,
     variants: Annotated[str | None, typer.Option("--variants", help="Variants, control first (default: the protocol's, else control,treatment).")] = None,
     weights: Annotated[str | None, typer.Option("--weights", help="Weights per variant, e.g. 50,50 (default: the protocol's, else equal).")] = None,
     since: Annotated[datetime | None, typer.Option("--since", help="Only leads (or accounts of leads) created on or after this date.")] = None,
     until: Annotated[datetime | None, typer.Option("--until", help="Only leads (or accounts of leads) created before this date.")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Exclusion rules (default: the protocol's, else opted_out,vip,litigation,do_not_contact; 'none' for none). An account is excluded when one of its leads is VIP, in litigation or do-not-contact, or when all of them opted out.")] = None,
-    exclude_file: Annotated[Path | None, typer.Option("--exclude-file", help="CSV of unit ids never to assign.")] = None,
+    exclude_file: Annotated[Path | None, typer.Option("--exclude-file", help="CSV of unit ids never to assign (same format as --units).")] = None,
     export: Annotated[Path | None, typer.Option("--export", help="Write every assignment of the experiment to this CSV (for CRM import).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be assigned; store nothing.")] = False,
     workspace: WorkspaceOpt = None,
@@ -145,9 +129,10 @@ def assign_cmd(
         unit = proto.unit if proto else "lead"
         _check_unit_source(unit, units)
         with err_console.status(_("Assigning in the engine…")):
-            job = plan_in_engine(ws, key, names, w, unit=unit, units=units_table(_read_units(units)) if units else None,
-                                 since=since, until=until, rules=rules,
-                                 excluded=units_table(_read_units(exclude_file)) if exclude_file else None)
+            listed = read_unit_file(ws, units, option="--units") if units else None
+            barred = read_unit_file(ws, exclude_file, option="--exclude-file") if exclude_file else None
+            job = plan_in_engine(ws, key, names, w, unit=unit, units=listed, since=since, until=until, rules=rules,
+                                 excluded=barred)
             plan = job.plan()
             stored = 0 if dry_run else job.store(datetime.now(UTC).replace(tzinfo=None))
             if export:

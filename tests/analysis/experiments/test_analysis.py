@@ -83,7 +83,7 @@ def test_unknown_experiment_is_a_clear_error(demo_ws) -> None:  # noqa: ANN001
 def test_store_and_reassign_in_workspace(demo_ws, tmp_path: Path) -> None:  # noqa: ANN001
     from datetime import datetime
 
-    from levier.analysis.experiments.assignment import plan_assignments
+    from levier.analysis.experiments.assignment import split_units
     from levier.analysis.experiments.storage import (
         eligible_leads,
         existing_assignments,
@@ -94,9 +94,9 @@ def test_store_and_reassign_in_workspace(demo_ws, tmp_path: Path) -> None:  # no
     ws, _truth = demo_ws
     ids = eligible_leads(ws, since=datetime(2026, 7, 1), until=datetime(2026, 7, 15))
     excl = lead_exclusions(ws)
-    plan = plan_assignments("new-exp", ids, ["a", "b"], existing=existing_assignments(ws, "new-exp"), exclusions=excl)
-    assert store_assignments(ws, plan, datetime(2026, 11, 1)) == len(plan.new) > 0
+    split = split_units("new-exp", ids, ["a", "b"], existing=existing_assignments(ws, "new-exp"), exclusions=excl)
+    assert store_assignments(ws, "new-exp", split.new, datetime(2026, 11, 1)) == len(split.new) > 0
     stored = existing_assignments(ws, "new-exp")
-    assert stored == plan.new and not set(stored) & set(excl)
-    again = plan_assignments("new-exp", ids, ["a", "b"], [1, 9], existing=stored, exclusions=excl)
+    assert stored == split.new and not set(stored) & set(excl)
+    again = split_units("new-exp", ids, ["a", "b"], [1, 9], existing=stored, exclusions=excl)
     assert not again.new and again.kept == stored

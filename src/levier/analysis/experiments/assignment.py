@@ -23,13 +23,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["bucket", "assign_variant", "assign_batch", "AssignmentPlan", "plan_assignments", "write_csv",
-           "HASH_BITS", "cumulative_thresholds", "balance_p_value", "check_variants"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["bucket", "assign_variant", "assign_batch", "AssignmentPlan", "UnitSplit", "split_units", "plan_assignments",
+           "write_csv", "HASH_BITS", "EXCLUSION_RULES", "cumulative_thresholds", "balance_p_value", "check_variants"]
 
 HASH_BITS = 52
 _HEX = HASH_BITS // 4
@@ -101,45 +104,107 @@ def balance_p_value(observed: Sequence[int], weights: Sequence[float]) -> float:
     return float(sps.chisquare([observed[i] for i in keep], [exp[i] for i in keep]).pvalue)
 
 
+#: exclusion rules, in the order a unit meeting several is reported under (then ``list``, an explicit list)
+EXCLUSION_RULES = ("opted_out", "vip", "litigation", "do_not_contact")
+
+
+def _reason_order(excluded: Mapping[str, int]) -> dict[str, int]:
+    known = [r for r in (*EXCLUSION_RULES, "list") if r in excluded]
+    return {r: int(excluded[r]) for r in known + sorted(set(excluded) - set(known))}
+
+
 @dataclass(frozen=True)
 class AssignmentPlan:
-    """What an assignment run does: new units, kept units, excluded units, balance."""
+    """What an assignment does, as counts: new and kept units per variant, exclusions per reason.
+
+    The one plan type, whoever computed it: the engine (:meth:`.engine.EngineAssignment.plan`)
+    or Python on a list (:func:`plan_assignments`). Per-unit decisions are not part of it: a
+    caller that needs them asks :func:`split_units` (small lists, tests) or the engine
+    (:meth:`.engine.EngineAssignment.assigned`).
+    """
 
     experiment_key: str
     variants: tuple[str, ...]
     weights: tuple[float, ...]
-    new: dict[str, str] = field(default_factory=dict)
-    kept: dict[str, str] = field(default_factory=dict)
-    excluded: dict[str, str] = field(default_factory=dict)
+    new_counts: dict[str, int] = field(default_factory=dict)
+    kept_counts: dict[str, int] = field(default_factory=dict)
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, experiment_key: str, variants: Sequence[str], weights: Sequence[float], *, new: Mapping[str, int],
+           kept: Mapping[str, int], excluded: Mapping[str, int]) -> AssignmentPlan:
+        """The plan of these counts: every listed variant in ``new_counts`` (0 if none), reasons in rule order."""
+        new_counts = {v: int(new.get(v, 0)) for v in variants}
+        new_counts |= {str(v): int(n) for v, n in new.items() if v not in new_counts}
+        return cls(experiment_key, tuple(variants), tuple(float(w) for w in weights), new_counts,
+                   {str(v): int(n) for v, n in kept.items()}, _reason_order(excluded))
+
+    @property
+    def new(self) -> int:
+        return sum(self.new_counts.values())
+
+    @property
+    def kept(self) -> int:
+        return sum(self.kept_counts.values())
+
+    @property
+    def excluded(self) -> int:
+        return sum(self.excluded_by_reason.values())
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(self.new.values()) + Counter(self.kept.values())
-        return {v: c.get(v, 0) for v in self.variants}
+        """Assigned units per listed variant (kept + new).
+
+        Kept units of a variant no longer listed are in :attr:`kept_counts` only.
+        """
+        return {v: self.new_counts.get(v, 0) + self.kept_counts.get(v, 0) for v in self.variants}
 
     @property
     def balance_p_value(self) -> float:
         """χ² p-value of the new units' split against the weights (1.0 when < 2 units)."""
-        c = Counter(self.new.values())
-        return balance_p_value([c.get(v, 0) for v in self.variants], self.weights)
-
-    def rows(self) -> list[dict[str, str]]:
-        """Every assigned unit (kept first, then new), for export."""
-        return [{"experiment_key": self.experiment_key, "unit_id": u, "variant": v}
-                for u, v in {**self.kept, **self.new}.items()]
+        return balance_p_value([self.new_counts.get(v, 0) for v in self.variants], self.weights)
 
     def to_dict(self) -> dict[str, Any]:
-        reasons = Counter(self.excluded.values())
         return {"experiment_key": self.experiment_key, "variants": list(self.variants), "weights": list(self.weights),
-                "new": len(self.new), "kept": len(self.kept), "excluded": len(self.excluded),
-                "excluded_by_reason": dict(reasons), "counts": self.counts, "balance_p_value": self.balance_p_value}
+                "new": self.new, "kept": self.kept, "excluded": self.excluded,
+                "excluded_by_reason": dict(self.excluded_by_reason), "counts": self.counts,
+                "balance_p_value": self.balance_p_value}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (status, variant or reason, units)."""
+        import pandas as pd
+
+        rows = ([("new", v, n) for v, n in self.new_counts.items()] + [("kept", v, n) for v, n in self.kept_counts.items()]
+                + [("excluded", r, n) for r, n in self.excluded_by_reason.items()])
+        return pd.DataFrame(rows, columns=["status", "group", "units"])
 
 
-def plan_assignments(experiment_key: str, unit_ids: Iterable[str], variants: Sequence[str],
-                     weights: Sequence[float] | None = None, *, existing: Mapping[str, str] | None = None,
-                     exclusions: Mapping[str, str] | None = None) -> AssignmentPlan:
-    """Assign the units not yet assigned and not excluded; never touch an existing assignment."""
-    weights = tuple(float(w) for w in (weights if weights is not None else [1.0] * len(variants)))
+class UnitSplit(NamedTuple):
+    """Per unit, for a list held in Python: ``new`` / ``kept`` unit → variant, ``excluded`` unit → reason."""
+
+    new: dict[str, str]
+    kept: dict[str, str]
+    excluded: dict[str, str]
+
+    def rows(self, experiment_key: str) -> list[dict[str, str]]:
+        """Every assigned unit (kept first, then new), for :func:`write_csv`."""
+        return [{"experiment_key": experiment_key, "unit_id": u, "variant": v} for u, v in {**self.kept, **self.new}.items()]
+
+    def plan(self, experiment_key: str, variants: Sequence[str], weights: Sequence[float] | None = None) -> AssignmentPlan:
+        """The counts of this split."""
+        w = weights if weights is not None else [1.0] * len(variants)
+        return AssignmentPlan.of(experiment_key, variants, w, new=Counter(self.new.values()),
+                                 kept=Counter(self.kept.values()), excluded=Counter(self.excluded.values()))
+
+
+def split_units(experiment_key: str, unit_ids: Iterable[str], variants: Sequence[str],
+                weights: Sequence[float] | None = None, *, existing: Mapping[str, str] | None = None,
+                exclusions: Mapping[str, str] | None = None) -> UnitSplit:
+    """Assign the units not yet assigned and not excluded; never touch an existing assignment.
+
+    The Python reference of the engine's plan (:mod:`.engine`), for lists held in memory.
+    """
+    check_variants(variants, weights)
     existing = existing or {}
     exclusions = exclusions or {}
     kept, excluded, todo = {}, {}, []
@@ -150,9 +215,15 @@ def plan_assignments(experiment_key: str, unit_ids: Iterable[str], variants: Seq
             excluded[u] = exclusions[u]
         else:
             todo.append(u)
-    assign_variant(experiment_key, "check", variants, weights)  # validates variants and weights
-    new = assign_batch(experiment_key, todo, variants, weights)
-    return AssignmentPlan(experiment_key, tuple(variants), weights, new, kept, excluded)
+    return UnitSplit(assign_batch(experiment_key, todo, variants, weights), kept, excluded)
+
+
+def plan_assignments(experiment_key: str, unit_ids: Iterable[str], variants: Sequence[str],
+                     weights: Sequence[float] | None = None, *, existing: Mapping[str, str] | None = None,
+                     exclusions: Mapping[str, str] | None = None) -> AssignmentPlan:
+    """The counts of :func:`split_units` (the same plan the engine computes)."""
+    split = split_units(experiment_key, unit_ids, variants, weights, existing=existing, exclusions=exclusions)
+    return split.plan(experiment_key, variants, weights)
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -13,15 +13,17 @@ written as an Ibis expression (decision 0200):
 :func:`plan_in_engine` joins the eligible units (or a list), the existing assignments (the first
 one of each unit wins: those units are *kept*) and the exclusions (rules on the leads, plus an
 optional list), and returns an :class:`EngineAssignment`: the counts per arm, per exclusion reason
-and the balance p-value as a frozen :class:`EnginePlan`, the write of the new units as one
+and the balance p-value as an :class:`~levier.analysis.experiments.assignment.AssignmentPlan`
+(the same plan type as the Python reference on a list), the write of the new units as one
 import batch (``INSERT … SELECT``), and a CSV export streamed in Arrow batches.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,17 @@ import pandas as pd
 import pyarrow as pa
 
 from levier.analysis.experiments.assignment import (
+    EXCLUSION_RULES,
     HASH_BITS,
-    balance_p_value,
+    AssignmentPlan,
     check_variants,
     cumulative_thresholds,
 )
-from levier.analysis.experiments.storage import EXCLUSION_RULES, eligible_table, exclusion_table
+from levier.analysis.experiments.storage import eligible_table, exclusion_table
 from levier.analysis.experiments.units import first_assignments
 
-__all__ = ["bucket_int", "bucket_expr", "variant_expr", "plan_in_engine", "EngineAssignment", "EnginePlan",
-           "units_table", "STREAM_ROWS"]
+__all__ = ["bucket_int", "bucket_expr", "variant_expr", "plan_in_engine", "EngineAssignment", "units_table",
+           "STREAM_ROWS"]
 
 _HEX_DIGITS = HASH_BITS // 4
 #: rows per Arrow batch when the plan is streamed out of the engine (CSV export, inbox queue)
@@ -82,58 +85,9 @@ def variant_expr(h: ir.IntegerValue, variants: Sequence[str], weights: Sequence[
 
 
 def units_table(ids: Sequence[str] | pa.Array) -> ir.Table:
-    """An in-memory table ``unit_id`` (a list given by the user, e.g. ``--units FILE``)."""
+    """An in-memory table ``unit_id`` of a list held in Python (a file: :func:`.unit_files.read_unit_file`)."""
     array = ids if isinstance(ids, pa.Array) else pa.array([str(x) for x in ids], pa.string())
     return ibis.memtable(pa.table({"unit_id": array}))
-
-
-@dataclass(frozen=True)
-class EnginePlan:
-    """What an assignment does, as counts: new and kept units per variant, exclusions per reason."""
-
-    experiment_key: str
-    variants: tuple[str, ...]
-    weights: tuple[float, ...]
-    new_counts: dict[str, int] = field(default_factory=dict)
-    kept_counts: dict[str, int] = field(default_factory=dict)
-    excluded_by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def new(self) -> int:
-        return sum(self.new_counts.values())
-
-    @property
-    def kept(self) -> int:
-        return sum(self.kept_counts.values())
-
-    @property
-    def excluded(self) -> int:
-        return sum(self.excluded_by_reason.values())
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Assigned units per listed variant (kept + new), as ``AssignmentPlan.counts``.
-
-        Kept units of a variant no longer listed are in :attr:`kept_counts` only.
-        """
-        return {v: self.new_counts.get(v, 0) + self.kept_counts.get(v, 0) for v in self.variants}
-
-    @property
-    def balance_p_value(self) -> float:
-        """χ² p-value of the new units' split against the weights (1.0 when < 2 units)."""
-        return balance_p_value([self.new_counts.get(v, 0) for v in self.variants], self.weights)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"experiment_key": self.experiment_key, "variants": list(self.variants), "weights": list(self.weights),
-                "new": self.new, "kept": self.kept, "excluded": self.excluded,
-                "excluded_by_reason": dict(self.excluded_by_reason), "counts": self.counts,
-                "balance_p_value": self.balance_p_value}
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per (status, variant or reason, units)."""
-        rows = ([("new", v, n) for v, n in self.new_counts.items()] + [("kept", v, n) for v, n in self.kept_counts.items()]
-                + [("excluded", r, n) for r, n in self.excluded_by_reason.items()])
-        return pd.DataFrame(rows, columns=["status", "group", "units"])
 
 
 def _plan_expr(ws: Any, key: str, units: ir.Table, variants: Sequence[str], weights: Sequence[float],
@@ -202,22 +156,14 @@ class EngineAssignment:
     weights: tuple[float, ...]
     expr: ir.Table
 
-    def plan(self) -> EnginePlan:
+    def plan(self) -> AssignmentPlan:
         """Counts per status × variant / reason (one small group-by comes back)."""
         e = self.expr
         grouped = e.group_by(status=e.status, variant=e.variant, reason=e.reason).aggregate(n=e.count()).execute()
-        new: dict[str, int] = {v: 0 for v in self.variants}
-        kept: dict[str, int] = {}
-        excluded: dict[str, int] = {}
+        counts: dict[str, Counter[str]] = {"new": Counter(), "kept": Counter(), "excluded": Counter()}
         for status, variant, reason, n in grouped.itertuples(index=False):
-            if status == "new":
-                new[str(variant)] = new.get(str(variant), 0) + int(n)
-            elif status == "kept":
-                kept[str(variant)] = kept.get(str(variant), 0) + int(n)
-            else:
-                excluded[str(reason)] = excluded.get(str(reason), 0) + int(n)
-        order = [r for r in (*EXCLUSION_RULES, "list") if r in excluded] + sorted(set(excluded) - {*EXCLUSION_RULES, "list"})
-        return EnginePlan(self.key, self.variants, self.weights, new, kept, {r: excluded[r] for r in order})
+            counts[str(status)][str(reason if status == "excluded" else variant)] += int(n)
+        return AssignmentPlan.of(self.key, self.variants, self.weights, **counts)
 
     def new_rows(self, assigned_at: datetime) -> ir.Table:
         """The rows to append to ``assignments``: the new units, their variant, ``assigned_at``."""

@@ -10,14 +10,14 @@ facts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import ibis
 import pandas as pd
 
-from levier.analysis.experiments.assignment import AssignmentPlan
+from levier.analysis.experiments.assignment import EXCLUSION_RULES
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -25,9 +25,6 @@ __all__ = ["eligible_leads", "eligible_accounts", "lead_exclusions", "account_ex
            "eligible_table", "lead_exclusion_table", "account_exclusion_table", "exclusion_table", "unit_exclusion",
            "stored_variant", "queued_assignments", "store_assignments", "append_rows", "daily_traffic",
            "EXCLUSION_RULES"]
-
-#: exclusion name → condition on the leads table
-EXCLUSION_RULES = ("opted_out", "vip", "litigation", "do_not_contact")
 
 
 def eligible_table(ws: Any, unit: str = "lead", *, since: datetime | None = None,
@@ -206,12 +203,16 @@ def append_rows(ws: Any, table: str, rows: Sequence[dict[str, Any]], *, source: 
     return append_facts(ws, table, rows, source=source, preset=preset)
 
 
-def store_assignments(ws: Any, plan: AssignmentPlan, assigned_at: datetime) -> int:
-    """Append the plan's new assignments to the ``assignments`` table (one import batch)."""
-    at = pd.Timestamp(assigned_at).tz_localize(None) if pd.Timestamp(assigned_at).tzinfo else pd.Timestamp(assigned_at)
-    rows = [{"experiment_key": plan.experiment_key, "unit_id": u, "variant": v, "assigned_at": at}
-            for u, v in plan.new.items()]
-    return append_rows(ws, "assignments", rows, source=f"levier experiment assign {plan.experiment_key}")
+def store_assignments(ws: Any, experiment_key: str, new: Mapping[str, str], assigned_at: datetime) -> int:
+    """Append new assignments (unit → variant, e.g. :attr:`UnitSplit.new`) to ``assignments`` (one import batch).
+
+    For lists held in Python (small workspaces, tests); an engine plan writes with
+    :meth:`levier.analysis.experiments.engine.EngineAssignment.store`.
+    """
+    at = pd.Timestamp(assigned_at)
+    at = at.tz_convert("UTC").tz_localize(None) if at.tzinfo else at
+    rows = [{"experiment_key": experiment_key, "unit_id": u, "variant": v, "assigned_at": at} for u, v in new.items()]
+    return append_rows(ws, "assignments", rows, source=f"levier experiment assign {experiment_key}")
 
 
 def daily_traffic(ws: Any, *, days: int = 28, until: datetime | None = None, unit: str = "lead") -> float | None:
