@@ -84,7 +84,7 @@ def render_markdown(result: Any, decision: Any = None, lang: str = "fr") -> str:
         lines += [f"**{t('Decision')}: {_LIGHTS.get(decision.light, '')} {t(decision.action)}**"
                   + (f" ({decision.arm})" if decision.arm else ""), ""]
         lines += [f"- {m}" for _c, m in decision.reasons] + [""]
-    lines += [f"*{t('Engine')}: {result.options.engine} · α = {result.options.alpha:g} · "
+    lines += [f"*{t('Randomisation unit')}: {result.unit_label(lang)} · {t('Engine')}: {result.options.engine} · α = {result.options.alpha:g} · "
               f"{t('correction')}: {result.options.correction} · {t('difference')}: {t(result.options.difference)}*", ""]
     lines += [f"| {t('Metric')} | {t('Arm')} | {t('Control')} | {t('Arm value')} | {t('Effect')} | {t('Interval')} | {t('Test')} |",
               "|---|---|---|---|---|---|---|"]
@@ -135,10 +135,10 @@ def write_xlsx_sheet(workbook: Any, result: Any, decision: Any = None, lang: str
     pct = workbook.add_format({"num_format": "0.00%" if result.options.difference == "relative" else "0.0000"})
     head = [t("Metric"), t("Dimension"), t("Value"), t("Arm"), "n (control)", "n (arm)", t("Control"), t("Arm value"),
             t("Effect"), t("Interval low"), t("Interval high"), "p", t("p adjusted"), t("chance to win"), t("Code")]
-    row = 0
     if decision is not None:
         ws.write(0, 0, f"{t('Decision')}: {t(decision.action)} ({decision.light})", bold)
-        row = 2
+    ws.write(1, 0, f"{t('Randomisation unit')}: {result.unit_label(lang)}")
+    row = 2
     ws.write_row(row, 0, head, bold)
     for e in (*result.effects, *result.breakdowns, *(g.effect for g in result.guardrails)):
         row += 1

@@ -18,7 +18,7 @@ def _cli(runner, workspace, *args: str):  # noqa: ANN001, ANN202
     return runner.invoke(app, ["experiment", *args, "-w", str(workspace.path), "--json"], env={"LEVIER_LANG": "en"})
 
 
-def test_account_protocol_assigns_accounts_and_analyses_them(runner, workspace) -> None:  # noqa: ANN001
+def test_account_protocol_assigns_accounts_and_analyses_them(runner, workspace, tmp_path) -> None:  # noqa: ANN001
     frames = copy.deepcopy({k: v for k, v in ACCOUNT_FRAMES.items() if k != "assignments"})
     frames["leads"][4]["vip"] = True  # L5: its account A3 is excluded
     frames["leads"][2]["opted_out_at"] = frames["leads"][2]["created_at"]  # L3, A2's only lead: A2 excluded
@@ -37,6 +37,28 @@ def test_account_protocol_assigns_accounts_and_analyses_them(runner, workspace) 
     body = json.loads(res.stdout)
     assert sum(body["srm"]["observed"]) == 3 and body["unit"] == "account"
     assert {e["metric"] for e in body["effects"]} == {"conversion", "lead_conversion"}
+    _report_names_the_unit(runner, workspace, tmp_path, "abm", {"en": "Randomisation unit: account",
+                                                                 "fr": "Unité de randomisation: compte"})
+
+
+def _report_names_the_unit(runner, workspace, tmp_path, key: str, words: dict[str, str]) -> None:  # noqa: ANN001
+    """``levier experiment analyze`` and ``report`` in every format (stdout, .md, .html, .xlsx, .json), fr and en."""
+    import openpyxl
+
+    for lang, text in words.items():
+        env = {"LEVIER_LANG": lang}
+        shown = runner.invoke(app, ["experiment", "analyze", key, "-w", str(workspace.path)], env=env)
+        assert shown.exit_code == 0 and text in shown.stdout, shown.output
+        for suffix in (".md", ".html", ".xlsx", ".json"):
+            out = tmp_path / f"report-{lang}{suffix}"
+            res = runner.invoke(app, ["experiment", "report", key, "--out", str(out), "-w", str(workspace.path)], env=env)
+            assert res.exit_code == 0, res.output
+            if suffix == ".xlsx":
+                assert list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))[1][0] == text
+            elif suffix == ".json":
+                assert json.loads(out.read_text(encoding="utf-8"))["unit"] == "account"
+            else:
+                assert text in out.read_text(encoding="utf-8")
 
 
 def test_visitor_protocol_needs_units_and_skips_lead_breakdowns(runner, workspace, tmp_path) -> None:  # noqa: ANN001

@@ -31,7 +31,7 @@ class ExperimentData:
     cells: dict[CellKey, Statistic] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # metric -> primary | secondary | guardrail
     source: str = "engine"
-    unit: str = "lead"  # randomisation unit: lead, account or visitor
+    unit: str | None = "lead"  # randomisation unit: lead, account or visitor (None: a summary file that does not say)
 
     @property
     def control(self) -> str:

@@ -19,8 +19,8 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from levier.analysis.experiments.metrics import MetricSpec, default_metrics
+from levier.analysis.experiments.units import unit_label
 from levier.errors import ConfigError, OptionError
-from levier.i18n import N_
 from levier.i18n import gettext as _
 
 __all__ = ["Arm", "Change", "WebSettings", "Protocol", "ProtocolStore", "render_protocol", "DEFAULT_EXCLUSIONS"]
@@ -243,7 +243,6 @@ def load_protocol_file(path: str | Path) -> Protocol:
         raise ConfigError(_("Cannot read the protocol {path}: {problem}", path=path, problem=exc)) from None
 
 
-_UNIT_LABELS = {"lead": N_("lead"), "account": N_("account"), "visitor": N_("visitor")}
 
 
 def _metric_line(m: MetricSpec, lang: str) -> str:
@@ -266,7 +265,7 @@ def render_protocol(p: Protocol, lang: str = "fr", fmt: Literal["md", "html"] = 
         f"- **{t('Observation')}**: {p.observation or '—'}",
         f"- **{t('Hypothesis')}**: {p.hypothesis or '—'}",
         f"- **{t('The one variable tested')}**: {p.variable or '—'}",
-        f"- **{t('Randomisation unit')}**: {t(_UNIT_LABELS[p.unit])}",
+        f"- **{t('Randomisation unit')}**: {unit_label(p.unit, lang)}",
         f"- **{t('Arms and weights')}**: {arms} ({t('the first arm is the control')})",
         f"- **{t('Primary KPI')}**: {_metric_line(p.primary, lang)}",
         f"- **{t('Secondary KPIs')}**: " + (", ".join(_metric_line(m, lang) for m in p.secondary) or "—"),

@@ -133,7 +133,13 @@ class ExperimentResult:
     primary: str = ""
     roles: dict[str, str] = field(default_factory=dict)
     decision: Any = None
-    unit: str = "lead"  # randomisation unit the statistics were computed on
+    unit: str | None = "lead"  # randomisation unit the statistics were computed on (None: a summary that does not say)
+
+    def unit_label(self, lang: str | None = None) -> str:
+        """The randomisation unit in words, in ``lang`` (reports print it)."""
+        from levier.analysis.experiments.units import unit_label
+
+        return unit_label(self.unit, lang)
 
     def primary_effects(self) -> list[EffectResult]:
         return [e for e in self.effects if e.metric == self.primary]

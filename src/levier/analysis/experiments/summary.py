@@ -6,7 +6,9 @@ Columns (header names, case-insensitive; ``;`` or ``,`` separated):
 - either ``conversions`` (a proportion) or ``sum`` + ``sum_squares`` (a mean);
 - optional ``metric`` (several metrics in one file), ``dimension`` + ``value`` (breakdowns),
   ``role`` (primary / secondary / guardrail), ``direction`` (higher / lower);
-- optional CUPED sums: ``covariate_sum``, ``covariate_sum_squares``, ``cross_sum`` (Σ x·y).
+- optional CUPED sums: ``covariate_sum``, ``covariate_sum_squares``, ``cross_sum`` (Σ x·y);
+- optional ``unit``: the randomisation unit the ``units`` count (lead, account or visitor; the
+  same on every row). Without it the report says the unit is not stated.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def _statistic(row: dict[str, str], where: str) -> tuple[Statistic, str]:
     return post, kind
 
 
+def _unit(row: dict[str, str], where: str, seen: str | None) -> str | None:
+    """The row's randomisation unit (checked; the same as the rows before), or ``seen`` when empty."""
+    from levier.analysis.experiments.units import UNITS
+
+    value = (row.get("unit") or "").strip().lower()
+    if not value:
+        return seen
+    if value not in UNITS:
+        raise DataError(_("{where}: column 'unit' must be one of {names} (got '{value}').", where=where,
+                          names=", ".join(UNITS), value=row.get("unit", "")))
+    if seen is not None and value != seen:
+        raise DataError(_("{where}: unit '{value}' where the rows above say '{seen}' (one unit per file).", where=where,
+                          value=value, seen=seen))
+    return value
+
+
 def parse_summary(text: str, *, name: str = "summary.csv", key: str = "summary", control: str | None = None) -> ExperimentData:
     """Parse the CSV ``text`` (see the module docstring) into :class:`ExperimentData`."""
     first = text.splitlines()[0] if text.strip() else ""
@@ -78,8 +96,10 @@ def parse_summary(text: str, *, name: str = "summary.csv", key: str = "summary",
     arms: list[str] = []
     specs: dict[str, MetricSpec] = {}
     roles: dict[str, str] = {}
+    unit: str | None = None
     for lineno, row in enumerate(reader, start=2):
         where = f"{name}, row {lineno}"
+        unit = _unit(row, where, unit)
         arm = (row.get("arm") or "").strip()
         if not arm:
             raise DataError(_("{where}: empty 'arm'.", where=where))
@@ -105,7 +125,7 @@ def parse_summary(text: str, *, name: str = "summary.csv", key: str = "summary",
         arms.remove(control)
         arms.insert(0, control)
     return ExperimentData(key=key, arms=tuple(arms), metrics=tuple(specs.values()), cells=cells, roles=roles,
-                          source="summary")
+                          source="summary", unit=unit)
 
 
 def read_summary(path: str | Path, **kwargs: Any) -> ExperimentData:

@@ -27,14 +27,24 @@ import ibis.expr.types as ir
 
 from levier.analysis.experiments.metrics import MetricSpec
 from levier.errors import OptionError
+from levier.i18n import N_
 from levier.i18n import gettext as _
 
-__all__ = ["UNITS", "WEB_DIMENSIONS", "first_assignments", "experiment_units", "unit_leads", "unit_dimensions",
-           "check_unit", "tag_prefix"]
+__all__ = ["UNITS", "UNIT_LABELS", "WEB_DIMENSIONS", "first_assignments", "experiment_units", "unit_leads",
+           "unit_dimensions", "check_unit", "tag_prefix", "unit_label"]
 
 UNITS = ("lead", "account", "visitor")
+#: msgids of the units, as a person reads them (protocol, report)
+UNIT_LABELS = {"lead": N_("lead"), "account": N_("account"), "visitor": N_("visitor")}
 #: breakdowns of visitor units (columns of the visitor's first web event)
 WEB_DIMENSIONS = ("utm_source", "utm_medium", "utm_campaign", "page", "referrer")
+
+
+def unit_label(unit: str | None, lang: str | None = None) -> str:
+    """The randomisation unit in words (``None``: a summary file that does not say)."""
+    if unit is None:
+        return _("not stated (summary file)", lang=lang)
+    return _(UNIT_LABELS[unit], lang=lang) if unit in UNIT_LABELS else unit
 
 
 def tag_prefix(key: str) -> str:
