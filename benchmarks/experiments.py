@@ -227,7 +227,7 @@ def _assign_engine(ws, export: Path) -> tuple[dict, float]:  # noqa: ANN001
 
 def _assign_python(ws, export: Path) -> tuple[dict, float]:  # noqa: ANN001
     """The previous path (before decision 0200): every id, exclusion and assignment in Python."""
-    from levier.analysis.experiments.assignment import plan_assignments, write_csv
+    from levier.analysis.experiments.assignment import split_units, write_csv
     from levier.analysis.experiments.storage import (
         eligible_leads,
         existing_assignments,
@@ -236,12 +236,13 @@ def _assign_python(ws, export: Path) -> tuple[dict, float]:  # noqa: ANN001
     )
 
     ids = eligible_leads(ws)
-    plan = plan_assignments(ASSIGN_KEY, ids, ASSIGN_ARMS, [2, 1, 1], existing=existing_assignments(ws, ASSIGN_KEY),
-                            exclusions=lead_exclusions(ws))
-    stored = store_assignments(ws, plan, datetime(2026, 11, 1))
+    split = split_units(ASSIGN_KEY, ids, ASSIGN_ARMS, [2, 1, 1], existing=existing_assignments(ws, ASSIGN_KEY),
+                        exclusions=lead_exclusions(ws))
+    plan = split.plan(ASSIGN_KEY, ASSIGN_ARMS, [2, 1, 1])
+    stored = store_assignments(ws, ASSIGN_KEY, split.new, datetime(2026, 11, 1))
     t = time.perf_counter()
-    write_csv(export, plan.rows())
-    return ({"new": len(plan.new), "excluded": len(plan.excluded), "stored": stored, "p": plan.balance_p_value},
+    write_csv(export, split.rows(ASSIGN_KEY))
+    return ({"new": plan.new, "excluded": plan.excluded, "stored": stored, "p": plan.balance_p_value},
             time.perf_counter() - t)
 
 
