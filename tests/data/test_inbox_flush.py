@@ -2,21 +2,22 @@
 
 The "generic" path (Spark, PostgreSQL facts, warehouses: rows then ``_imports`` record, two
 statements) runs here on DuckDB with ``backend_name`` patched; tests/parity/test_inbox_spark.py
-runs the same failures on PySpark.
+runs the same failures on PySpark. The shared set-up is in tests/data/inbox_setup.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from inbox_setup import EXPECTED, Boom, fail_once, generic, pg_database, queued_workspace
+from inbox_setup import state as _state
+from inbox_setup import touch as _touch
 
 from levier.data import inbox, inbox_flush
 from levier.data.inbox import (
@@ -32,15 +33,7 @@ from levier.data.inbox import (
 from levier.data.inbox_flush import Lease, PeriodicFlush, flush_for_tick
 from levier.errors import FactsPartialWriteError
 from levier.loop.models import FactsInbox
-from levier.workspace import Workspace, create_workspace, open_workspace
-
-
-class Boom(Exception):
-    """The injected crash."""
-
-
-def _touch(i: int, lead: str = "L1") -> dict[str, object]:
-    return {"touch_id": f"t{i}", "lead_id": lead, "at": datetime(2026, 3, 2, 10, i), "channel": "email"}
+from levier.workspace import Workspace, open_workspace
 
 
 @pytest.fixture(autouse=True)
@@ -52,12 +45,7 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    """A writable workspace with 3 touches queued (sources api ×2, sync ×1) by a read-only twin."""
-    create_workspace(tmp_path / "ws").close()
-    w = open_workspace(tmp_path / "ws")
-    with open_workspace(tmp_path / "ws", read_only=True) as ro:
-        append_facts(ro, "touches", [_touch(1), _touch(2)], source="api")
-        append_facts(ro, "touches", [_touch(3, lead="L2")], source="sync")
+    w = queued_workspace(tmp_path / "ws")
     yield w
     w.close()
 
@@ -65,20 +53,8 @@ def ws(tmp_path: Path) -> Workspace:
 @pytest.fixture(params=["duckdb", "generic"])
 def engine(request: pytest.FixtureRequest, ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "generic":
-        monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+        generic(monkeypatch, ws)
     return request.param
-
-
-def _state(ws: Workspace) -> tuple[list[tuple[str, int, int]], list[tuple[int, str, int, bool]], dict[str, int]]:
-    """(touch_id, _row_id, _batch) of the facts, (batch, source, rows, inbox-claimed) of _imports, the inbox."""
-    rows = ws.facts.raw("touches").order_by("_row_id").execute()
-    imports = ws.facts.imports().order_by("batch_id").execute()
-    return ([(r["touch_id"], int(r["_row_id"]), int(r["_batch"])) for r in rows.to_dict("records")],
-            [(int(b.batch_id), b.file_name, int(b.rows_inserted), str(b.file_hash).startswith("inbox:")) for b in imports.itertuples()],
-            pending_count(ws))
-
-
-EXPECTED = ([("t1", 1, 1), ("t2", 2, 1), ("t3", 3, 2)], [(1, "api", 2, True), (2, "sync", 1, True)], {})
 
 
 def test_a_clean_flush_applies_each_group_as_one_batch(ws: Workspace, engine: str) -> None:
@@ -96,36 +72,29 @@ def test_a_crash_after_any_step_then_a_retry_applies_every_row_once(ws: Workspac
 
     claim: rows claimed in the loop DB, nothing written; rows: the rows are in the facts, not their
     ``_imports`` record (DuckDB writes both in one transaction: nothing is written); record: the
-    facts are complete, the inbox rows are not deleted yet.
+    facts are complete, the inbox rows are not deleted yet. A batch number taken by a write that
+    wrote nothing is not given again (decision 0210): that retry's batches are 2 and 3.
     """
-    generic = engine == "generic"
-    target = {"claim": "_claimed", "rows": "_write_record" if generic else "_write_batch", "record": "_settle"}[step]
-    real = getattr(inbox_flush, target)
-    calls = {"n": 0}
-
-    def crash(*args: object, **kw: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise Boom
-        return real(*args, **kw)
-
-    monkeypatch.setattr(inbox_flush, target, crash)
+    two_statements = engine == "generic"
+    target = {"claim": "_claimed", "rows": "_write_record" if two_statements else "_write_batch", "record": "_settle"}[step]
+    real = fail_once(monkeypatch, inbox_flush, target)
     with pytest.raises(Boom):
         flush_inbox(ws)
     facts, imports, queued = _state(ws)
-    written = {"claim": 0, "rows": 2 if generic else 0, "record": 2}[step]
+    written = {"claim": 0, "rows": 2 if two_statements else 0, "record": 2}[step]
     assert len(facts) == written and queued == {"touches": 3}
     assert len(imports) == (1 if step == "record" else 0)
     monkeypatch.setattr(inbox_flush, target, real)
     done = flush_inbox(ws)
     assert done.recovered == written
-    assert _state(ws) == EXPECTED
+    renumbered = ([("t1", 1, 2), ("t2", 2, 2), ("t3", 3, 3)], [(2, "api", 2, True), (3, "sync", 1, True)], {})
+    assert _state(ws) == (EXPECTED if written else renumbered)
     assert Lease(ws).acquire()  # the crashed flush released its lease
 
 
 def test_two_flushers_at_once_apply_each_row_once(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """The second flush finds the lease held (a flush paused between its steps) and writes nothing."""
-    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, ws)
     paused, resume, second = threading.Event(), threading.Event(), {}
     real = inbox_flush._write_record
 
@@ -160,7 +129,7 @@ def test_a_stale_lease_is_taken_over_and_the_old_holder_stops(ws: Workspace) -> 
 
 
 def test_a_half_written_batch_stops_the_flush_and_names_it(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, ws)
     real = inbox_flush._write_rows
 
     def one_row_only(w: Workspace, table: str, data: object, batch: int) -> None:
@@ -180,7 +149,7 @@ def test_several_workers_on_a_server_engine_queue_their_writes(ws: Workspace, mo
     assert not queues_writes(ws)
     monkeypatch.setenv("LEVIER_WEB_WORKERS", "3")
     assert not queues_writes(ws)  # DuckDB writable: one process (serve makes several workers read-only)
-    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, ws)
     refreshed: list[object] = []
     monkeypatch.setattr(inbox, "refresh_after_flush", lambda w, s=None: refreshed.append(w))  # Spark only (parity test)
     assert queues_writes(ws)
@@ -231,7 +200,7 @@ def test_the_tick_flushes_only_on_a_server_engine_and_when_on(ws: Workspace, mon
         return open_workspace(ws.path)
 
     assert flush_for_tick(ws, opener) is None and not opened  # DuckDB: `levier facts flush` / serve stop
-    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, ws)
     monkeypatch.setenv("LEVIER_INBOX_FLUSH_SECONDS", "0")
     assert flush_for_tick(ws, opener) is None and not opened
     monkeypatch.delenv("LEVIER_INBOX_FLUSH_SECONDS")
@@ -261,7 +230,7 @@ def test_serve_makes_workers_queue_and_flushes_periodically_on_a_server_engine(w
     ws.close()
     assert serve.prepare_workspace(ws.path, 2) == (ws.path, True)  # DuckDB file: read-only workers, as before
     assert serve.start_periodic_flush(ws.path, True, every=60) is None  # ... and no flush while they hold the file
-    monkeypatch.setattr(type(ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, ws)
     monkeypatch.setattr(serve, "_server_engine", lambda _path: True)
     assert serve.prepare_workspace(ws.path, 1) == (ws.path, False)  # one process writes at once
     assert serve.prepare_workspace(ws.path, 2) == (ws.path, True)  # a server engine: read-only workers queue too
@@ -286,38 +255,19 @@ def test_serve_makes_workers_queue_and_flushes_periodically_on_a_server_engine(w
 
 
 # -- the loop DB on PostgreSQL (a team server): the lease and the claims on a real server ------------
-PG_URL = os.environ.get("LEVIER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:54329/postgres")
-
-
 @pytest.fixture
 def pg_ws(tmp_path: Path) -> Workspace:
     """A workspace whose loop DB is a fresh PostgreSQL database (skipped when the server is not there)."""
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"levier_inbox_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as c:
-            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: run `bash scripts/test-setup.sh`")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: run `bash scripts/test-setup.sh`")
-    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    create_workspace(tmp_path / "ws", db_url=url).close()
-    w = open_workspace(tmp_path / "ws")
-    with open_workspace(tmp_path / "ws", read_only=True) as ro:
-        append_facts(ro, "touches", [_touch(1), _touch(2)], source="api")
-        append_facts(ro, "touches", [_touch(3, lead="L2")], source="sync")
-    yield w
-    w.close()
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database() as url:
+        w = queued_workspace(tmp_path / "ws", db_url=url)
+        yield w
+        w.close()
 
 
 def test_on_a_postgresql_loop_db_one_lease_many_contenders_and_a_crash_then_retry(pg_ws: Workspace,
                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     assert pg_ws.db_url.startswith("postgresql")
-    monkeypatch.setattr(type(pg_ws.facts), "backend_name", property(lambda _self: "pyspark"))
+    generic(monkeypatch, pg_ws)
     barrier, won = threading.Barrier(6), []
 
     def contend() -> None:
@@ -335,8 +285,7 @@ def test_on_a_postgresql_loop_db_one_lease_many_contenders_and_a_crash_then_retr
     assert flush_inbox(pg_ws).busy
     won[0].release()
 
-    real = inbox_flush._write_record
-    monkeypatch.setattr(inbox_flush, "_write_record", lambda *a, **k: (_ for _ in ()).throw(Boom()))
+    real = fail_once(monkeypatch, inbox_flush, "_write_record")
     with pytest.raises(Boom):
         flush_inbox(pg_ws)
     monkeypatch.setattr(inbox_flush, "_write_record", real)

@@ -182,7 +182,7 @@ def _write_duckdb(ws: Any, table: str, data: pa.Table, source: str, preset: str,
             batch = found[0] if found else None
             new = batch is None
         if new:
-            batch = batch if batch is not None else duck.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM _imports").fetchone()[0]
+            batch = batch if batch is not None else _take_batch(ws)
             row = _imports_row(batch, table, source, preset, 0 if reuse else data.num_rows, claim)
             names = list(IMPORTS_SCHEMA.names)
             duck.execute(f"INSERT INTO _imports ({', '.join(names)}) VALUES ({', '.join('?' for _n in names)})", [row[n] for n in names])
@@ -209,7 +209,7 @@ def _write_generic(ws: Any, table: str, data: pa.Table, source: str, preset: str
     con, imports = ws.facts.con, ws.facts.imports()
     batch = _scalar(imports.filter((imports.file_name == source) & (imports.table_name == table)).batch_id.max()) if reuse else 0
     if not batch:
-        batch = _scalar(imports.batch_id.max()) + 1
+        batch = _take_batch(ws)
         con.insert("_imports", ibis.memtable(pd.DataFrame([_imports_row(batch, table, source, preset, 0 if reuse else data.num_rows, claim)]),
                                              schema=IMPORTS_SCHEMA))
     start = _scalar(ws.facts.raw(table)._row_id.max()) + 1
@@ -217,6 +217,12 @@ def _write_generic(ws: Any, table: str, data: pa.Table, source: str, preset: str
     data = data.append_column("_batch", pa.array([batch] * data.num_rows, pa.int64()))
     con.insert(table, ibis.memtable(data.select(ws.facts.raw_schema(table).names)))
     return data.num_rows
+
+
+def _take_batch(ws: Any) -> int:
+    from levier.data.inbox_flush import take_batch
+
+    return take_batch(ws)
 
 
 def _check_writable(ws: Any) -> None:

@@ -20,14 +20,23 @@ else: ``_imports`` has the token → applied, delete the rows; else the facts ho
 claimed number of rows with that ``_batch`` → write the missing record, delete; else none →
 release the claim (applied later); else a part only → :class:`~levier.errors.FactsPartialWriteError`
 (nothing more is written until a person looks; docs/decisions/0195-inbox-exactly-once.md).
+
+Every writer of the facts — this flush, imports, direct :func:`~levier.data.inbox.append_facts`,
+the experiments insert — numbers its import batch with :func:`take_batch`, and every cleaning write
+numbers its journal run with :func:`take_run`, so two writers never get the same number. On every
+engine but DuckDB (several processes may write) the sequences live in the lease row of the loop DB
+(``match_key = "batch:<last> run:<last>"``, advanced by compare-and-set); a DuckDB file has one
+writing process, which keeps them itself (docs/decisions/0210-one-batch-sequence-for-every-writer.md).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -38,10 +47,17 @@ import sqlalchemy as sa
 from levier.data import inbox
 from levier.data.facts import IMPORTS_SCHEMA
 from levier.data.inbox import CLAIM_PREFIX, LEASE_ID, LEASE_TABLE, FlushResult, normalise_row
-from levier.errors import FactsPartialWriteError, FactsReadOnlyError, LevierError, SchemaError
+from levier.data.schema import TABLES
+from levier.errors import (
+    ConflictError,
+    FactsPartialWriteError,
+    FactsReadOnlyError,
+    LevierError,
+    SchemaError,
+)
 from levier.i18n import gettext as _
 
-__all__ = ["flush_inbox", "Lease", "LEASE_SECONDS", "PeriodicFlush", "flush_for_tick"]
+__all__ = ["flush_inbox", "Lease", "LEASE_SECONDS", "PeriodicFlush", "flush_for_tick", "take_batch", "take_run", "take_number"]
 
 #: A lease (or a claim of the old format) older than this belongs to a flush that died.
 LEASE_SECONDS = 600
@@ -112,14 +128,108 @@ class Lease:
             self.token = ""
 
 
+# -- the numbers every writer takes (import batches, cleaning runs) -----------------------------------
+_TRIES = 200
+
+
+def _counters(text: str | None) -> dict[str, int]:
+    """``"batch:12 run:3"`` → ``{"batch": 12, "run": 3}`` (the lease row's ``match_key``)."""
+    out: dict[str, int] = {}
+    for item in (text or "").split():
+        name, _sep, value = item.partition(":")
+        if value.isdigit():
+            out[name] = int(value)
+    return out
+
+
+def _counters_text(counters: dict[str, int]) -> str:
+    return " ".join(f"{k}:{v}" for k, v in sorted(counters.items()))
+
+
+def _advance(ws: Any, found: tuple[str | None] | None, text: str) -> bool:
+    """Compare-and-set of the lease row's counters (inserting the row when no flush ever ran)."""
+    from levier.loop.models import FactsInbox
+
+    try:
+        with inbox._session(ws, None) as s:
+            if found is None:
+                s.add(FactsInbox(id=LEASE_ID, table_name=LEASE_TABLE, source="flush", preset="", payload={}, claim=None, match_key=text))
+                s.flush()
+                return True
+            old = found[0]
+            same = FactsInbox.match_key.is_(None) if old is None else FactsInbox.match_key == old
+            return s.execute(sa.update(FactsInbox).where(FactsInbox.id == LEASE_ID, same).values(match_key=text)).rowcount == 1
+    except sa.exc.IntegrityError:  # another writer inserted the lease row first
+        return False
+
+
+def take_number(ws: Any, name: str, floor: Callable[[bool], int]) -> int:
+    """The next number of the sequence ``name`` of the facts of ``ws``, given to no other writer.
+
+    One more than both the last number the sequence gave out and ``floor(first)``, the largest
+    number already in the facts (``first``: the sequence has no memory yet, look everywhere). A
+    number whose write then fails is not given again. DuckDB: the sequence lives in this process
+    (the file has one writing process); other engines: in the lease row of the loop DB, shared by
+    every process.
+    """
+    if ws.facts.backend_name == "duckdb":
+        return _take_here(ws, name, floor)
+    return _take_in_loop_db(ws, name, floor)
+
+
+_HERE: dict[tuple[str, str, str], int] = {}
+_HERE_LOCK = threading.Lock()
+
+
+def _take_here(ws: Any, name: str, floor: Callable[[bool], int]) -> int:
+    key = (str(Path(ws.path).resolve()), str(ws.facts.url), name)
+    with _HERE_LOCK:  # the threads of the one process that writes the DuckDB file
+        last = _HERE.get(key)
+        number = max(last or 0, floor(last is None)) + 1
+        _HERE[key] = number
+    return number
+
+
+def _take_in_loop_db(ws: Any, name: str, floor: Callable[[bool], int]) -> int:
+    from levier.loop.models import FactsInbox
+
+    lower: int | None = None
+    for _attempt in range(_TRIES):
+        with inbox._session(ws, None) as s:
+            found = s.execute(sa.select(FactsInbox.match_key).where(FactsInbox.id == LEASE_ID)).first()
+        counters = _counters(found[0] if found else None)
+        if lower is None:
+            lower = floor(name not in counters)
+        number = max(counters.get(name, 0), lower) + 1
+        if _advance(ws, None if found is None else (found[0],), _counters_text({**counters, name: number})):
+            return number
+        time.sleep(random.uniform(0, 0.005))  # another writer took one: read again
+    raise ConflictError(_("Could not take a new {name} number after {n} tries: too many writers at once.", name=name, n=_TRIES),
+                        hint=_("Retry; if it persists, check the loop database (the facts_inbox row with id 0)."))
+
+
+def _batch_floor(ws: Any, first: bool) -> int:
+    """The largest batch number in ``_imports`` (the first time, also in every facts table's ``_batch``)."""
+    top = inbox._scalar(ws.facts.imports().batch_id.max())
+    if first:  # rows written without their record (an interrupted write of an older version) count too
+        present = set(ws.facts.con.list_tables())
+        top = max([top, *(inbox._scalar(ws.facts.raw(n)._batch.max()) for n in TABLES if n in present)])
+    return top
+
+
+def take_batch(ws: Any) -> int:
+    """The number of a new import batch (``_imports.batch_id`` and the rows' ``_batch``), unique across writers."""
+    return take_number(ws, "batch", lambda first: _batch_floor(ws, first))
+
+
+def take_run(ws: Any) -> int:
+    """The number of a new cleaning-journal run (``_journal.run_id``), unique across writers."""
+    return take_number(ws, "run", lambda _first: inbox._scalar(ws.facts.journal().run_id.max()))
+
+
 # -- the facts side ------------------------------------------------------------------------------
 def _generic(ws: Any) -> bool:
     return ws.facts.backend_name != "duckdb"
-
-
-def _next_batch(ws: Any, table: str) -> int:
-    """One more than every batch number in ``_imports`` and in ``table`` (rows of a record not written yet count)."""
-    return max(inbox._scalar(ws.facts.imports().batch_id.max()), inbox._scalar(ws.facts.raw(table)._batch.max())) + 1
 
 
 def _rows_of_batch(ws: Any, table: str, batch: int) -> int:
@@ -237,7 +347,7 @@ def _apply(ws: Any, lease: Lease, group: Group, last_id: int) -> dict[str, Any]:
 
     table, source, preset = group
     lease.renew()
-    batch = _next_batch(ws, table)
+    batch = take_batch(ws)
     claim = f"{_stamp()}-{uuid.uuid4().hex[:12]}-{batch}"
     with inbox._session(ws, None) as s:  # step 1: one atomic claim of the group's rows, numbered
         s.execute(sa.update(FactsInbox).where(FactsInbox.table_name == table, FactsInbox.source == source, FactsInbox.preset == preset,

@@ -131,6 +131,8 @@ def _with(entry: JournalEntry, **changes: Any) -> JournalEntry:
 
 # -- storage --------------------------------------------------------------------------------
 def next_run_id(ws: Workspace) -> int:
+    """One more than the journal's last run (what the next run will show; writers take theirs with
+    :func:`levier.data.inbox_flush.take_run`, unique across processes)."""
     value = ws.facts.journal().run_id.max().execute()
     return 1 if value is None or pd.isna(value) else int(value) + 1
 
@@ -337,7 +339,9 @@ def _restore(ws: Workspace, rule: str | None) -> RestoreResult:
     sel = excl if rule is None else excl.filter(excl.rule == rule)
     df = sel.group_by("table_name").aggregate(n=sel.count()).execute()
     restored = {str(t): int(n) for t, n in zip(df["table_name"], df["n"], strict=True)}
-    run_id, now = next_run_id(ws), datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    from levier.data.inbox_flush import take_run
+
+    run_id, now = take_run(ws), datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     action = "reset" if rule is None else "undo"
     entries = [make_entry(t, rule or "*", action, "restore", n) for t, n in sorted(restored.items())]
     entries = [_with(e, run_id=run_id, ran_at=now) for e in entries] or [

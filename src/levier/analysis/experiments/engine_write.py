@@ -21,6 +21,7 @@ import pandas as pd
 import sqlglot as sg
 
 from levier.data.facts import IMPORTS_SCHEMA
+from levier.data.inbox_flush import take_batch
 
 __all__ = ["insert_batch"]
 
@@ -81,7 +82,7 @@ def insert_batch(ws: Any, table: str, rows: ir.Table, *, source: str, preset: st
     if duck:
         con.raw_sql("BEGIN TRANSACTION")
     try:
-        batch = _scalar(ws.facts.imports().batch_id.max()) + 1
+        batch = take_batch(ws)  # the facts writers' one sequence (decision 0210)
         base = _scalar(ws.facts.raw(table)._row_id.max())
         _insert_select(con, table, _with_meta(ws, table, rows, base, batch))
         raw = ws.facts.raw(table)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from levier.data.inbox_flush import take_batch
 from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted, stage_select
 from levier.data.ingest.dialect import Dialect
 from levier.data.ingest.load import BatchInfo, file_hash, find_previous, write_duckdb, write_ibis
@@ -185,7 +186,8 @@ def import_file(
             duck.execute(f"DROP TABLE IF EXISTS {STAGE}")
             _phase(progress, "write")
             info = BatchInfo(table, str(path), digest, rows_read, preset_name, sig, tz)
-            batch, inserted, replaced = write_duckdb(duck, plan, info) if native else write_ibis(ws.facts, duck, plan, info)
+            batch = take_batch(ws)  # from the loop DB's sequence, like every other facts writer
+            batch, inserted, replaced = write_duckdb(duck, plan, info, batch) if native else write_ibis(ws.facts, duck, plan, info, batch)
             _phase(progress, "write")(1.0)
         finally:
             for name in (STAGE, CONV, TZ):

@@ -4,6 +4,8 @@ DuckDB: one transaction on the facts connection — delete the rows whose key is
 again, insert the new rows, record the batch — so a failure leaves the workspace unchanged.
 Other Ibis backends (PySpark …): the converted rows are shipped once as Arrow, merged with the
 existing table (anti-join on the key + union) into a staging table that then replaces it.
+The caller numbers the batch with :func:`levier.data.inbox_flush.take_batch` (one sequence for
+every facts writer, decision 0210).
 """
 
 from __future__ import annotations
@@ -79,12 +81,11 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(con.execute(sql).fetchone()[0] or 0)  # type: ignore[index]
 
 
-def write_duckdb(con: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo) -> tuple[int, int, int]:
-    """Upsert :data:`CONV` into ``plan.table`` in one transaction; returns (batch, inserted, replaced)."""
+def write_duckdb(con: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo, batch: int) -> tuple[int, int, int]:
+    """Upsert :data:`CONV` into ``plan.table`` in one transaction as batch ``batch``; returns (batch, inserted, replaced)."""
     table = qi(plan.table)
     con.execute("BEGIN TRANSACTION")
     try:
-        batch = _scalar(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM _imports")
         base = _scalar(con, f"SELECT coalesce(max(_row_id), 0) FROM {table}")
         replaced = _scalar(con, f"DELETE FROM {table} AS t USING {CONV} AS c WHERE {_key_match(plan, 't', 'c')}")
         inserted = _scalar(con, f"INSERT INTO {table} BY NAME {_select_new(plan, base, batch)}")
@@ -96,11 +97,6 @@ def write_duckdb(con: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo) ->
         con.execute("ROLLBACK")
         raise
     return batch, inserted, replaced
-
-
-def _next_batch(facts: Facts) -> int:
-    value = facts.imports().batch_id.max().execute()
-    return int(value) + 1 if value is not None and value == value else 1
 
 
 def _spark(facts: Facts) -> Any:
@@ -134,13 +130,12 @@ def _drop(facts: Facts, name: str) -> None:
         pass
 
 
-def write_ibis(facts: Facts, duck: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo) -> tuple[int, int, int]:
-    """Upsert on a non-DuckDB backend (anti-join existing keys + union, then overwrite)."""
+def write_ibis(facts: Facts, duck: duckdb.DuckDBPyConnection, plan: Plan, info: BatchInfo, batch: int) -> tuple[int, int, int]:
+    """Upsert on a non-DuckDB backend as batch ``batch`` (anti-join existing keys + union, then overwrite)."""
     con = facts.con
     existing = facts.raw(plan.table)
     base_value = existing._row_id.max().execute()
     base = int(base_value) if base_value is not None and base_value == base_value else 0
-    batch = _next_batch(facts)
     schema = existing.schema()
     arrow = duck.execute(_select_new(plan, base, batch)).fetch_arrow_table().select(list(schema.names)).cast(schema.to_pyarrow())
     new_name, merged_name = f"_lv_new_{batch}", f"_lv_merged_{batch}"
