@@ -5,12 +5,15 @@ previous rules kept, and writes the row ids it excludes to ``_exclusions`` (repl
 previous run's) and one journal entry per rule and category to ``_journal``. Raw rows are
 never modified; ``ws.table(name)`` is the raw table minus ``_exclusions``. The same data
 gives the same exclusions. Rules and outlier classes: ``docs/cleaning.md`` and
-``docs/decisions/0030-outlier-classification.md``.
+``docs/decisions/0030-outlier-classification.md``. On DuckDB above ``PART_ROWS`` touches the
+exact-duplicate window runs one hash part of the duplicate key at a time (decision 0210); the
+run numbers of the journal come from :func:`levier.data.inbox_flush.take_run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,7 @@ from levier.data import _outliers
 from levier.data._checks import SCORE_RANGE, examples_of, orphan_filter, shift_clusters
 from levier.data._checks import _hour_histograms as hour_histograms
 from levier.data.facts import EXCLUSIONS_SCHEMA
+from levier.data.inbox_flush import take_run
 from levier.data.journal import (
     JournalEntry,
     entry_lines,
@@ -32,6 +36,7 @@ from levier.data.journal import (
     transaction,
     write_journal,
 )
+from levier.data.parts import in_part, part_count, parts
 from levier.data.schema import TABLES
 from levier.data.validate import EPOCH_FLOOR, NON_NEGATIVE, extraction_time
 from levier.errors import OptionError
@@ -68,9 +73,11 @@ class _Context:
     entries: list[JournalEntry] = field(default_factory=list)
     staged: list[str] = field(default_factory=list)
 
-    def exclude(self, table: str, rule: str, category: str, rows: ir.Table, example_cols: list[str], **params: Any) -> int:
-        """Exclude ``rows`` (a filter of ``current[table]``) and journal it; returns the count."""
-        ids = self._materialise(rows.select(_x=rows._row_id))  # later rules build on it
+    def exclude(self, table: str, rule: str, category: str, rows: ir.Table | Sequence[ir.Table], example_cols: list[str],
+                **params: Any) -> int:
+        """Exclude ``rows`` (a filter of ``current[table]``, or one such filter per hash part) and journal it; returns the count."""
+        listed = [rows] if isinstance(rows, ir.Table) else list(rows)
+        ids = self._materialise([r.select(_x=r._row_id) for r in listed])  # later rules build on it
         n = int(ids.count().execute())
         if n:
             self.excluded.append((table, rule, ids))
@@ -81,15 +88,22 @@ class _Context:
             self.entries.append(make_entry(table, rule, "exclude", category, n, examples, **params))
         return n
 
-    def _materialise(self, expr: ir.Table) -> ir.Table:
-        """DuckDB: a temporary table. Other engines: a staging table, which cuts the query
-        lineage (Spark plans would otherwise grow with every rule); dropped after the run."""
-        if is_duckdb(self.ws):
-            return expr.cache()
-        name = f"_clean_stage_{len(self.staged)}"
-        self.ws.facts.con.create_table(name, expr, overwrite=True)
+    def _materialise(self, exprs: list[ir.Table]) -> ir.Table:
+        """The rows of ``exprs`` (hash parts: one query each, appended) in one table.
+
+        DuckDB: a temporary table. Other engines: a staging table, which cuts the query lineage
+        (Spark plans would otherwise grow with every rule). Dropped after the run.
+        """
+        duck = is_duckdb(self.ws)
+        if duck and len(exprs) == 1:
+            return exprs[0].cache()
+        con = self.ws.facts.con
+        name = f"_clean_stage_{len(self.staged)}_{uuid.uuid4().hex[:8]}" if duck else f"_clean_stage_{len(self.staged)}"
+        table = con.create_table(name, exprs[0], overwrite=True, **({"temp": True} if duck else {}))
         self.staged.append(name)
-        return self.ws.facts.con.table(name)
+        for expr in exprs[1:]:
+            con.insert(name, expr)
+        return table if duck else con.table(name)
 
     def drop_staged(self) -> None:
         for name in self.staged:
@@ -104,11 +118,20 @@ class _Context:
 DUP_COLUMNS = ["lead_id", "at", "channel", "direction", "owner", "outcome", "campaign_id"]
 
 
-def exact_duplicates(ctx: _Context) -> None:
-    t = ctx.current["touches"]
+def _later_copies(t: ir.Table) -> ir.Table:
+    """Every row of ``t`` but the first (smallest ``_row_id``) of each group equal on :data:`DUP_COLUMNS`."""
     w = ibis.window(group_by=[t[c] for c in DUP_COLUMNS], order_by=t._row_id)
     ranked = t.mutate(_rn=ibis.row_number().over(w))
-    ctx.exclude("touches", "exact_duplicates", "duplicate", ranked.filter(ranked._rn > 0), ["touch_id", "lead_id", "at", "channel"])
+    return ranked.filter(ranked._rn > 0)
+
+
+def exact_duplicates(ctx: _Context) -> None:
+    """The window runs on one hash part of the duplicate key at a time above ``PART_ROWS`` touches
+    (DuckDB's window operator is not out of core; copies share the key, hence the part)."""
+    t = ctx.current["touches"]
+    key = ibis.struct({c: t[c] for c in DUP_COLUMNS})
+    copies = [_later_copies(in_part(t, key, p)) for p in parts(part_count(ctx.ws, ("touches",)))]
+    ctx.exclude("touches", "exact_duplicates", "duplicate", copies, ["touch_id", "lead_id", "at", "channel"])
 
 
 def near_duplicates(ctx: _Context) -> None:
@@ -316,7 +339,7 @@ def _run(ws: Workspace, ctx: _Context, opts: CleaningOptions, when: datetime, dr
     for name, rule in RULES.items():
         if name not in skip:
             rule(ctx)
-    run_id = next_run_id(ws)
+    run_id = next_run_id(ws) if dry_run else take_run(ws)  # a dry run only shows the number the next run would get
     ran_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     entries = tuple(replace(e, run_id=run_id, ran_at=ran_at, params={**e.params, "last_batch": last_batch}) for e in ctx.entries)
     if not entries:
