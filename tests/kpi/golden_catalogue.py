@@ -34,15 +34,16 @@ def label(seg: dict[str, str] | None) -> str:
     return ",".join(f"{k}={v}" for k, v in (seg or {}).items())
 
 
-def measure(ws: Any) -> dict[str, dict[str, float | None]]:
-    """``{key: {"<period>|<segment>": value}}`` through :func:`compute_kpi`."""
+def measure(ws: Any, periods: tuple[str, ...] = tuple(PERIODS)) -> dict[str, dict[str, float | None]]:
+    """``{key: {"<period>|<segment>": value}}`` through :func:`compute_kpi` (over the named ``periods``)."""
     from levier.analysis.kpis import KPIS, compute_kpi
     from levier.kpi.grouped import SEGMENTABLE
 
     out: dict[str, dict[str, float | None]] = {}
     for key in sorted(k for k, v in KPIS.items() if v.computable):
         got: dict[str, float | None] = {}
-        for name, (s, e) in PERIODS.items():
+        for name in periods:
+            s, e = PERIODS[name]
             for seg in (None, *(SEGMENTS if key in SEGMENTABLE and name in ("month", "days") else ())):
                 try:
                     v = compute_kpi(ws, key, s, e, seg).value

@@ -1,26 +1,30 @@
-"""Catalogue KPIs over many periods (and segments) at once: the period is a group key.
+"""THE definition of every catalogue KPI, over many periods (and segments) at once: the period is a group key.
 
-:func:`levier.analysis.kpis.compute_kpi` measures one period; a series of N periods through it is
-N engine round trips, each rebuilding the same joins. Here every catalogue KPI is one grouped
-query (a few for the composite ones): the rows are bucketed by ``truncate(grain)`` of the column
-the KPI reads (a lead's ``created_at``, a deal's ``closed_at``, an event's ``at`` …), filtered
-to the requested periods, and aggregated ``GROUP BY period, segment`` into the same sufficient
-statistics the per-period function pulls; Python finishes them with the same formulas.
+Each KPI is one grouped query (a few for the composite ones): the rows are bucketed by period —
+``truncate(grain)`` of the column the KPI reads (a lead's ``created_at``, a deal's ``closed_at``,
+an event's ``at`` …) for a series, the one period for a free span — and aggregated
+``GROUP BY period, segment`` into sufficient statistics that Python finishes with the formulas.
+:func:`levier.analysis.kpis.compute_kpi` is :func:`catalogue_span`: the same functions over a
+:class:`Calendar` of one free period ``[start, end)`` (decision 0214), so a series and a single
+measure cannot disagree. What each family reads (ADR 0150):
 
-The results equal the per-period computation (``tests/kpi/test_grouped.py`` checks every KPI at
-every grain on the demo). What makes that true, KPI family by family (ADR 0150):
-
-- lead cohorts (audit facts, funnel): a lead belongs to the period of its ``created_at``; the
-  funnel only reads stage events before its period's end (joined per lead);
+- lead cohorts (audit facts, funnel): a lead belongs to the period of its ``created_at`` (audit
+  facts: leads created on the days of the span); the funnel only reads stage events before its
+  period's end (joined per lead);
 - events (spend, web, deals, stage counts): a row belongs to the period of its time column;
-  web sessions are cut inside a period (window partitioned by visitor *and* period);
+  web sessions are cut inside a period (window partitioned by visitor *and* period), on DuckDB
+  above ``PART_ROWS`` events one hash part of the visitors at a time (``levier.data.parts``);
 - pipeline velocity and retention read "everything before the period end": open deals are a
   deals × period-ends join; retention sums are cumulative sums of daily / monthly aggregates.
-"""
 
+``tests/kpi/test_one_definition.py`` checks both entry points against the values of the former
+per-period functions (``tests/kpi/golden_catalogue.json``); ``tests/kpi/test_grouped.py`` checks a
+series equals each of its periods measured alone, at every grain.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,13 +33,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from levier.data import parts
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
-__all__ = ["catalogue_periods", "GROUPED", "SEGMENTABLE"]
+__all__ = ["Calendar", "catalogue_periods", "catalogue_span", "GROUPED", "SEGMENTABLE"]
 
 Values = dict[tuple[datetime, tuple[str, ...]], float | None]
-Grouped = Callable[[Any, list[datetime], str, tuple[str, ...]], Values]
+Grouped = Callable[[Any, "Calendar", tuple[str, ...]], Values]
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
 SLA_SECONDS = 2 * 3600
 
@@ -49,32 +54,62 @@ def _ratio(a: Any, b: Any) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _bucket(col: ir.Value, grain: str) -> ir.Value:
-    return col.cast("timestamp").truncate(_TRUNC[grain])
+@dataclass(frozen=True)
+class Calendar:
+    """The periods a KPI is measured over: aligned starts of one grain, or one free span ``[start, end)``.
+
+    ``grain=None`` is the free span of :func:`catalogue_span` (what ``compute_kpi`` measures): its rows
+    all fall in the one period, whatever their time of day.
+    """
+
+    starts: tuple[datetime, ...]
+    ends: tuple[datetime, ...]
+    grain: str | None = None
+
+    @classmethod
+    def of(cls, periods: Sequence[datetime], grain: str) -> Calendar:
+        from levier.kpi.timeseries import period_end
+
+        starts = tuple(sorted(periods))
+        return cls(starts, tuple(period_end(p, grain) for p in starts), grain)
+
+    @property
+    def lo(self) -> datetime:
+        return self.starts[0]
+
+    @property
+    def hi(self) -> datetime:
+        return self.ends[-1]
+
+    def bucket(self, col: ir.Value) -> ir.Value:
+        """The period start of each row (``col`` its time)."""
+        if self.grain is None:
+            return ibis.literal(self.lo, "timestamp")
+        return col.cast("timestamp").truncate(_TRUNC[self.grain])
+
+    def keep(self, t: ir.Table) -> ir.Table:
+        """The rows of ``t`` (with a ``period`` column) in one of the periods."""
+        return t if self.grain is None else t.filter(t.period.isin([ibis.literal(p, "timestamp") for p in self.starts]))
+
+    def frame(self) -> ir.Table:
+        """Each period's start ``pstart`` and end ``pend`` as a small engine table."""
+        ends = ibis.memtable(pd.DataFrame({"pstart": pd.to_datetime(list(self.starts)), "pend": pd.to_datetime(list(self.ends))}))
+        return ends.select(pstart=ends.pstart.cast("timestamp"), pend=ends.pend.cast("timestamp"))
 
 
-def _ends(periods: list[datetime], grain: str) -> list[datetime]:
-    from levier.kpi.timeseries import period_end
-
-    return [period_end(p, grain) for p in periods]
-
-
-def _in_periods(t: ir.Table, col: str, periods: list[datetime], grain: str) -> ir.Table:
-    """Rows of ``t`` whose ``col`` falls in one of ``periods``, with their ``period`` column."""
-    lo, hi = periods[0], _ends(periods, grain)[-1]
+def _in_periods(t: ir.Table, col: str, cal: Calendar) -> ir.Table:
+    """Rows of ``t`` whose ``col`` falls in one of the periods, with their ``period`` column."""
     c = t[col]
     if c.type().is_date():
-        t = t.filter((c >= lo.date()) & (c < hi.date()))
+        t = t.filter((c >= cal.lo.date()) & (c < cal.hi.date()))
     else:
-        t = t.filter((c >= ibis.literal(lo, "timestamp")) & (c < ibis.literal(hi, "timestamp")))
-    t = t.mutate(period=_bucket(t[col], grain))
-    return t.filter(t.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+        t = t.filter((c >= ibis.literal(cal.lo, "timestamp")) & (c < ibis.literal(cal.hi, "timestamp")))
+    return cal.keep(t.mutate(period=cal.bucket(t[col])))
 
 
-def _with_end(t: ir.Table, periods: list[datetime], grain: str) -> ir.Table:
+def _with_end(t: ir.Table, cal: Calendar) -> ir.Table:
     """``t`` (with a ``period`` column) joined with each period's end ``pend``."""
-    ends = ibis.memtable(pd.DataFrame({"pstart": pd.to_datetime(periods), "pend": pd.to_datetime(_ends(periods, grain))}))
-    ends = ends.select(pstart=ends.pstart.cast("timestamp"), pend=ends.pend.cast("timestamp"))
+    ends = cal.frame()
     return t.inner_join(ends, t.period == ends.pstart).drop("pstart")
 
 
@@ -108,31 +143,30 @@ def _median_of(hist: pd.DataFrame, segs: Sequence[str], scale: float) -> Values:
 
 
 # -- lead cohorts: the audit's per-lead facts ----------------------------------------------------
-def _lead_facts(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> ir.Table:
+def _lead_facts(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> ir.Table:
     from levier.analysis.framing import AuditOptions, Period, resolve
     from levier.analysis.perlead import lead_facts
 
-    lo, hi = periods[0], _ends(periods, grain)[-1]
-    period = Period(lo.date(), hi.date(), f"{lo.date()}..{hi.date()}")
+    lo, hi = cal.lo.date(), cal.hi.date()  # leads created on the days of the span (as the audit reads a period)
+    period = Period(lo, hi, f"{lo}..{hi}")
     framing = resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
                       extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
                       backend=ws.facts.backend_name, version="")
-    # only rows a lead of [lo, hi) can count: touches and conversions within its window after creation
+    # only rows a lead of the period can count: touches and conversions within its window after creation
     # (a filter before the joins, so a refresh of recent periods does not probe the whole history)
-    until = ibis.literal(hi + timedelta(days=framing.window_days), "timestamp")
+    since = ibis.literal(period.start_dt, "timestamp")
+    until = ibis.literal(period.end_dt + timedelta(days=framing.window_days), "timestamp")
     touches, stages = ws.table("touches"), ws.table("stage_events")
-    tables = {"leads": ws.table("leads"),
-              "touches": touches.filter((touches.at >= ibis.literal(lo, "timestamp")) & (touches.at < until)),
-              "stage_events": stages.filter((stages.at >= ibis.literal(lo, "timestamp")) & (stages.at < until))}
+    tables = {"leads": ws.table("leads"), "touches": touches.filter((touches.at >= since) & (touches.at < until)),
+              "stage_events": stages.filter((stages.at >= since) & (stages.at < until))}
     f = lead_facts(tables, framing, period)
-    f = f.mutate(period=_bucket(f.created_at, grain))
-    return f.filter(f.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+    return cal.keep(f.mutate(period=cal.bucket(f.created_at)))
 
 
 def _lead_agg(aggs: Callable[[ir.Table], dict[str, ir.Value]], finish: Callable[[Mapping[str, Any]], float | None],
               empty: Mapping[str, Any]) -> Grouped:
-    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
-        f = _lead_facts(ws, periods, grain, segment_by)
+    def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
+        f = _lead_facts(ws, cal, segment_by)
         segs = [f"seg_{c}" for c in segment_by]
         df = f.group_by(["period", *segs]).agg(**aggs(f)).execute()
         got = {_key(r, segs): finish(r) for r in _rows(df)}
@@ -142,8 +176,8 @@ def _lead_agg(aggs: Callable[[ir.Table], dict[str, ir.Value]], finish: Callable[
 
 
 def _lead_median(value: Callable[[ir.Table], ir.Value], scale: float) -> Grouped:
-    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
-        f = _lead_facts(ws, periods, grain, segment_by)
+    def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
+        f = _lead_facts(ws, cal, segment_by)
         segs = [f"seg_{c}" for c in segment_by]
         t = f.mutate(v=value(f)).filter(ibis._.v.notnull())
         got = _median_of(t.group_by(["period", *segs, "v"]).agg(n=ibis._.count()).execute(), segs, scale)
@@ -170,7 +204,7 @@ def _sums(a: str, b: str, num: Callable[[ir.Table], ir.Value], den: Callable[[ir
 
 # -- lead cohorts: the stage funnel ---------------------------------------------------------------
 def _funnel_rate(a: str, b: str) -> Grouped:
-    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+    def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
         from levier.analysis.funnel import UNKNOWN, _check, funnel_stages
 
         stages = funnel_stages(ws.config.stages)
@@ -178,9 +212,9 @@ def _funnel_rate(a: str, b: str) -> Grouped:
         if a not in stages or b not in stages:
             return {None: None}  # type: ignore[dict-item]
         ia, ib = stages.index(a), stages.index(b)
-        leads = _in_periods(ws.table("leads"), "created_at", periods, grain)
+        leads = _in_periods(ws.table("leads"), "created_at", cal)
         base = _with_end(leads.select("lead_id", "created_at", "period", **{f"seg_{c}": leads[c].cast("string").fill_null(UNKNOWN)
-                                                                            for c in segment_by}), periods, grain)
+                                                                            for c in segment_by}), cal)
         se = ws.table("stage_events")
         keyed = base.select(lid=base.lead_id, pend=base.pend)
         j = keyed.inner_join(se, keyed.lid == se.lead_id)
@@ -203,91 +237,90 @@ def _funnel_rate(a: str, b: str) -> Grouped:
 
 
 # -- events: spend, stage counts, deals, web ------------------------------------------------------
-def _per_period(t: ir.Table, col: str, periods: list[datetime], grain: str, **aggs: Callable[[ir.Table], ir.Value]) -> dict[datetime, dict[str, Any]]:
-    t = _in_periods(t, col, periods, grain)
+def _per_period(t: ir.Table, col: str, cal: Calendar, **aggs: Callable[[ir.Table], ir.Value]) -> dict[datetime, dict[str, Any]]:
+    t = _in_periods(t, col, cal)
     df = t.group_by("period").agg(**{k: fn(t) for k, fn in aggs.items()}).execute()
     return {_key(r, ())[0]: r for r in _rows(df)}
 
 
-def _spend(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float]:
-    got = _per_period(ws.table("spend"), "date", periods, grain, v=lambda t: t.cost.sum())
-    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in periods}
+def _spend(ws: Any, cal: Calendar) -> dict[datetime, float]:
+    got = _per_period(ws.table("spend"), "date", cal, v=lambda t: t.cost.sum())
+    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in cal.starts}
 
 
-def _leads(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, int]:
-    got = _per_period(ws.table("leads"), "created_at", periods, grain, v=lambda t: t.count())
-    return {p: int(got[p]["v"]) if p in got else 0 for p in periods}
+def _leads(ws: Any, cal: Calendar) -> dict[datetime, int]:
+    got = _per_period(ws.table("leads"), "created_at", cal, v=lambda t: t.count())
+    return {p: int(got[p]["v"]) if p in got else 0 for p in cal.starts}
 
 
-def _stage(ws: Any, periods: list[datetime], grain: str, stage: str) -> dict[datetime, int]:
+def _stage(ws: Any, cal: Calendar, stage: str) -> dict[datetime, int]:
     se = ws.table("stage_events")
-    got = _per_period(se.filter(se.stage == stage), "at", periods, grain, v=lambda t: t.lead_id.nunique())
-    return {p: int(_num(got[p]["v"]) or 0) if p in got else 0 for p in periods}
+    got = _per_period(se.filter(se.stage == stage), "at", cal, v=lambda t: t.lead_id.nunique())
+    return {p: int(_num(got[p]["v"]) or 0) if p in got else 0 for p in cal.starts}
 
 
-def _won_revenue(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float]:
+def _won_revenue(ws: Any, cal: Calendar) -> dict[datetime, float]:
     d = ws.table("deals")
-    got = _per_period(d.filter(d.won.fill_null(False)), "closed_at", periods, grain, v=lambda t: t.amount.sum())
-    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in periods}
+    got = _per_period(d.filter(d.won.fill_null(False)), "closed_at", cal, v=lambda t: t.amount.sum())
+    return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in cal.starts}
 
 
-def _overall(key: str, fn: Callable[[Any, list[datetime], str], dict[datetime, float | None]]) -> Grouped:
-    def run(ws: Any, periods: list[datetime], grain: str, segment_by: tuple[str, ...]) -> Values:
+def _overall(key: str, fn: Callable[[Any, Calendar], dict[datetime, float | None]]) -> Grouped:
+    def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
         _no_segment(key, segment_by)
-        return {(p, ()): v for p, v in fn(ws, periods, grain).items()}
+        return {(p, ()): v for p, v in fn(ws, cal).items()}
     return run
 
 
 def _cost_per(kind: str) -> Grouped:
-    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-        spend = _spend(ws, periods, grain)
-        den = _leads(ws, periods, grain) if kind == "cpl" else _stage(ws, periods, grain, "sql" if kind == "cplq" else "won")
-        return {p: _ratio(spend[p], den[p]) for p in periods}
+    def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+        spend = _spend(ws, cal)
+        den = _leads(ws, cal) if kind == "cpl" else _stage(ws, cal, "sql" if kind == "cplq" else "won")
+        return {p: _ratio(spend[p], den[p]) for p in cal.starts}
     return _overall(kind, fn)
 
 
 def _roas(romi: bool) -> Grouped:
-    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-        spend, rev = _spend(ws, periods, grain), _won_revenue(ws, periods, grain)
-        return {p: _ratio(rev[p] - spend[p] if romi else rev[p], spend[p]) for p in periods}
+    def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+        spend, rev = _spend(ws, cal), _won_revenue(ws, cal)
+        return {p: _ratio(rev[p] - spend[p] if romi else rev[p], spend[p]) for p in cal.starts}
     return _overall("romi" if romi else "roas", fn)
 
 
-def _deals(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, dict[str, Any]]:
+def _deals(ws: Any, cal: Calendar) -> dict[datetime, dict[str, Any]]:
     d = ws.table("deals")
     closed = d.filter(d.closed_at.notnull())
 
     def won(t: ir.Table) -> ir.Value:
         return t.won.fill_null(False)
-    return _per_period(closed, "closed_at", periods, grain, won=lambda t: won(t).cast("int64").sum(), lost=lambda t: (~won(t)).cast("int64").sum(),
+    return _per_period(closed, "closed_at", cal, won=lambda t: won(t).cast("int64").sum(), lost=lambda t: (~won(t)).cast("int64").sum(),
                        avg=lambda t: t.amount.mean(where=won(t) & (t.amount > 0)),
                        cyc=lambda t: ((t.closed_at.epoch_seconds() - t.created_at.epoch_seconds()) / 86400).mean(where=won(t)))
 
 
-def _win_rate(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-    got = _deals(ws, periods, grain)
+def _win_rate(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+    got = _deals(ws, cal)
     out: dict[datetime, float | None] = {}
-    for p in periods:
+    for p in cal.starts:
         won, lost = (int(_num(got[p]["won"]) or 0), int(_num(got[p]["lost"]) or 0)) if p in got else (0, 0)
         out[p] = _ratio(won, won + lost)
     return out
 
 
-def _average_deal(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-    got = _deals(ws, periods, grain)
-    return {p: _num(got[p]["avg"]) if p in got else None for p in periods}
+def _average_deal(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+    got = _deals(ws, cal)
+    return {p: _num(got[p]["avg"]) if p in got else None for p in cal.starts}
 
 
-def _velocity(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-    got = _deals(ws, periods, grain)
+def _velocity(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+    got = _deals(ws, cal)
     d = ws.table("deals")
-    ends = ibis.memtable(pd.DataFrame({"pstart": pd.to_datetime(periods), "pend": pd.to_datetime(_ends(periods, grain))}))
-    ends = ends.select(pstart=ends.pstart.cast("timestamp"), pend=ends.pend.cast("timestamp"))
+    ends = cal.frame()
     j = d.select("created_at", "closed_at").cross_join(ends)
     j = j.filter((j.created_at < j.pend) & (j.closed_at.isnull() | (j.closed_at >= j.pend)))
     opened = {_key({"period": r["pstart"]}, ())[0]: int(r["n"]) for r in _rows(j.group_by("pstart").agg(n=j.count()).execute())}
     out: dict[datetime, float | None] = {}
-    for p in periods:
+    for p in cal.starts:
         r = got.get(p, {"won": 0, "lost": 0, "avg": None, "cyc": None})
         won, lost = int(_num(r["won"]) or 0), int(_num(r["lost"]) or 0)
         rate, avg, cyc = _ratio(won, won + lost), _num(r["avg"]), _num(r["cyc"])
@@ -295,33 +328,41 @@ def _velocity(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, fl
     return out
 
 
-def _sales_cycle(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+def _sales_cycle(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
     d = ws.table("deals")
-    d = _in_periods(d.filter(d.won.fill_null(False) & d.closed_at.notnull() & (d.closed_at >= d.created_at)), "closed_at", periods, grain)
+    d = _in_periods(d.filter(d.won.fill_null(False) & d.closed_at.notnull() & (d.closed_at >= d.created_at)), "closed_at", cal)
     hours = ((d.closed_at.epoch_seconds() - d.created_at.epoch_seconds()) / 3600).floor().cast("int64")
     got = _median_of(d.mutate(v=hours).group_by(["period", "v"]).agg(n=ibis._.count()).execute(), (), 24.0)
-    return {p: got.get((p, ())) for p in periods}
+    return {p: got.get((p, ())) for p in cal.starts}
 
 
-def _web(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime, float | None]]:
-    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
-        w = _in_periods(ws.table("web_events"), "at", periods, grain)
-        if attr == "bounce_rate":
-            win = ibis.window(group_by=[w.anonymous_id, w.period], order_by=[w.at, w.event_id])
-            ev = w.mutate(prev_at=w.at.lag().over(win), next_at=w.at.lead().over(win),
-                          next_tagged=(w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win))
-            gap = 30.0 * 60
-            opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
-                                                | ev.utm_medium.notnull() | ev.utm_source.notnull())
-            alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
-            df = ev.filter(opens).group_by("period").agg(a=ibis._.count(), b=alone.cast("int64").sum()).execute()
-        else:
-            df = w.group_by("period").agg(a=w.anonymous_id.nunique(where=w.type == "page_view"),
-                                          b=w.anonymous_id.nunique(where=w.type == ("form_start" if attr == "form_completion_rate" else "page_view")),
-                                          c=w.anonymous_id.nunique(where=w.type == "form_submit")).execute()
+def _web_counts(ws: Any, cal: Calendar, attr: str, part: parts.Part) -> pd.DataFrame:
+    """The web counts per period of the visitors in hash ``part`` (the window sees whole visitors)."""
+    w = ws.table("web_events")
+    w = _in_periods(parts.in_part(w, w.anonymous_id.fill_null(""), part), "at", cal)
+    if attr != "bounce_rate":
+        return w.group_by("period").agg(a=w.anonymous_id.nunique(where=w.type == "page_view"),
+                                        b=w.anonymous_id.nunique(where=w.type == ("form_start" if attr == "form_completion_rate" else "page_view")),
+                                        c=w.anonymous_id.nunique(where=w.type == "form_submit")).execute()
+    win = ibis.window(group_by=[w.anonymous_id, w.period], order_by=[w.at, w.event_id])
+    ev = w.mutate(prev_at=w.at.lag().over(win), next_at=w.at.lead().over(win),
+                  next_tagged=(w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win))
+    gap = 30.0 * 60
+    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
+                                        | ev.utm_medium.notnull() | ev.utm_source.notnull())
+    alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
+    return ev.filter(opens).group_by("period").agg(a=ibis._.count(), b=alone.cast("int64").sum()).execute()
+
+
+def _web(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:
+    def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
+        # sessions are a lag/lead window per visitor and period: on DuckDB above PART_ROWS events it runs on one hash part of
+        # the visitors at a time (the window operator is not out of core); visitors never straddle parts, so the counts add
+        split = parts.parts(parts.part_count(ws, ("web_events",)))
+        df = parts.add_frames([_web_counts(ws, cal, attr, part) for part in split], ["period"])
         got = {_key(r, ())[0]: r for r in _rows(df)}
         out: dict[datetime, float | None] = {}
-        for p in periods:
+        for p in cal.starts:
             r = got.get(p, {"a": 0, "b": 0, "c": 0})
             n = {k: int(_num(v) or 0) for k, v in r.items() if k != "period"}
             out[p] = (float(n["a"]) if attr == "web_visitors" else _ratio(n["c"], n["b"]) if attr == "form_completion_rate"
@@ -331,12 +372,12 @@ def _web(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime, float
 
 
 # -- everything before the period end: retention -------------------------------------------------
-def _retention(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime, float | None]]:
-    def fn(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+def _retention(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:
+    def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
         from levier.analysis.marketing import _month_index
 
         o = ws.table("orders")
-        o = o.filter(o.at < ibis.literal(_ends(periods, grain)[-1], "timestamp"))
+        o = o.filter(o.at < ibis.literal(cal.hi, "timestamp"))
         am = o.group_by([o.account_id.name("account"), _month_index(o.at).name("m")]).agg(first=o.at.min())
         nxt = am.view()
         j = am.left_join(nxt, (am.account == nxt.account) & (nxt.m == am.m + 1))
@@ -344,7 +385,7 @@ def _retention(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime,
         firsts = am.group_by(d=am.first.truncate("D")).agg(n=am.count()).execute()
         rev = o.group_by(d=o.at.truncate("D")).agg(rev=o.amount.sum()).execute()
         out: dict[datetime, float | None] = {}
-        for p, end in zip(periods, _ends(periods, grain), strict=True):
+        for p, end in zip(cal.starts, cal.ends, strict=True):
             last_full = end.year * 12 + end.month - 1 - 1
             ch = months[months["m"] < last_full]
             churn = _ratio(float(ch["churned"].sum()), float(ch["active"].sum()))
@@ -356,16 +397,16 @@ def _retention(attr: str) -> Callable[[Any, list[datetime], str], dict[datetime,
     return fn
 
 
-def _time_to_conversion(ws: Any, periods: list[datetime], grain: str) -> dict[datetime, float | None]:
+def _time_to_conversion(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
     from levier.analysis.attribution.journeys import JourneyOptions, journey_touches
 
-    jt = journey_touches(ws, JourneyOptions(start=periods[0], end=_ends(periods, grain)[-1]))
+    jt = journey_touches(ws, JourneyOptions(start=cal.lo, end=cal.hi))
     jt = jt.filter(jt.converted == 1)
     per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
-    per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=_bucket(per.end_at, grain))
-    per = per.filter(per.period.isin([ibis.literal(p, "timestamp") for p in periods]))
+    per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=cal.bucket(per.end_at))
+    per = cal.keep(per)
     got = _median_of(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute(), (), 1440.0)
-    return {p: got.get((p, ())) for p in periods}
+    return {p: got.get((p, ())) for p in cal.starts}
 
 
 #: catalogue key → grouped computation (every KPI with a per-period compute function)
@@ -396,7 +437,7 @@ GROUPED: dict[str, Grouped] = {
     "monthly_churn": _overall("monthly_churn", _retention("monthly_churn")),
     "arpa": _overall("arpa", _retention("arpa")),
     "cltv": _overall("cltv", _retention("cltv")),
-    "spend": _overall("spend", lambda ws, periods, grain: dict(_spend(ws, periods, grain))),
+    "spend": _overall("spend", lambda ws, cal: dict(_spend(ws, cal))),
     "cpl": _cost_per("cpl"),
     "cplq": _cost_per("cplq"),
     "cac": _cost_per("cac"),
@@ -412,22 +453,33 @@ SEGMENTABLE = frozenset(("lead", "conversion", "conversion_rate", "contacts_per_
                          "r2", "mql_to_sql_rate", "lead_to_opportunity_rate"))
 
 
+def _run(ws: Any, key: str, cal: Calendar, segments: Sequence[Mapping[str, str]]) -> dict[tuple[datetime, int], float | None]:
+    segment_by = tuple(segments[0]) if segments else ()
+    got = GROUPED[key](ws, cal, segment_by)
+    empty = got.pop(None, None)  # type: ignore[call-overload]
+    out: dict[tuple[datetime, int], float | None] = {}
+    for i, seg in enumerate(segments or [{}]):
+        vals = tuple(str(seg[c]) for c in segment_by)
+        for p in cal.starts:
+            out[(p, i)] = got.get((p, vals), empty)
+    return out
+
+
 def catalogue_periods(ws: Any, key: str, periods: Sequence[datetime], grain: str,
-                      segments: Sequence[Mapping[str, str]]) -> dict[tuple[datetime, Mapping[str, str]], float | None] | None:
+                      segments: Sequence[Mapping[str, str]]) -> dict[tuple[datetime, int], float | None] | None:
     """Catalogue KPI ``key`` over each period and segment, or None when it has no grouped form.
 
     Returns ``{(period_start, segment_index): value}`` keyed by the position of the segment in
     ``segments`` (the segment columns are those of the first segment; ``{}`` = no segment).
     """
-    fn = GROUPED.get(key)
-    if fn is None or not periods:
-        return None if fn is None else {}
-    segment_by = tuple(segments[0]) if segments else ()
-    got = fn(ws, sorted(periods), grain, segment_by)
-    empty = got.pop(None, None)  # type: ignore[call-overload]
-    out: dict[Any, float | None] = {}
-    for i, seg in enumerate(segments):
-        vals = tuple(str(seg[c]) for c in segment_by)
-        for p in periods:
-            out[(p, i)] = got.get((p, vals), empty)
-    return out
+    if key not in GROUPED:
+        return None
+    return _run(ws, key, Calendar.of(periods, grain), segments) if periods else {}
+
+
+def catalogue_span(ws: Any, key: str, start: datetime, end: datetime, segment: Mapping[str, str] | None = None) -> float | None:
+    """Catalogue KPI ``key`` over the one period ``[start, end)`` (for ``segment``): what ``compute_kpi`` returns.
+
+    The same grouped computation as :func:`catalogue_periods`, on a calendar of one free period.
+    """
+    return _run(ws, key, Calendar((start,), (end,)), [dict(segment or {})])[(start, 0)]
