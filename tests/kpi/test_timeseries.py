@@ -98,6 +98,7 @@ def test_a_cleaning_makes_the_series_stale_and_the_refresh_recomputes(data: Work
     from levier.data.journal import undo_rule
 
     registry.define_kpi(s, "touches_out", "count(touches, direction == 'out')")
+    s.commit()  # a cleaning numbers its run under the loop store's lease: no write transaction left open on SQLite
     clean_workspace(data)  # nothing to exclude yet: the first cleaning run
     first = timeseries.series(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8))
     assert timeseries.stored(data, s, "touches_out", "day", dt(2026, 9, 1), dt(2026, 9, 8)).stale is False
@@ -120,3 +121,27 @@ def test_catalogue_series_keeps_leads_without_a_segment_value(data: Workspace, s
     assert values["channel=unknown"] == 3.0  # as compute_kpi and the audit read a missing value
     assert values["channel=unknown"] == compute_kpi(data, "lead", dt(2026, 9, 7), dt(2026, 9, 14), {"channel": "unknown"}).value
     assert sum(values.values()) == compute_kpi(data, "lead", dt(2026, 9, 7), dt(2026, 9, 14)).value
+
+
+def test_one_refresh_reads_the_cleaning_journal_once(data: Workspace, s: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many series refreshed in one scope (the CLI refresh, an alerts check, a dashboard): one journal read, one batch read per table."""
+    import levier.data.journal as journal
+
+    registry.define_kpi(s, "touches_out", "count(touches, direction == 'out')")
+    registry.define_kpi(s, "touches_in", "count(touches, direction == 'in')")
+    journal_reads, batch_reads = [], []
+    real_next, real_batches = journal.next_run_id, timeseries._read_batches
+    monkeypatch.setattr(journal, "next_run_id", lambda ws: journal_reads.append(1) or real_next(ws))
+    monkeypatch.setattr(timeseries, "_read_batches", lambda ws, names: batch_reads.append(tuple(names)) or real_batches(ws, names))
+    keys = ("touches_out", "touches_in", "lead", "conversion_rate")
+    with timeseries.refresh_scope():
+        with timeseries.refresh_scope():  # nested: the outer scope's reads
+            got = [timeseries.series(data, s, k, "week", dt(2026, 9, 1), dt(2026, 9, 15)) for k in keys]
+        got += [timeseries.stored(data, s, k, "week", dt(2026, 9, 1), dt(2026, 9, 15)) for k in keys]
+    assert len(journal_reads) == 1
+    assert sorted(t for names in batch_reads for t in names) == ["leads", "stage_events", "touches"]  # each table once
+    assert [g.recomputed for g in got[:4]] == [3, 3, 3, 3] and not any(g.stale for g in got[4:])
+    assert got[0].values() == [p.value for p in got[4].points]
+    timeseries.series(data, s, "touches_out", "week", dt(2026, 9, 1), dt(2026, 9, 15))
+    timeseries.series(data, s, "touches_in", "week", dt(2026, 9, 1), dt(2026, 9, 15))
+    assert len(journal_reads) == 3  # outside a scope: once per series, as before

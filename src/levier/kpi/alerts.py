@@ -30,7 +30,7 @@ from levier.i18n import gettext as _
 from levier.kpi import detect, thresholds
 from levier.kpi.models import ALERT_STATUSES, KpiAlert
 from levier.kpi.registry import Entry, get_kpi, list_kpis
-from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, series
+from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, refresh_scope, series
 from levier.loop.models import Action, User, utcnow
 from levier.loop.services import webhooks
 from levier.loop.services._common import check_choice, get
@@ -171,7 +171,8 @@ def check(ws: Any, s: Session, keys: Sequence[str] | None = None, *, now: dateti
     watched = {t.kpi_key for t in thresholds.list_thresholds(s)}
     entries = [get_kpi(s, k) for k in keys] if keys else [e for e in list_kpis(s, computable_only=True)
                                                            if e.owner or e.targets or e.key in watched]
-    firings = [f for e in entries for f in kpi_firings(ws, s, e, now, above=above, below=below)]
+    with refresh_scope():  # every KPI's series (and per-segment series) reads the cleaning journal and batches once
+        firings = [f for e in entries for f in kpi_firings(ws, s, e, now, above=above, below=below)]
     if inaction:
         firings += inaction_firings(ws, s, now, sla_hours=sla_hours)
     created, bumped, new_rows = [], [], []

@@ -23,7 +23,7 @@ from levier.errors import ConflictError, NotFoundError
 from levier.i18n import gettext as _
 from levier.kpi.models import ROLES, Dashboard
 from levier.kpi.registry import Entry, Target, get_kpi
-from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, series, stored
+from levier.kpi.timeseries import FREQUENCY_GRAIN, period_end, refresh_scope, series, stored
 from levier.loop.services._common import check_choice, require_text
 
 __all__ = ["DEFAULTS", "Tile", "lint", "status", "create_dashboard", "list_dashboards", "get_dashboard", "view"]
@@ -148,5 +148,6 @@ def view(ws: Any, s: Session, ref: str | int | None = None, *, role: str | None 
         name, keys = role_, list(DEFAULTS.get(role_, ()))
     entries = [get_kpi(s, k) for k in keys]
     now = now or datetime.now().replace(microsecond=0)
-    return {"name": name, "role": role_, "as_of": now.isoformat(), "warnings": lint(entries),
-            "tiles": [tile(ws, s, e, now, refresh=refresh).to_dict() for e in entries]}
+    with refresh_scope():  # one read of the cleaning journal and import batches for every tile
+        tiles = [tile(ws, s, e, now, refresh=refresh).to_dict() for e in entries]
+    return {"name": name, "role": role_, "as_of": now.isoformat(), "warnings": lint(entries), "tiles": tiles}

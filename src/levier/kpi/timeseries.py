@@ -14,7 +14,9 @@ batches can change: a new row at time *t* changes the periods ending after *t âˆ
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import product
@@ -32,7 +34,7 @@ from levier.kpi.models import KpiPoint, KpiSeriesState
 from levier.kpi.registry import Entry, get_kpi
 from levier.loop.models import utcnow
 
-__all__ = ["Point", "Series", "series", "stored", "period_starts", "period_end", "segment_label", "compute_periods"]
+__all__ = ["Point", "Series", "series", "stored", "refresh_scope", "period_starts", "period_end", "segment_label", "compute_periods"]
 
 GRAINS = ("day", "week", "month", "quarter")
 FREQUENCY_GRAIN = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
@@ -192,7 +194,40 @@ def _moment(v: Any) -> datetime | None:
     return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
 
 
-def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
+#: within :func:`refresh_scope`: the watermarks already read, by (workspace, what)
+_SCOPE: ContextVar[dict[tuple[str, str], int] | None] = ContextVar("levier_kpi_refresh", default=None)
+
+
+@contextmanager
+def refresh_scope() -> Iterator[None]:
+    """One refresh of many series: inside the block the cleaning journal, and each table's last import batch, are read once.
+
+    A refresh (``levier kpi refresh``, an alerts check, a dashboard) refreshes one series per KPI; each compares
+    the facts with its watermark. Read once at the first series, a watermark can only be older than the facts a
+    later series computes from, so the next refresh recomputes those periods again: never a stale point kept.
+    Nested scopes share the outer one.
+    """
+    token = _SCOPE.set({}) if _SCOPE.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _SCOPE.reset(token)
+
+
+def _memo(ws: Any, names: Sequence[str], read: Callable[[list[str]], dict[str, int]]) -> dict[str, int]:
+    """``read(names)`` (a value per name), each name read at most once per :func:`refresh_scope`."""
+    cache = _SCOPE.get()
+    if cache is None:
+        return read(list(names))
+    where = str(ws.path)
+    missing = [n for n in names if (where, n) not in cache]
+    if missing:
+        cache.update({(where, n): v for n, v in read(missing).items()})
+    return {n: cache[(where, n)] for n in names}
+
+
+def _read_batches(ws: Any, tables: list[str]) -> dict[str, int]:
     import ibis
 
     parts = []
@@ -203,11 +238,16 @@ def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
     return {n: -1 if got.get(n) is None or got[n] != got[n] else int(got[n]) for n in tables}
 
 
+def _batches(ws: Any, tables: Sequence[str]) -> dict[str, int]:
+    """The last import batch of each table (-1: none)."""
+    return _memo(ws, tables, lambda names: _read_batches(ws, names))
+
+
 def _cleaning(ws: Any) -> int:
     """The latest cleaning run (``levier clean``, undo or reset; 0 = never): exclusions change only with one."""
     from levier.data.journal import next_run_id
 
-    return next_run_id(ws) - 1
+    return _memo(ws, ("_journal",), lambda _names: {"_journal": next_run_id(ws) - 1})["_journal"]
 
 
 def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
