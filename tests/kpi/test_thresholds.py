@@ -100,3 +100,25 @@ def test_threshold_api(api) -> None:  # noqa: ANN001, F811
     assert [t["upper"] for t in api.call("GET", "/kpi/conversion_rate/thresholds", "viewer").json()] == [0.3]
     assert api.call("DELETE", "/kpi/conversion_rate/thresholds?segment=channel=inbound", "editor").status_code == 204
     assert api.call("GET", "/kpi/conversion_rate/thresholds", "viewer").json() == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("with_leads", [True, False], ids=["leads", "empty"])
+def test_threshold_on_a_value_no_lead_has_cli(workspace: Workspace, runner, lang: str, with_leads: bool) -> None:  # noqa: ANN001
+    """A misspelt segment value is refused in the user's language with the values present ("—" on an empty workspace)."""
+    from levier.i18n import use_language
+
+    if with_leads:
+        insert_frames(workspace.facts, {"leads": LEADS})
+    workspace.close()
+    with use_language(lang):
+        r = runner.invoke(app, ["kpi", "set-threshold", "conversion_rate", "--lower", "0.1", "--segment", "channel=Inbound",
+                                "-w", str(workspace.path)])
+        listed = runner.invoke(app, ["kpi", "set-threshold", "--list", "--json", "-w", str(workspace.path)])
+    values = "inbound, partner" if with_leads else "—"
+    want = {"fr": ("Erreur : segment : aucun lead n'a channel = 'Inbound', ce seuil ne se déclencherait donc jamais.\n"
+                   f"Valeurs de channel : {values}.\n"),
+            "en": ("Error: segment: no lead has channel = 'Inbound', so this threshold would never fire.\n"
+                   f"Values of channel: {values}.\n")}[lang]
+    assert r.exit_code == 1 and r.output == want
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []  # nothing stored
