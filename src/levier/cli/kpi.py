@@ -212,7 +212,7 @@ def refresh(keys: Annotated[list[str] | None, typer.Argument(help="KPI keys (def
     with _session(workspace) as (ws, s):
         entries = [registry.get_kpi(s, k) for k in keys] if keys else registry.list_kpis(s, computable_only=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                      transient=True, disable=json_) as bar:
+                      transient=True, disable=json_) as bar, timeseries.refresh_scope():  # one journal read per refresh
             task = bar.add_task(_("Refreshing KPI series"), total=len(entries))
             for e in entries:
                 g = grain or timeseries.FREQUENCY_GRAIN.get(e.frequency, "month")
