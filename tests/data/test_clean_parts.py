@@ -15,7 +15,7 @@ import levier.data.parts
 from levier.data._frames import insert_frames
 from levier.data.clean import clean_workspace
 from levier.data.parts import part_count
-from levier.workspace import Workspace, create_workspace
+from levier.workspace import Workspace, create_workspace, open_workspace
 
 T0 = datetime(2026, 9, 1, 9, 0)
 AS_OF = datetime(2026, 11, 1)
@@ -86,3 +86,12 @@ def test_the_demo_cleans_the_same_by_parts(demo: Workspace, monkeypatch: pytest.
     truth = set(demo.truth["exact_duplicates"]["ids"])  # type: ignore[attr-defined]
     assert len(truth) > 5 and {ids[r] for _t, rule, r in parted[0] if rule == "exact_duplicates"} == truth
     assert parted == single
+
+
+def test_a_dry_run_by_parts_on_read_only_facts(demo: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts' row ids go to a temporary table of the connection: allowed where the facts are read-only."""
+    whole = _entries(clean_workspace(demo, dry_run=True))
+    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo.facts.count("touches") // 3)
+    with open_workspace(demo.path, read_only=True) as ro:
+        assert not ro.facts_writable and part_count(ro, ("touches",)) == 3
+        assert _entries(clean_workspace(ro, dry_run=True)) == whole

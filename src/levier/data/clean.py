@@ -102,7 +102,10 @@ class _Context:
         table = con.create_table(name, exprs[0], overwrite=True, **({"temp": True} if duck else {}))
         self.staged.append(name)
         for expr in exprs[1:]:
-            con.insert(name, expr)
+            if duck:  # SQL into this connection's own temporary table: allowed on read-only facts too
+                con.raw_sql(f'INSERT INTO "{name}" {con.compile(expr)}')
+            else:
+                con.insert(name, expr)
         return table if duck else con.table(name)
 
     def drop_staged(self) -> None:
