@@ -89,3 +89,21 @@ def test_web_kpis_by_hash_parts_equal_the_single_query(demo_ws: Workspace, monke
     one = {k: compute_kpi(demo_ws, k, *PERIODS["hours"]).value for k in WEB}
     monkeypatch.setattr(levier.data.parts, "PART_ROWS", 10**12)
     assert all(_same(one[k], compute_kpi(demo_ws, k, *PERIODS["hours"]).value) for k in WEB)
+
+
+def test_time_to_conversion_by_journey_parts_equals_the_single_query(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The KPI's journey windows run one hash part of the journeys at a time on DuckDB above PART_ROWS (its median
+    comes from the parts' added histograms): the same weekly and monthly values as one query."""
+    a, b = PERIODS["days"]
+    weeks, months = period_starts(a, b, "week"), period_starts(a, b, "month")
+    key = "time_to_conversion_days"
+    whole = (grouped.catalogue_periods(demo_ws, key, weeks, "week", [{}]), grouped.catalogue_periods(demo_ws, key, months, "month", [{}]))
+    rows = demo_ws.facts.count("touches") + demo_ws.facts.count("web_events")
+    monkeypatch.setattr(levier.data.parts, "PART_ROWS", rows // 3)
+    from levier.analysis.attribution.journeys import journey_parts
+
+    assert journey_parts(demo_ws) >= 3
+    split = (grouped.catalogue_periods(demo_ws, key, weeks, "week", [{}]), grouped.catalogue_periods(demo_ws, key, months, "month", [{}]))
+    for w, s in zip(whole, split, strict=True):
+        assert w.keys() == s.keys() and all(_same(s[p], v) for p, v in w.items())
+    assert sum(v is not None for v in whole[0].values()) >= 2

@@ -398,14 +398,17 @@ def _retention(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | No
 
 
 def _time_to_conversion(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
-    from levier.analysis.attribution.journeys import JourneyOptions, journey_touches
+    from levier.analysis.attribution.journeys import JourneyOptions, journey_touches, part_list
 
-    jt = journey_touches(ws, JourneyOptions(start=cal.lo, end=cal.hi))
-    jt = jt.filter(jt.converted == 1)
-    per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
-    per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=cal.bucket(per.end_at))
-    per = cal.keep(per)
-    got = _median_of(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute(), (), 1440.0)
+    frames = []
+    for part in part_list(ws):  # the journey windows by hash parts on DuckDB (decision 0206)
+        jt = journey_touches(ws, JourneyOptions(start=cal.lo, end=cal.hi), part)
+        jt = jt.filter(jt.converted == 1)
+        per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+        per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=cal.bucket(per.end_at))
+        per = cal.keep(per)
+        frames.append(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute())
+    got = _median_of(parts.add_frames(frames, ["period", "v"]), (), 1440.0)
     return {p: got.get((p, ())) for p in cal.starts}
 
 
