@@ -191,11 +191,12 @@ def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str],
     """
     per: list[dict] = []
     keep = min(framing.min_entity_leads, MIN_LEADS)  # smaller accounts are in no account figure
+    acc_segs = segs if framing.unit == "account" else []  # per segment only for the account unit's points
     for part in parts(n_parts):
         with lead_facts(tables, framing, period, part).cache() as facts:
             if tick is not None and not per:
                 tick("per-lead facts")
-            acc, moments = q.accounts(facts, segs, keep)
+            acc, moments = q.accounts(facts, acc_segs, keep)
             one = {"cells": q.cells(facts, segs), "ent": {"account_id": acc, "owner": q.entities(facts, segs, "owner")}, "moments": moments}
             if full:
                 one |= {
@@ -207,7 +208,8 @@ def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str],
                 }
             per.append(one)
     out: dict = {name: add_frames([p[name] for p in per], [*segs, *keys]) for name, keys in _KEYS.items() if name in per[0]}
-    out["ent"] = {c: add_frames([p["ent"][c] for p in per], [*segs, c], maxes=("vip",)) for c in ("account_id", "owner")}
+    out["ent"] = {"account_id": add_frames([p["ent"]["account_id"] for p in per], [*acc_segs, "account_id"], maxes=("vip",)),
+                  "owner": add_frames([p["ent"]["owner"] for p in per], [*segs, "owner"], maxes=("vip",))}
     out["account_moments"] = add_frames([p["moments"] for p in per], []).iloc[0].to_dict()
     if full:
         out["clusters"] = add_frames([p["clusters"] for p in per], q.CLUSTER_KEYS)

@@ -85,7 +85,9 @@ def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[pd.DataF
     Returns the per (segment, account) rows of the accounts with at least ``min_leads`` leads
     over all segments (and of the ``"unknown"`` account), and one row of moments of the leads per
     known account: ``accounts`` (count), ``leads`` (Σ), ``leads_sq`` (Σ²). Exact when ``facts``
-    hold every lead of each account they hold (the audit's hash parts are by account).
+    hold every lead of each account they hold (the audit's hash parts are by account). ``segs``
+    may be empty: totals per account, what the dashboard, clusters and outliers read (the audit
+    asks per segment only for the account unit's points).
     """
     ent = facts.group_by([*segs, "account_id"]).agg(
         leads=facts.count(), touches=facts.x.sum(), conversions=facts.converted.sum(),
@@ -96,7 +98,9 @@ def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[pd.DataF
     kept = j.filter((j.total >= min_leads) | (j.account_id == UNKNOWN)).select(*ent.columns)
     known = tot.filter(tot.t_acc != UNKNOWN)
     moments = known.agg(accounts=known.count(), leads=known.total.sum(), leads_sq=(known.total * known.total).sum())
-    return _run(kept), _run(moments).fillna(0).astype("int64")
+    rows = _run(kept)
+    rows["account_id"] = rows["account_id"].astype("string[pyarrow]")  # one Arrow buffer, not a str object per account
+    return rows, _run(moments).fillna(0).astype("int64")
 
 
 def clusters(facts: ir.Table) -> pd.DataFrame:
