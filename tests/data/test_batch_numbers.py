@@ -137,7 +137,9 @@ def test_every_writer_numbers_from_the_one_sequence(engine: str, loop: str, tmp_
 @pytest.mark.parametrize("loop", ["sqlite", "postgresql"])
 def test_a_flush_while_an_import_waits_between_its_number_and_its_write(loop: str, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a server engine an import and a flush run at once: the flush numbers after the import's batch."""
+    """On a server engine an import writes under the flush's lease (decision 0211): a flush started
+    while the import writes finds the lease held and does nothing (the import rewrites the table:
+    rows appended meanwhile would be lost); the next flush numbers after the import's batch."""
     with queued_on(loop, tmp_path / "ws") as ws:
         generic(monkeypatch, ws)
         numbered, resume, result = threading.Event(), threading.Event(), {}
@@ -153,9 +155,11 @@ def test_a_flush_while_an_import_waits_between_its_number_and_its_write(loop: st
         t = threading.Thread(target=lambda: result.setdefault("import", ingest.import_file(ws, tmp_path / "crm.csv", "touches", timezone="UTC")))
         t.start()
         assert numbered.wait(60)
-        flushed = flush_inbox(ws)  # the import holds batch 1 and has written nothing yet
+        busy = flush_inbox(ws)  # the import holds the lease and batch 1, and has written nothing yet
+        assert busy.busy and not busy.batches and pending_count(ws)
         resume.set()
         t.join(60)
+        flushed = flush_inbox(ws)
         assert [(b["source"], b["batch_id"]) for b in flushed.batches] == [("api", 2), ("sync", 3)]
         assert result["import"].batch_id == 1
         assert _batches(ws) == [(1, "touches", "crm.csv", 2, 2), (2, "touches", "api", 2, 2), (3, "touches", "sync", 1, 1)]

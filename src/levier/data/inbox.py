@@ -235,7 +235,9 @@ def _write(ws: Any, table: str, rows: Sequence[Mapping[str, Any]], source: str, 
     _check_writable(ws)
     data = _arrow(ws, table, rows)
     writer = _write_duckdb if ws.facts.backend_name == "duckdb" else _write_generic
-    with _WRITE_LOCK:
+    from levier.data.inbox_flush import writing
+
+    with writing(ws), _WRITE_LOCK:  # server engines: under the flush's lease (decision 0211)
         return writer(ws, table, data, source, preset, claim, reuse)
 
 

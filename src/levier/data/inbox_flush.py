@@ -35,7 +35,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from levier.errors import (
 )
 from levier.i18n import gettext as _
 
-__all__ = ["flush_inbox", "Lease", "LEASE_SECONDS", "PeriodicFlush", "flush_for_tick", "take_batch", "take_run", "take_number"]
+__all__ = ["flush_inbox", "Lease", "LEASE_SECONDS", "writing", "WRITE_WAIT_SECONDS", "PeriodicFlush", "flush_for_tick", "take_batch", "take_run", "take_number"]
 
 #: A lease (or a claim of the old format) older than this belongs to a flush that died.
 LEASE_SECONDS = 600
@@ -126,6 +127,61 @@ class Lease:
             with inbox._session(self.ws, None) as s:
                 s.execute(sa.update(FactsInbox).where(FactsInbox.id == LEASE_ID, FactsInbox.claim == self.token).values(claim=None))
             self.token = ""
+
+
+# -- every writer of a server engine under the lease -----------------------------------------------
+#: how long a writer waits for the lease a flush or another writer holds before giving up
+WRITE_WAIT_SECONDS = 300.0
+_HELD = threading.local()
+
+
+@contextmanager
+def writing(ws: Any, wait: float | None = None) -> Iterator[None]:
+    """Hold the flush's lease while writing the facts of a server engine (decision 0211).
+
+    On Spark and warehouses nothing orders two writers: an import rewrites its table (anti-join
+    + union) and would drop rows a flush appended meanwhile, and two appends would number their
+    rows from the same ``max(_row_id)``. So every writer — imports, direct appends, the
+    experiments insert — writes under the same lease as :func:`flush_inbox`, waiting up to
+    ``wait`` seconds (:data:`WRITE_WAIT_SECONDS`) for it, and renews it every
+    ``LEASE_SECONDS / 4`` while it writes (a long import is not taken for a dead flush).
+    DuckDB: one process writes the file, its own transactions order the writers: no lease.
+    Re-entrant within a thread.
+    """
+    if ws.facts.backend_name == "duckdb" or getattr(_HELD, "depth", 0):
+        _HELD.depth = getattr(_HELD, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            _HELD.depth -= 1
+        return
+    lease = Lease(ws)
+    limit = WRITE_WAIT_SECONDS if wait is None else wait
+    deadline = time.monotonic() + limit
+    while not lease.acquire():
+        if time.monotonic() >= deadline:
+            raise ConflictError(_("The facts are being written by another process (a flush or an import) for more than {n} s; nothing was written.", n=f"{limit:g}"),
+                                hint=_("Retry in a moment; `levier facts pending` shows a flush in progress. A lease left by a process that died frees itself after {m} s.", m=LEASE_SECONDS))
+        time.sleep(0.2)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(LEASE_SECONDS / 4):
+            try:
+                lease.renew()
+            except Exception:  # noqa: BLE001 — the writer finds out at release; nothing to do here
+                return
+
+    beater = threading.Thread(target=beat, name="levier-lease", daemon=True)
+    beater.start()
+    _HELD.depth = 1
+    try:
+        yield
+    finally:
+        _HELD.depth = 0
+        stop.set()
+        beater.join(timeout=5)
+        lease.release()
 
 
 # -- the numbers every writer takes (import batches, cleaning runs) -----------------------------------
@@ -381,12 +437,14 @@ def flush_inbox(ws: Any) -> FlushResult:
     lease = Lease(ws)
     if not lease.acquire():
         return FlushResult(busy=True)
+    _HELD.depth = getattr(_HELD, "depth", 0) + 1  # writers called from here hold it already
     try:
         with inbox._WRITE_LOCK:
             recovered = _recover(ws, lease)
             groups = _check_all(ws)
             batches = [b for b in (_apply(ws, lease, g, last) for g, last in groups.items()) if b]
     finally:
+        _HELD.depth -= 1
         lease.release()
     return FlushResult(batches=tuple(batches), recovered=recovered)
 

@@ -21,7 +21,7 @@ import pandas as pd
 import sqlglot as sg
 
 from levier.data.facts import IMPORTS_SCHEMA
-from levier.data.inbox_flush import take_batch
+from levier.data.inbox_flush import take_batch, writing
 
 __all__ = ["insert_batch"]
 
@@ -77,6 +77,11 @@ def insert_batch(ws: Any, table: str, rows: ir.Table, *, source: str, preset: st
     """
     if not ws.facts_writable:
         return _queue(ws, table, rows, source, preset)
+    with writing(ws):  # server engines: under the flush's lease (decision 0211)
+        return _insert(ws, table, rows, source, preset)
+
+
+def _insert(ws: Any, table: str, rows: ir.Table, source: str, preset: str) -> int:
     con = ws.facts.con
     duck = ws.facts.backend_name == "duckdb"
     if duck:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from levier.data.inbox_flush import take_batch
+from levier.data.inbox_flush import take_batch, writing
 from levier.data.ingest.convert import CONV, TZ, build_converted, check_converted, stage_select
 from levier.data.ingest.dialect import Dialect
 from levier.data.ingest.load import BatchInfo, file_hash, find_previous, write_duckdb, write_ibis
@@ -186,8 +186,9 @@ def import_file(
             duck.execute(f"DROP TABLE IF EXISTS {STAGE}")
             _phase(progress, "write")
             info = BatchInfo(table, str(path), digest, rows_read, preset_name, sig, tz)
-            batch = take_batch(ws)  # from the loop DB's sequence, like every other facts writer
-            batch, inserted, replaced = write_duckdb(duck, plan, info, batch) if native else write_ibis(ws.facts, duck, plan, info, batch)
+            with writing(ws):  # server engines: under the flush's lease (decision 0211)
+                batch = take_batch(ws)  # from the loop DB's sequence, like every other facts writer
+                batch, inserted, replaced = write_duckdb(duck, plan, info, batch) if native else write_ibis(ws.facts, duck, plan, info, batch)
             _phase(progress, "write")(1.0)
         finally:
             for name in (STAGE, CONV, TZ):
