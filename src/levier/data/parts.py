@@ -13,13 +13,15 @@ Spark and warehouses spill window partitions to disk, so they always run in one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames"]
+__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames", "stacked"]
 
 #: rows (of the tables a query reads) per hash part on an embedded DuckDB engine
 PART_ROWS = 10_000_000
@@ -76,3 +78,27 @@ def add_frames(frames: Sequence[pd.DataFrame], keys: Sequence[str], *, maxes: It
         return whole
     out = whole.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
     return out[list(whole.columns)]
+
+
+@contextmanager
+def stacked(ws: Any, exprs: Sequence[ir.Table]) -> Iterator[ir.Table]:
+    """The rows of every part's ``exprs`` in one engine table, for a reduction the driver must not do.
+
+    When the parts' results are too many rows to add in pandas (every distinct path, say) but
+    their final reduction is small (the top 20), each part's query is appended to a temporary
+    table of this connection (SQL: allowed on read-only facts) and the caller reduces it in the
+    engine; the table is dropped on exit. One expression is yielded as is. Several parts only
+    happen on DuckDB (:func:`part_count`).
+    """
+    if len(exprs) == 1:
+        yield exprs[0]
+        return
+    con = ws.facts.con
+    name = f"_lv_parts_{uuid.uuid4().hex[:12]}"
+    con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {con.compile(exprs[0])}')
+    try:
+        for expr in exprs[1:]:
+            con.raw_sql(f'INSERT INTO "{name}" {con.compile(expr)}')
+        yield con.table(name)
+    finally:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')

@@ -197,3 +197,17 @@ def test_web_funnel_by_visitor_parts(mixed, monkeypatch: pytest.MonkeyPatch) -> 
     assert hashparts.part_count(mixed, ("web_events",)) >= 4
     assert web_funnel(mixed, start, end, session_gap_minutes=20) == whole
     assert web_funnel(mixed, session_gap_minutes=20, parts=3) == web_funnel(mixed, session_gap_minutes=20, parts=1)
+
+
+def test_top_paths_by_parts_are_the_top_of_the_whole(mixed, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A path's journeys sit in several parts: the parts' counts are added in an engine table
+    (``parts.stacked``) before the top n, which equals the single query's, ties included."""
+    from levier.analysis.attribution.engine import top_paths
+
+    whole = top_paths(mixed, n=8)
+    assert len(whole) == 8 and whole["journeys"].iloc[0] > whole["journeys"].iloc[-1]
+    assert _force(mixed, monkeypatch, 3) >= 3
+    split = top_paths(mixed, n=8)
+    pd.testing.assert_frame_equal(split.reset_index(drop=True), whole.reset_index(drop=True), check_dtype=False, rtol=REL)
+    left = mixed.facts.con.raw_sql("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_lv_parts_%'").fetchone()[0]
+    assert left == 0  # the stacking table is dropped

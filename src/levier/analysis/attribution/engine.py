@@ -42,7 +42,7 @@ from levier.analysis.attribution.markov import MAX_ORDER, MarkovChain, _decode, 
 from levier.analysis.attribution.paths import DIRECT, SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import POSITION_SHARES, RULES, check_shares
-from levier.data.parts import Part, add_frames
+from levier.data.parts import Part, add_frames, stacked
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
@@ -291,15 +291,21 @@ def first_touch_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: in
     return _counts(frames)
 
 
-def top_paths(ws: Any, opts: JourneyOptions | None = None, n: int = 20) -> pd.DataFrame:
+def top_paths(ws: Any, opts: JourneyOptions | None = None, n: int = 20, *, parts: int | None = None) -> pd.DataFrame:
     """The ``n`` most frequent paths (journeys DESC): only ``n`` rows reach the driver.
 
-    One query whatever the size (a path's journeys may sit in every hash part, so the top ``n``
-    of each part would not give the top ``n`` of the whole): not for the largest embedded workspaces.
+    By hash parts of the journeys (DuckDB above PART_ROWS): a path's journeys may sit in every
+    part, so each part's counts per path are stacked in an engine table and added there before
+    the top ``n`` (``levier.data.parts.stacked``).
     """
-    t = ordered_touches(ws, opts)
-    seq = ibis.struct({"pos": t.pos, "channel": t.channel}).collect().sort().map(lambda s: s.channel)
-    per = t.group_by("journey").agg(path=seq.join(SEPARATOR), converted=t.converted.max(), value=t.value.max())
-    agg = per.group_by("path").agg(journeys=per.count(), conversions=per.converted.sum(),
-                                   value=(per.value * per.converted).sum())
-    return agg.order_by([ibis.desc("journeys"), "path"]).limit(int(n)).execute()
+    per_part = []
+    for part in part_list(ws, parts):
+        t = ordered_touches(ws, opts, part=part)
+        seq = ibis.struct({"pos": t.pos, "channel": t.channel}).collect().sort().map(lambda s: s.channel)
+        per = t.group_by("journey").agg(path=seq.join(SEPARATOR), converted=t.converted.max(), value=t.value.max())
+        per_part.append(per.group_by("path").agg(journeys=per.count(), conversions=per.converted.sum(),
+                                                 value=(per.value * per.converted).sum()))
+    with stacked(ws, per_part) as agg:
+        if len(per_part) > 1:
+            agg = agg.group_by("path").agg(journeys=agg.journeys.sum(), conversions=agg.conversions.sum(), value=agg.value.sum())
+        return agg.order_by([ibis.desc("journeys"), "path"]).limit(int(n)).execute()
