@@ -92,6 +92,7 @@ def test_funnel_page_matches_the_engine_on_the_default_period(site: Site) -> Non
     steps = funnel(site.ws, start=p.start_dt, end=p.end_dt).overall.steps
     en = site.client("viewer", "en").get("/funnel")
     assert en.status_code == 200 and f"Funnel — {p.label}" in en.text and "<svg" in en.text
+    assert '<div class="table-wrap"><table>' in en.text and '<th scope="col">' in en.text and 'class="num"' in en.text  # _macros.table_block
     text = _text(en.text)
     for st in steps:
         assert f"{st.stage} {st.reached:,}" in text
