@@ -55,7 +55,7 @@ SIZES: dict[str, dict[str, int]] = {
 DEFAULT_SIZES = ("1M", "10M")
 OWN = ("ingest", "audit", "attribution", "experiments")
 #: benchmarks that hand their measurements back as JSON (``--json``), one run per size
-SIZED = (*OWN, "policy", "web", "kpi")
+SIZED = (*OWN, "policy", "web", "kpi", "sessions")
 
 
 @dataclass
@@ -88,8 +88,10 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in (
           "levier s = the cold pages (caches being built) on the seeded demo workspace of the size"),
     Bench("kpi", "H3", _own("--leads", "leads", lambda q: ["--no-write"]),
           "levier s = the first build of every catalogue series"),
+    Bench("sessions", "H1", _own("--events", "rows", lambda q: ["--no-write"]),
+          "rows = web events + sales touches; levier s = web funnel + attribution by hash parts, the single query beside it"),
 )}
-DEFAULT_ONLY = ("ingest", "audit", "attribution", "experiments", "policy", "web", "kpi")
+DEFAULT_ONLY = ("ingest", "audit", "attribution", "experiments", "policy", "web", "kpi", "sessions")
 
 
 @dataclass
@@ -347,7 +349,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Run every benchmark at several sizes and record the suite and growth sections.")
     ap.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help=f"comma-separated among {', '.join(SIZES)} (default 1M,10M)")
     ap.add_argument("--only", default=",".join(DEFAULT_ONLY), help=f"comma-separated among {', '.join(BENCHMARKS)}")
-    ap.add_argument("--quick", action="store_true", help="smoke run: tiny size, no peers; policy/web/kpi only check their --help")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny size, no peers; policy/web/kpi/sessions only check their --help")
     ap.add_argument("--no-write", action="store_true", help="print only: no section is written (passed on to every benchmark)")
     ap.add_argument("--keep-sections", action="store_true",
                     help="the benchmarks' own sections stay as they are (e.g. a 100M run added with --update): only suite and growth are written")

@@ -26,7 +26,7 @@ def test_run_all_quick_smoke(tmp_path: Path) -> None:
         row = next(ln for ln in text.splitlines() if ln.startswith(f"| {name} | quick |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[3]) > 0 and cells[4].endswith("GiB") and cells[9] == "ok", row
-    for name in ("policy", "web", "kpi"):  # need big inputs: only their command line is checked
+    for name in ("policy", "web", "kpi", "sessions"):  # need big inputs: only their command line is checked
         assert f"| {name} | – |" in text and "ok (--help only)" in text
     assert (tmp_path / "data" / "touches_5000.csv").exists()
     after = results.read_text(encoding="utf-8") if results.exists() else None
