@@ -89,3 +89,18 @@ def test_duckdb_writers_take_no_lease(tmp_path: Path) -> None:
             pass
         assert append_facts(ws, "touches", [touch(9)], source="api") == 1
         held.release()
+
+
+def test_writers_of_one_process_write_one_at_a_time(tmp_path: Path) -> None:
+    """A writer's batch number commits before the next writer's (the KPI watermark on the last
+    batch skips none): a second thread's append waits while the first writes."""
+    with queued_on("sqlite", tmp_path / "ws") as ws:
+        flush_inbox(ws)
+        done = threading.Event()
+        with writing(ws):
+            t = threading.Thread(target=lambda: (append_facts(ws, "touches", [touch(9)], source="api"), done.set()))
+            t.start()
+            assert not done.wait(0.5)
+        assert done.wait(30)
+        t.join(30)
+        assert _row_ids(ws)[-1] == ("t9", 4)

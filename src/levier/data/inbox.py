@@ -237,7 +237,7 @@ def _write(ws: Any, table: str, rows: Sequence[Mapping[str, Any]], source: str, 
     writer = _write_duckdb if ws.facts.backend_name == "duckdb" else _write_generic
     from levier.data.inbox_flush import writing
 
-    with writing(ws), _WRITE_LOCK:  # server engines: under the flush's lease (decision 0211)
+    with writing(ws):  # one writer per process; server engines: under the flush's lease (decision 0211)
         return writer(ws, table, data, source, preset, claim, reuse)
 
 

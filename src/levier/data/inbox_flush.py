@@ -145,13 +145,15 @@ def writing(ws: Any, wait: float | None = None) -> Iterator[None]:
     experiments insert — writes under the same lease as :func:`flush_inbox`, waiting up to
     ``wait`` seconds (:data:`WRITE_WAIT_SECONDS`) for it, and renews it every
     ``LEASE_SECONDS / 4`` while it writes (a long import is not taken for a dead flush).
-    DuckDB: one process writes the file, its own transactions order the writers: no lease.
-    Re-entrant within a thread.
+    DuckDB: one process writes the file: no lease. On every engine the writers of one process
+    write one at a time (``inbox._WRITE_LOCK``), so batch numbers commit in the order they were
+    taken (a watermark on the last batch skips none). Re-entrant within a thread.
     """
     if ws.facts.backend_name == "duckdb" or getattr(_HELD, "depth", 0):
         _HELD.depth = getattr(_HELD, "depth", 0) + 1
         try:
-            yield
+            with inbox._WRITE_LOCK:
+                yield
         finally:
             _HELD.depth -= 1
         return
@@ -176,7 +178,8 @@ def writing(ws: Any, wait: float | None = None) -> Iterator[None]:
     beater.start()
     _HELD.depth = 1
     try:
-        yield
+        with inbox._WRITE_LOCK:
+            yield
     finally:
         _HELD.depth = 0
         stop.set()
