@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime as dt
+from typing import Any
 
+import numpy as np
 import pytest
 
 from levier.analysis.attribution.paths import PathCounts
@@ -53,3 +56,27 @@ def small(workspace):  # noqa: ANN001, ANN201
                                        {"lead_id": "L2", "stage": "lead", "at": dt(2026, 10, 1)}])
     insert(workspace, "deals", [{"deal_id": "D1", "lead_id": "L1", "created_at": dt(2026, 10, 10), "amount": 1000.0}])
     return workspace
+
+
+#: relative tolerance of the engine-vs-reference comparisons
+REL = 1e-9
+
+
+def frames_workspace(factory: pytest.TempPathFactory, name: str, frames: dict[str, list[dict]]) -> Iterator[Any]:
+    """A new workspace holding ``frames`` (table → rows), for a module-scoped fixture to yield from."""
+    from levier.data._frames import insert_frames
+    from levier.workspace import create_workspace
+
+    ws = create_workspace(factory.mktemp(name) / "ws", timezone="UTC")
+    insert_frames(ws.facts, frames)
+    yield ws
+    ws.close()
+
+
+def assert_same_attribution(a: Any, b: Any) -> None:
+    """Two attributions of one model: same channels and parameters, credits equal to :data:`REL`."""
+    assert a.model == b.model and a.channels == b.channels and a.params == b.params
+    np.testing.assert_allclose(a.conversions, b.conversions, rtol=REL, atol=1e-12)
+    np.testing.assert_allclose(a.value, b.value, rtol=REL, atol=1e-9)
+    assert a.total_conversions == pytest.approx(b.total_conversions, rel=REL)
+    assert a.total_value == pytest.approx(b.total_value, rel=REL)

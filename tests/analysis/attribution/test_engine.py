@@ -23,14 +23,12 @@ from levier.analysis.attribution.engine import (
 from levier.analysis.attribution.markov import build_chain
 from levier.analysis.attribution.paths import PathCounts
 from levier.analysis.attribution.shapley import shapley
-from levier.data._frames import insert_frames
 from levier.errors import OptionError
 
-from .conftest import REFERENCE
+from .conftest import REFERENCE, REL, assert_same_attribution, frames_workspace
 
 RULE_MODELS = ["first", "last", "last_non_direct", "linear", "position"]
 ALL = [*RULE_MODELS, "markov", "shapley"]
-REL = 1e-9
 
 
 # -- hand-worked: the small workspace ----------------------------------------------------
@@ -157,20 +155,7 @@ def _frames(seed: int = 3) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def varied(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    from levier.workspace import create_workspace
-
-    ws = create_workspace(tmp_path_factory.mktemp("engine") / "ws", timezone="UTC")
-    insert_frames(ws.facts, _frames())
-    yield ws
-    ws.close()
-
-
-def _close(a: Any, b: Any) -> None:
-    assert a.model == b.model and a.channels == b.channels and a.params == b.params
-    np.testing.assert_allclose(a.conversions, b.conversions, rtol=REL, atol=1e-12)
-    np.testing.assert_allclose(a.value, b.value, rtol=REL, atol=1e-9)
-    assert a.total_conversions == pytest.approx(b.total_conversions, rel=REL)
-    assert a.total_value == pytest.approx(b.total_value, rel=REL)
+    yield from frames_workspace(tmp_path_factory, "engine", _frames())
 
 
 OPTIONS = {
@@ -190,7 +175,7 @@ def test_equals_path_based(varied, name: str, order: int) -> None:  # noqa: ANN0
     ours = attribute(varied, ALL, options=opts, order=order)
     ref = attribute_paths(pc, ALL, order=order)
     for a, b in zip(ours.results, ref.results, strict=True):
-        _close(a, b)
+        assert_same_attribution(a, b)
     m, r = ours.results[ALL.index("markov")].details, ref.results[ALL.index("markov")].details
     assert m.chain.states == r.chain.states and (m.chain.counts != r.chain.counts).nnz == 0
     assert m.p_conversion == pytest.approx(r.p_conversion, rel=REL)
@@ -206,7 +191,7 @@ def test_direct_is_present_and_ordered_shapley(varied) -> None:  # noqa: ANN001
     assert any("direct" in p and p[-1] == "direct" for p in pc.paths)  # last-non-direct differs from last
     ours = attribute(varied, ["shapley", "time_decay"], ordered_shapley=True)
     ref = shapley(pc, ordered=True)
-    _close(ours.results[0], ref)
+    assert_same_attribution(ours.results[0], ref)
     got, want = ours.results[0].details.by_position, ref.details.by_position
     assert [(c, p) for c, p, _x in got] == [(c, p) for c, p, _x in want]
     np.testing.assert_allclose([x for *_k, x in got], [x for *_k, x in want], rtol=REL, atol=1e-12)
@@ -241,4 +226,4 @@ def test_journey_parts_add_up_to_the_whole(varied, monkeypatch: pytest.MonkeyPat
     assert dict(zip(whole_s.paths, whole_s.conversions, strict=True)) == pytest.approx(dict(zip(parts_s.paths, parts_s.conversions, strict=True)))
     assert whole_s.journeys == parts_s.journeys
     for x, y in zip(whole.results, attribute(varied, ALL, order=order).results, strict=True):
-        _close(x, y)
+        assert_same_attribution(x, y)

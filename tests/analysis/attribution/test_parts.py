@@ -26,9 +26,9 @@ from levier.analysis.attribution.journeys import (
 )
 from levier.analysis.marketing import web_funnel
 from levier.data import parts as hashparts
-from levier.data._frames import insert_frames
 
-REL = 1e-9
+from .conftest import REL, assert_same_attribution, frames_workspace
+
 ALL = ["first", "last", "last_non_direct", "linear", "position", "time_decay", "markov", "shapley"]
 UTMS = [("google", "cpc"), ("brevo", "email"), (None, None), (None, None), ("linkedin", "paid_social"), (None, None)]
 REFS = [None, "https://www.google.com/", "https://blog.example.org/x", None]
@@ -89,12 +89,7 @@ def _frames(seed: int = 11) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    from levier.workspace import create_workspace
-
-    ws = create_workspace(tmp_path_factory.mktemp("parts") / "ws", timezone="UTC")
-    insert_frames(ws.facts, _frames())
-    yield ws
-    ws.close()
+    yield from frames_workspace(tmp_path_factory, "parts", _frames())
 
 
 def _force(ws: Any, monkeypatch: pytest.MonkeyPatch, n: int) -> int:
@@ -106,14 +101,6 @@ def _force(ws: Any, monkeypatch: pytest.MonkeyPatch, n: int) -> int:
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(list(df.columns), na_position="first").reset_index(drop=True)
-
-
-def _close(a: Any, b: Any) -> None:
-    assert a.model == b.model and a.channels == b.channels and a.params == b.params
-    np.testing.assert_allclose(a.conversions, b.conversions, rtol=REL, atol=1e-12)
-    np.testing.assert_allclose(a.value, b.value, rtol=REL, atol=1e-9)
-    assert a.total_conversions == pytest.approx(b.total_conversions, rel=REL)
-    assert a.total_value == pytest.approx(b.total_value, rel=REL)
 
 
 def _pc(pc: Any) -> dict[str, tuple[float, float, float]]:
@@ -151,10 +138,10 @@ def test_attribution_parts_add_up_to_the_single_query(mixed, monkeypatch: pytest
     assert ordered[1].total_conversions > 5 and ordered[1].details.coalitions > 5
     assert _force(mixed, monkeypatch, 3) >= 3
     for x, y in zip(attribute(mixed, ALL, order=2).results, whole, strict=True):
-        _close(x, y)
+        assert_same_attribution(x, y)
     got = attribute(mixed, ["time_decay", "shapley"], ordered_shapley=True, half_life_days=3.0).results
     for x, y in zip(got, ordered, strict=True):
-        _close(x, y)
+        assert_same_attribution(x, y)
     ref = ordered[1].details.by_position
     assert [(c, k) for c, k, _ in got[1].details.by_position] == [(c, k) for c, k, _ in ref]
     np.testing.assert_allclose([x for *_, x in got[1].details.by_position], [x for *_, x in ref], rtol=REL, atol=1e-12)
