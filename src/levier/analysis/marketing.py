@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from levier.analysis.attribution.journeys import session_starts
 from levier.analysis.stats import weighted_quantile
 from levier.data.parts import Part, in_part, part_count
 from levier.data.parts import parts as all_parts
@@ -72,14 +73,8 @@ class WebFunnel:
 
 def _session_counts(w: ir.Table, gap: float, part: Part) -> tuple[int, int]:
     """Sessions and bounced sessions of the visitors hashing into ``part`` (filtered before the window)."""
-    w = in_part(w, "anonymous_id", part)
-    win = ibis.window(group_by=w.anonymous_id, order_by=[w.at, w.event_id])
-    ev = w.mutate(prev_at=w.at.lag().over(win), next_at=w.at.lead().over(win),
-                  next_tagged=(w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win))
-    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
-                                        | ev.utm_medium.notnull() | ev.utm_source.notnull())
-    alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
-    s = ev.filter(opens).agg(sessions=ibis._.count(), bounced=alone.cast("int64").sum()).execute().iloc[0]
+    ev = session_starts(in_part(w, "anonymous_id", part), gap)
+    s = ev.agg(sessions=ev.count(), bounced=ev.alone.sum()).execute().iloc[0]
     return _as_int(s["sessions"]), _as_int(s["bounced"])
 
 

@@ -344,14 +344,10 @@ def _web_counts(ws: Any, cal: Calendar, attr: str, part: parts.Part) -> pd.DataF
         return w.group_by("period").agg(a=w.anonymous_id.nunique(where=w.type == "page_view"),
                                         b=w.anonymous_id.nunique(where=w.type == ("form_start" if attr == "form_completion_rate" else "page_view")),
                                         c=w.anonymous_id.nunique(where=w.type == "form_submit")).execute()
-    win = ibis.window(group_by=[w.anonymous_id, w.period], order_by=[w.at, w.event_id])
-    ev = w.mutate(prev_at=w.at.lag().over(win), next_at=w.at.lead().over(win),
-                  next_tagged=(w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win))
-    gap = 30.0 * 60
-    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
-                                        | ev.utm_medium.notnull() | ev.utm_source.notnull())
-    alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
-    return ev.filter(opens).group_by("period").agg(a=ibis._.count(), b=alone.cast("int64").sum()).execute()
+    from levier.analysis.attribution.journeys import session_starts
+
+    ev = session_starts(w, 30.0 * 60, by=("period",))
+    return ev.group_by("period").agg(a=ev.count(), b=ev.alone.sum()).execute()
 
 
 def _web(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:

@@ -13,6 +13,7 @@ channel-set counts, time-decay credits and the time-to-conversion histogram.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from levier.i18n import gettext as _
 __all__ = [
     "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
     "journey_touches", "journey_parts", "part_list", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+    "session_starts",
 ]
 
 PAID_SEARCH = ("cpc", "ppc", "paid", "paid_search", "paidsearch", "sem")
@@ -114,15 +116,34 @@ def _whole_visitors(w: ir.Table, part: Part | None) -> ir.Table:
     return w.semi_join(members, "anonymous_id")
 
 
+def session_starts(w: ir.Table, gap: float, by: Sequence[str] = (), *, bounces: bool = True) -> ir.Table:
+    """The page views of ``w`` that open a session, with ``alone`` (1: the session's only event;
+    ``bounces=False``: not computed, one window function instead of three).
+
+    A session opens at a visitor's first event, after a gap over ``gap`` seconds, or on a tagged
+    (UTM) page view; it is alone when nothing follows within the gap before the next tagged one.
+    One window per visitor (and per ``by`` column, e.g. a KPI period): callers split the visitors
+    into hash parts before it on large embedded workspaces (decision 0206). The one definition of
+    a session and a bounce for the web funnel and the web KPIs.
+    """
+    win = ibis.window(group_by=[w.anonymous_id, *(w[c] for c in by)], order_by=[w.at, w.event_id])
+    marks = {"prev_at": w.at.lag().over(win)}
+    if bounces:
+        marks |= {"next_at": w.at.lead().over(win), "next_tagged": (w.utm_medium.notnull() | w.utm_source.notnull()).lead().over(win)}
+    ev = w.mutate(**marks)
+    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | ((ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()) > gap)
+                                        | ev.utm_medium.notnull() | ev.utm_source.notnull())
+    if not bounces:
+        return ev.filter(opens).drop("prev_at")
+    alone = ev.next_at.isnull() | ((ev.next_at.epoch_seconds() - ev.at.epoch_seconds()) > gap) | ev.next_tagged.fill_null(False)
+    return ev.filter(opens).mutate(alone=alone.cast("int64")).drop("prev_at", "next_at", "next_tagged")
+
+
+
 def _web_touches(ws: Any, opts: JourneyOptions, part: Part | None = None) -> ir.Table:
     w = _whole_visitors(ws.table("web_events"), part)
     known = w.filter(w.lead_id.notnull()).group_by("anonymous_id").agg(stitched=w.lead_id.max())
-    win = ibis.window(group_by=w.anonymous_id, order_by=[w.at, w.event_id])
-    ev = w.mutate(prev_at=w.at.lag().over(win))
-    gap = ev.at.epoch_seconds() - ev.prev_at.epoch_seconds()
-    tagged = ev.utm_medium.notnull() | ev.utm_source.notnull()
-    opens = (ev.type == "page_view") & (ev.prev_at.isnull() | (gap > opts.session_gap_minutes * 60) | tagged)
-    s = ev.filter(opens)
+    s = session_starts(w, opts.session_gap_minutes * 60, bounces=False)
     s = s.left_join(known, s.anonymous_id == known.anonymous_id)
     lead = s.lead_id.coalesce(s.stitched)
     referrer = s.referrer
