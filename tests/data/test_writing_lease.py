@@ -104,3 +104,27 @@ def test_writers_of_one_process_write_one_at_a_time(tmp_path: Path) -> None:
         assert done.wait(30)
         t.join(30)
         assert _row_ids(ws)[-1] == ("t9", 4)
+
+
+def test_an_import_from_the_cli_while_a_flush_writes_fails_in_french_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a person sees when `levier import` cannot get the lease on a server engine: the French
+    message and hint, no traceback, exit 1, no batch and no row written."""
+    from typer.testing import CliRunner
+
+    from levier.cli import app
+
+    with queued_on("sqlite", tmp_path / "ws") as ws:
+        generic(monkeypatch, ws)
+        flush_inbox(ws)
+        before = (_row_ids(ws), int(ws.facts.imports().count().execute()))
+        held = Lease(ws)
+        assert held.acquire()
+        monkeypatch.setattr(inbox_flush, "WRITE_WAIT_SECONDS", 0.3)
+        csv = tmp_path / "crm.csv"
+        csv.write_text("touch_id,lead_id,at,channel\nc1,L1,2026-03-01 09:00:00,email\n", encoding="utf-8")
+        res = CliRunner().invoke(app, ["import", str(csv), "--table", "touches", "-w", str(ws.path), "--no-validate"], env={"LEVIER_LANG": "fr"})
+        assert res.exit_code == 1, res.output
+        assert "en cours d'écriture par un autre processus" in res.output and "rien n'a été écrit" in res.output
+        assert "levier facts pending" in res.output and "Traceback" not in res.output
+        assert (_row_ids(ws), int(ws.facts.imports().count().execute())) == before
+        held.release()
