@@ -36,7 +36,7 @@ from levier.data.journal import (
     transaction,
     write_journal,
 )
-from levier.data.parts import in_part, part_count, parts
+from levier.data.parts import drop_temp, in_part, part_count, parts, stack_temp
 from levier.data.schema import TABLES
 from levier.data.validate import EPOCH_FLOOR, NON_NEGATIVE, extraction_time
 from levier.errors import OptionError
@@ -99,18 +99,20 @@ class _Context:
             return exprs[0].cache()
         con = self.ws.facts.con
         name = f"_clean_stage_{len(self.staged)}_{uuid.uuid4().hex[:8]}" if duck else f"_clean_stage_{len(self.staged)}"
-        table = con.create_table(name, exprs[0], overwrite=True, **({"temp": True} if duck else {}))
         self.staged.append(name)
+        if duck:
+            return stack_temp(con, name, exprs)
+        con.create_table(name, exprs[0], overwrite=True)
         for expr in exprs[1:]:
-            if duck:  # SQL into this connection's own temporary table: allowed on read-only facts too
-                con.raw_sql(f'INSERT INTO "{name}" {con.compile(expr)}')
-            else:
-                con.insert(name, expr)
-        return table if duck else con.table(name)
+            con.insert(name, expr)
+        return con.table(name)
 
     def drop_staged(self) -> None:
         for name in self.staged:
-            self.ws.facts.con.drop_table(name, force=True)
+            if is_duckdb(self.ws):
+                drop_temp(self.ws.facts.con, name)
+            else:
+                self.ws.facts.con.drop_table(name, force=True)
 
     def flag(self, table: str, rule: str, category: str, n: int, examples: list[dict[str, Any]], **params: Any) -> None:
         if n:

@@ -21,7 +21,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames", "stacked"]
+__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames", "stacked", "stack_temp", "drop_temp"]
 
 #: rows (of the tables a query reads) per hash part on an embedded DuckDB engine
 PART_ROWS = 10_000_000
@@ -95,10 +95,24 @@ def stacked(ws: Any, exprs: Sequence[ir.Table]) -> Iterator[ir.Table]:
         return
     con = ws.facts.con
     name = f"_lv_parts_{uuid.uuid4().hex[:12]}"
-    con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {con.compile(exprs[0])}')
     try:
-        for expr in exprs[1:]:
-            con.raw_sql(f'INSERT INTO "{name}" {con.compile(expr)}')
-        yield con.table(name)
+        yield stack_temp(con, name, exprs)
     finally:
-        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        drop_temp(con, name)
+
+
+def stack_temp(con: Any, name: str, exprs: Sequence[ir.Table]) -> ir.Table:
+    """A DuckDB temporary table ``name`` holding the rows of every expression, one query each.
+
+    SQL into this connection's own temporary table, so it works on read-only facts too (Ibis
+    ``insert`` is refused there); the caller drops it with :func:`drop_temp`.
+    """
+    con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {con.compile(exprs[0])}')
+    for expr in exprs[1:]:
+        con.raw_sql(f'INSERT INTO "{name}" {con.compile(expr)}')
+    return con.table(name)
+
+
+def drop_temp(con: Any, name: str) -> None:
+    """Drop the temporary table ``name`` made by :func:`stack_temp` (SQL, as it was made)."""
+    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
