@@ -1,4 +1,5 @@
-"""The streamed build: small batches and hash parts give the state of one batch; queued touches are in it."""
+"""The streamed build: small batches give the state of one batch, the DuckDB aggregates the state of the
+windows; queued touches are in it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from tests.policy.conftest import LEADS, touches
 from levier.data._frames import insert_frames
 from levier.policy import Policy
 from levier.policy._time import to_epoch
-from levier.policy.build import build_state, merge_recent
+from levier.policy.build import build_state, lead_state_query, merge_recent
+from levier.policy.rules import RECENT_KEPT
 from levier.policy.state import StateStore, encode
 from levier.workspace import Workspace, open_workspace
 
@@ -32,12 +34,12 @@ def test_merge_recent_keeps_the_newest_codes_in_order() -> None:
     assert json.loads(merge_recent(json.dumps(list(range(10))), json.dumps(list(range(10, 20))))) == list(range(4, 20))  # 16 kept
 
 
-def test_batches_of_two_leads_in_three_parts_build_the_state_of_one_batch(workspace: Workspace, tmp_path: Path) -> None:
+def test_batches_of_two_leads_build_the_state_of_one_batch(workspace: Workspace, tmp_path: Path) -> None:
     insert_frames(workspace.facts, {"leads": LEADS, "touches": ROWS})
     responses = frozenset({"replied", "connected", "meeting_booked"})
     one, small = StateStore(tmp_path / "one.sqlite"), StateStore(tmp_path / "small.sqlite")
     try:
-        assert build_state(workspace, one, responses) == build_state(workspace, small, responses, chunk=2, parts=3) == len(LEADS)
+        assert build_state(workspace, one, responses) == build_state(workspace, small, responses, chunk=2) == len(LEADS)
         assert _tables(one) == _tables(small)
         accounts = dict(_tables(small)[1])
         a1 = [encode(to_epoch(datetime(2026, 3, 3, 8, 30)), "email"), encode(to_epoch(datetime(2026, 3, 3, 10, 0)), "call"),
@@ -49,6 +51,32 @@ def test_batches_of_two_leads_in_three_parts_build_the_state_of_one_batch(worksp
     finally:
         one.close()
         small.close()
+
+
+def test_the_engine_aggregates_give_the_state_of_the_windows(workspace: Workspace) -> None:
+    """DuckDB's GROUP BY + join and top-n aggregate (no window) against the window form other engines run:
+    same last response, non-responded run and newest outbound codes, ties on one second included."""
+    many = [f"2026-03-0{1 + i // 10} {8 + i % 10:02d}:00:00" for i in range(RECENT_KEPT + 5)]  # 21 > RECENT_KEPT
+    rows = (touches("S1", many) + touches("S1", ["2026-03-02 12:00:00"], direction="in", outcome="replied", prefix="S1in")
+            + touches("S2", many[:8], prefix="S2e") + touches("S2", many[:8], channel="call", prefix="S2c")  # same seconds
+            + touches("S2", [many[0]], channel="sms", prefix="S2s") + touches("M1", ["2026-03-02 15:00:00"], outcome="meeting_booked"))
+    insert_frames(workspace.facts, {"leads": LEADS, "touches": rows})
+    responses = frozenset({"replied", "meeting_booked"})
+
+    def state(windows: bool) -> dict[str, dict]:
+        out = lead_state_query(workspace, responses, windows=windows).to_pyarrow().to_pylist()
+        return {r["lead_id"]: {**r, "recent": sorted(r["recent"] or [])} for r in out}
+
+    aggregates, windows = state(False), state(True)
+    assert aggregates == windows
+    s1, s2 = aggregates["S1"], aggregates["S2"]
+    assert s1["consec"] == sum(at > "2026-03-02 12:00:00" for at in many) == 6  # the outbound touches after the reply
+    assert s1["recent"] == sorted(encode(to_epoch(datetime.fromisoformat(at)), "email") for at in many)[-RECENT_KEPT:]
+    # 17 outbound, three of them in the oldest second: the cut keeps the higher channel codes of that second
+    oldest = {c: encode(to_epoch(datetime.fromisoformat(many[0])), c) for c in ("email", "call", "sms")}
+    assert len(s2["recent"]) == RECENT_KEPT and min(oldest.values()) not in s2["recent"]
+    assert sorted(oldest.values())[1:] == [c for c in s2["recent"] if c in oldest.values()]
+    assert aggregates["M1"]["consec"] == 0 and aggregates["P1"]["recent"] == []
 
 
 def test_a_rebuild_includes_the_touches_still_queued_in_the_inbox(workspace: Workspace, tmp_path: Path) -> None:

@@ -23,51 +23,56 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from levier.data.parts import in_part
 from levier.policy._time import to_epoch
 from levier.policy.rules import RECENT_KEPT
 from levier.policy.state import CHANNEL_CODE, FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
 
-__all__ = ["CHUNK", "PART_LEADS", "parts_for", "build_state", "stage_state", "lead_state_query", "week_counts_query", "pending_touches"]
+__all__ = ["CHUNK", "build_state", "stage_state", "lead_state_query", "week_counts_query", "pending_touches"]
 
 #: Leads per Arrow record batch read from the engine and written to SQLite.
 CHUNK = 50_000
-#: Leads per engine query: beyond it the build runs one query per hash part of the leads, so the
-#: engine's working memory (a window over the touches of the part) does not grow with the data.
-PART_LEADS = 500_000
 _LEAD_INSERT = f"INSERT INTO leads VALUES ({','.join('?' * 14)})"
 _ACCOUNT_UPSERT = ("INSERT INTO accounts VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET "
                    "recent = levier_merge_recent(recent, excluded.recent)")
-def _part(table: ibis.Table, part: tuple[int, int] | None) -> ibis.Table:
-    """The rows of ``table`` whose lead falls in part ``k`` of ``n`` (a hash of the lead id), or all."""
-    return in_part(table, "lead_id", part)
+@ibis.udf.agg.builtin(name="max")
+def _top_n(x: int, n: int) -> list[int]:  # type: ignore[empty-body]
+    """DuckDB's ``max(x, n)``: the ``n`` largest values of ``x`` in the group (ties kept), descending."""
 
 
-def lead_state_query(ws: Any, responses: frozenset[str], part: tuple[int, int] | None = None) -> ibis.Table:
+def lead_state_query(ws: Any, responses: frozenset[str], windows: bool | None = None) -> ibis.Table:
     """One engine query: per lead, its attributes and the touch summary the rules need.
 
-    ``part=(k, n)``: only the leads of hash part ``k`` of ``n`` (the build runs one query per
-    part so that the engine's own working memory — a window over every touch — stays bounded).
+    On DuckDB every step is a GROUP BY or a hash join, which spill to disk, so the query runs
+    whole at any size (decision 0234): the last response per lead
+    is grouped and joined back, and the newest :data:`RECENT_KEPT` outbound touches are a top-n
+    aggregate (``max(x, n)``). Other engines, whose windows spill, use a window for each
+    (``windows``: force one way or the other; both give the same state, ties included).
     """
-    t = _part(ws.table("touches"), part)
+    t = ws.table("touches")
     is_out = t.direction.isnull() | (t.direction != "in")
     resp = (t.direction == "in") | t.outcome.isin(sorted(responses))
     code = t.channel.cases(*[(c, i) for c, i in CHANNEL_CODE.items()], else_=7)
     t1 = t.mutate(is_out=is_out, resp=resp.fill_null(False), ts=t.at.epoch_seconds().cast("int64"), code=code)
-    t1 = t1.mutate(
-        last_resp=ibis.ifelse(t1.resp, t1.ts, None).max().over(group_by=t1.lead_id),
-        rn=ibis.row_number().over(group_by=[t1.lead_id, t1.is_out], order_by=ibis.desc(t1.ts)),
-    )
+    t1 = t1.mutate(packed=t1.ts * 8 + t1.code)  # newest first = largest; same second: higher channel code first
+    if not (ws.facts.backend_name != "duckdb" if windows is None else windows):
+        last = t1.group_by(r_lead=t1.lead_id).aggregate(last_resp=t1.ts.max(where=t1.resp))
+        t1 = t1.left_join(last, t1.lead_id == last.r_lead).drop("r_lead")
+        recent = _top_n(t1.packed, RECENT_KEPT, where=t1.is_out)
+    else:
+        t1 = t1.mutate(
+            last_resp=ibis.ifelse(t1.resp, t1.ts, None).max().over(group_by=t1.lead_id),
+            rn=ibis.row_number().over(group_by=[t1.lead_id, t1.is_out], order_by=[ibis.desc(t1.ts), ibis.desc(t1.code)]),
+        )
+        recent = t1.packed.collect(where=t1.is_out & (t1.rn < RECENT_KEPT))
     nonresp = t1.is_out & ~t1.resp & (t1.last_resp.isnull() | (t1.ts > t1.last_resp))
     agg = t1.group_by("lead_id").aggregate(
         first_out=t1.ts.min(where=t1.is_out), last_out=t1.ts.max(where=t1.is_out),
-        consec=nonresp.cast("int64").sum(), unsub=t1.ts.min(where=t1.outcome == "unsubscribed"),
-        recent=(t1.ts * 8 + t1.code).collect(where=t1.is_out & (t1.rn < RECENT_KEPT)),
+        consec=nonresp.cast("int64").sum(), unsub=t1.ts.min(where=t1.outcome == "unsubscribed"), recent=recent,
     )
-    st = _part(ws.table("stage_events"), part)
+    st = ws.table("stage_events")
     phase = st.group_by(p_lead=st.lead_id).aggregate(phase=st.stage.argmax(st.at))
     agg = agg.rename(a_lead="lead_id")
-    le = _part(ws.table("leads"), part)
+    le = ws.table("leads")
     q = le.left_join(agg, le.lead_id == agg.a_lead)
     q = q.left_join(phase, q.lead_id == phase.p_lead)
     flags = sum((ibis.ifelse(q[f].fill_null(False), bit, 0) for f, bit in FLAG_BITS.items()), ibis.literal(0))
@@ -144,17 +149,8 @@ def _batches(expr: ibis.Table, chunk: int) -> Iterator[pa.RecordBatch]:
             yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
 
-def parts_for(ws: Any) -> int:
-    """How many hash parts the build queries: one per :data:`PART_LEADS` leads."""
-    leads = int(ws.table("leads").count().to_pyarrow().as_py())
-    return max(1, -(-leads // PART_LEADS))
-
-
-def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHUNK, parts: int | None = None) -> int:
-    """Write the state of the facts to a fresh SQLite file ``path`` batch by batch; returns the leads.
-
-    ``parts``: engine queries, each over one hash part of the leads (default :func:`parts_for`).
-    """
+def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHUNK) -> int:
+    """Write the state of the facts to a fresh SQLite file ``path`` batch by batch; returns the leads."""
     path.unlink(missing_ok=True)
     con = sqlite3.connect(str(path), isolation_level=None)
     try:
@@ -167,12 +163,11 @@ def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHU
         con.execute("BEGIN")
         con.executemany("INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?)", [
             (w["week"], w["channel"], w["size"], w["touch_channel"], w["sent"], w["complaints"]) for w in weeks])
-        n, parts = 0, parts or parts_for(ws)
-        for k in range(parts):
-            for batch in _batches(lead_state_query(ws, responses, (k, parts)).order_by("account_id"), chunk):
-                con.executemany(_LEAD_INSERT, _lead_rows(batch.to_pydict()))
-                con.executemany(_ACCOUNT_UPSERT, _account_rows(pa.Table.from_batches([batch])))
-                n += batch.num_rows
+        n = 0
+        for batch in _batches(lead_state_query(ws, responses).order_by("account_id"), chunk):
+            con.executemany(_LEAD_INSERT, _lead_rows(batch.to_pydict()))
+            con.executemany(_ACCOUNT_UPSERT, _account_rows(pa.Table.from_batches([batch])))
+            n += batch.num_rows
         con.execute("COMMIT")
     finally:
         con.close()
@@ -189,12 +184,12 @@ def pending_touches(ws: Any) -> list[tuple[str, int, str, bool, str | None]]:
 
 
 def build_state(ws: Any, store: StateStore, responses: frozenset[str], progress: Callable[[str], None] | None = None,
-                chunk: int = CHUNK, parts: int | None = None) -> int:
+                chunk: int = CHUNK) -> int:
     """(Re)build the whole state from the facts and the inbox; returns the number of leads."""
     fingerprint = facts_fingerprint(ws)
     staged = store.path.with_name(f"{store.path.name}.build-{os.getpid()}")
     try:
-        stage_state(ws, staged, responses, chunk, parts)
+        stage_state(ws, staged, responses, chunk)
         if progress:
             progress("leads")
         meta = {"fingerprint": fingerprint, "responses": ",".join(sorted(responses)), "built_at": str(int(time.time()))}
