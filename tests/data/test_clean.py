@@ -126,6 +126,20 @@ def test_robust_cut_matches_hand_computation() -> None:
     assert robust_cut(pd.DataFrame({"n": [], "f": []}), 3.5, 3) is None
 
 
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 0.95, 1.0])
+def test_high_value_cut_is_the_nearest_rank_quantile_of_positive_amounts(q: float) -> None:
+    import ibis
+    import numpy as np
+
+    from levier.data._outliers import _high_value
+
+    amounts = [0.0, -5.0, *[float(a) for a in np.random.default_rng(7).integers(1, 400, 57)], 120.0, 120.0]
+    deals = ibis.memtable({"deal_id": [f"D{i:03d}" for i in range(len(amounts))], "amount": amounts})
+    positive = np.sort([a for a in amounts if a > 0])
+    assert _high_value(deals, q) == positive[max(int(np.ceil(q * positive.size)) - 1, 0)]  # nearest rank
+    assert _high_value(deals.filter(deals.amount < 0), q) is None
+
+
 def _rep_day_data() -> dict:
     leads = [_lead(i, created_at=T0 - timedelta(days=60)) for i in range(40)]
     touches, k = [], 0

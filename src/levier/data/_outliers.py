@@ -141,9 +141,9 @@ def _high_value(deals: ir.Table, q: float) -> float | None:
     if n == 0:
         return None
     k = max(math.ceil(q * n) - 1, 0)
-    ranked = pos.mutate(_r=ibis.row_number().over(ibis.window(order_by=[pos.amount, pos.deal_id])))
-    value = ranked.filter(ranked._r == k).aggregate(v=ranked.amount.max()).execute()
-    return float(value["v"].iloc[0])
+    # an ORDER BY with an offset, not a row_number window: the engine's sort spills to disk
+    value = pos.order_by([pos.amount, pos.deal_id]).limit(1, offset=k).select("amount").to_pyarrow()
+    return float(value.column(0)[0].as_py())
 
 
 def lead_outliers(touches: ir.Table, leads: ir.Table, stages: ir.Table, deals: ir.Table, options: Any) -> LeadOutliers | None:
