@@ -9,14 +9,16 @@ by an ``fcntl`` lock on ``benchmarks/results/.lock``.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
+import json
 import os
 import platform
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-__all__ = ["ORDER", "FRAGMENTS", "RESULTS", "write_section", "assemble", "machine_line", "file_lock"]
+__all__ = ["ORDER", "FRAGMENTS", "RESULTS", "write_section", "assemble", "machine_line", "file_lock", "output_args", "emit"]
 
 HERE = Path(__file__).resolve().parent
 FRAGMENTS = HERE / "results"
@@ -91,6 +93,25 @@ def write_section(name: str, text: str) -> Path:
         _atomic_write(path, text.strip("\n") + "\n")
     assemble()
     return path
+
+
+def output_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The output options every sized benchmark takes: ``--json PATH`` (for run_all.py), ``--no-write``."""
+    parser.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    parser.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
+    return parser
+
+
+def emit(args: argparse.Namespace, name: str, text: str, runs: list[dict] | None = None) -> None:
+    """Print section ``text``; write ``{"benchmark": name, "runs": runs}`` to ``args.json`` when given
+    (``runs`` required then); store the section as fragment ``name`` unless ``args.no_write``."""
+    print(text)
+    if getattr(args, "json", None):
+        if runs is None:
+            raise ValueError(f"{name}: --json needs the runs")
+        args.json.write_text(json.dumps({"benchmark": name, "runs": runs}, indent=1))
+    if not getattr(args, "no_write", False):
+        write_section(name, text)
 
 
 if __name__ == "__main__":

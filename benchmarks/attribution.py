@@ -37,7 +37,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_section  # noqa: E402
+from _results import emit, output_args  # noqa: E402
 
 DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
 VENV = HERE / "_data" / "ca-venv"
@@ -298,31 +298,20 @@ def main() -> None:
                     help="run the path-based side (and the peer, which reads its paths) only up to this size")
     ap.add_argument("--repeats", type=int, default=5, help="Timed runs per model and round.")
     ap.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (fresh subprocess per model and round).")
-    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
-    ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
-    a = ap.parse_args()
+    a = output_args(ap).parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     a.peer_err = None if a.no_peer else install_peer()
     a.load = [os.getloadavg()[0]]
     if a.leads:
         cases = [engine_case(a, n) for n in a.leads]
         a.load.append(os.getloadavg()[0])
-        _emit(a, engine_section(a, cases), [engine_summary(c) for c in cases])
+        emit(a, "attribution", engine_section(a, cases), [engine_summary(c) for c in cases])
         return
     cases = [simulated_case(a)]
     for case in cases:
         case["rows"] = run_models(a, case["csv"])
     a.load.append(os.getloadavg()[0])
-    _emit(a, section(a, cases), [summary(c) for c in cases])
-
-
-def _emit(a: argparse.Namespace, text: str, runs: list[dict]) -> None:
-    """Print the section, hand the runs to run_all.py (``--json``) and store the section unless ``--no-write``."""
-    print(text)
-    if a.json:
-        a.json.write_text(json.dumps({"benchmark": "attribution", "runs": runs}))
-    if not a.no_write:
-        write_section("attribution", text)
+    emit(a, "attribution", section(a, cases), [summary(c) for c in cases])
 
 
 def summary(case: dict) -> dict:

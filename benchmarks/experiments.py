@@ -46,7 +46,7 @@ from levier.analysis.experiments.metrics import MetricSpec
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from _results import write_section  # noqa: E402
+from _results import emit, output_args  # noqa: E402
 
 DATA = Path(os.environ.get("LEVIER_BENCH_DATA", ROOT / "_data"))
 VENV = ROOT / "_data" / "gbstats-venv"
@@ -362,13 +362,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
     ap.add_argument("--units", type=int, help="assigned leads (default: rows / 10)")
     ap.add_argument("--no-peer", action="store_true", help="skip gbstats")
-    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
-    ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
     ap.add_argument("--no-assign", action="store_true", help="skip the assignment step")
     ap.add_argument("--no-before", action="store_true", help="assignment: skip the previous (Python) path")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--assign-path", choices=["engine", "python"], help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = output_args(ap).parse_args()
     if args.child and args.assign_path:  # one assignment in this process
         args.child.write_text(json.dumps(assign_one(args.rows[0], args.assign_path)))
         return
@@ -391,12 +389,7 @@ def main() -> None:
         print(json.dumps(runs[-1]), flush=True)
     argv = "--rows " + " ".join(str(r) for r in args.rows) + (f" --units {args.units}" if args.units else "")
     argv += "".join(f" --{f}" for f in ("no-peer", "no-assign", "no-before") if getattr(args, f.replace("-", "_")))
-    text = section(runs, argv)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"benchmark": "experiments", "runs": runs}))
-    if not args.no_write:
-        write_section("experiments", text)
+    emit(args, "experiments", section(runs, argv), runs)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_section  # noqa: E402
+from _results import emit, output_args  # noqa: E402
 
 DATA = Path(os.environ.get("LEVIER_BENCH_DATA", HERE / "_data"))
 
@@ -153,19 +153,12 @@ def section(runs: list[dict], argv: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000], help="one or more file sizes (rows)")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
-    parser.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
-    args = parser.parse_args()
+    args = output_args(parser).parse_args()
     runs = []
     for rows in args.rows:
         runs.append(bench(rows))
         print(json.dumps({k: v for k, v in runs[-1].items() if k != "phases"}), flush=True)
-    text = section(runs, "--rows " + " ".join(str(r) for r in args.rows))
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"benchmark": "ingest", "runs": runs}))
-    if not args.no_write:
-        write_section("ingest", text)
+    emit(args, "ingest", section(runs, "--rows " + " ".join(str(r) for r in args.rows)), runs)
 
 
 if __name__ == "__main__":

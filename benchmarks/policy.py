@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _demo import DATA, copy_ws  # noqa: E402
-from _results import machine_line, write_section  # noqa: E402
+from _results import emit, machine_line, output_args  # noqa: E402
 
 CHANNELS = ["email", "call", "sms", "social"]
 
@@ -420,10 +420,8 @@ def main() -> None:
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--app", default="fast", help="fast (check before routing), routed (plain app), or both: fast,routed")
     ap.add_argument("--history", type=Path, help="a Markdown file appended to the section (earlier measurements)")
-    ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--leads", type=int, nargs="+", default=[1_000_000], help="demo sizes (leads), e.g. 100000 1000000")
-    ap.add_argument("--json", type=Path, help="also write the runs here (for run_all.py)")
-    args = ap.parse_args()
+    args = output_args(ap).parse_args()
     rates = sorted({args.rate, *(int(x) for x in args.sweep.split(",") if x.strip())})
     runs = []
     for leads in args.leads:
@@ -439,12 +437,7 @@ def main() -> None:
         local.pop("sample")
         runs.append(run)
     history = args.history.read_text(encoding="utf-8") if args.history else ""
-    text = render(runs, args.workers, args.connections, history)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"benchmark": "policy", "runs": [_json_run(r, args.rate) for r in runs]}, indent=1))
-    if not args.no_write:
-        write_section("policy", text)
+    emit(args, "policy", render(runs, args.workers, args.connections, history), [_json_run(r, args.rate) for r in runs])
 
 
 if __name__ == "__main__":

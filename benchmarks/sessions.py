@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _demo import DATA, copy_ws  # noqa: E402
-from _results import machine_line, write_section  # noqa: E402
+from _results import emit, machine_line, output_args  # noqa: E402
 
 PY = sys.executable
 MODELS = ("first", "last", "linear", "position", "time_decay", "markov", "shapley")
@@ -233,21 +233,14 @@ def main() -> None:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--leads", type=int, nargs="+", help="demo leads per size (default 1,000,000 from 10M events, else 100,000)")
     ap.add_argument("--part-rows", type=int, default=PART_ROWS, help="PART_ROWS of the parts side")
-    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
-    ap.add_argument("--json", type=Path, help="also write the measurements here (for run_all.py)")
-    a = ap.parse_args()
+    a = output_args(ap).parse_args()
     if any(n > 30_000_000 for n in a.events):
         ap.error("at most 30,000,000 events (and 30M only on demand)")
     leads = a.leads or [1_000_000 if n >= 10_000_000 else 100_000 for n in a.events]
     if len(leads) != len(a.events):
         ap.error("--leads takes one value per --events size")
     runs = [case(n, m, a.part_rows) for n, m in zip(a.events, leads, strict=True)]
-    text = section(a, runs)
-    print(text)
-    if a.json:
-        a.json.write_text(json.dumps({"benchmark": "sessions", "runs": runs}))
-    if not a.no_write:
-        write_section("sessions", text)
+    emit(a, "sessions", section(a, runs), runs)
 
 
 if __name__ == "__main__":
