@@ -1,7 +1,9 @@
 """The monthly audit (DESIGN §1): frame → quantify → decide, as one typed result.
 
 ``run_audit(ws, options)`` builds the per-lead facts in the engine, reduces them to sufficient
-statistics (a handful of ``GROUP BY`` queries), and finishes every figure in Python.
+statistics (a handful of ``GROUP BY`` queries), and finishes every figure in Python. The account
+table stays in the engine (``levier.analysis.accounts``, decision 0222): only its reductions
+(weighted points, the top of each account list) reach the driver.
 ``AuditResult.to_dict(lang)`` is the contract with the renderers (docs/audit-json.md).
 """
 
@@ -16,8 +18,16 @@ from typing import Any
 
 import pandas as pd
 
+from levier.analysis import accounts as accts
 from levier.analysis import queries as q
-from levier.analysis.composition import Composition, clusters_from, composition
+from levier.analysis.cadence import Points
+from levier.analysis.composition import (
+    LARGE_ACCOUNTS,
+    Composition,
+    clusters_from,
+    composition,
+    large_cut,
+)
 from levier.analysis.decision import DecisionThresholds, decide
 from levier.analysis.framing import AuditOptions, Framing, Period, resolve
 from levier.analysis.metrics import definitions
@@ -137,9 +147,14 @@ def _keys(cells: pd.DataFrame, segment_by: tuple[str, ...]) -> list[dict]:
     return [dict(zip(segment_by, map(str, combo), strict=True)) for combo in combos]
 
 
-def _entity_frame(ent: dict[str, pd.DataFrame], unit: str) -> pd.DataFrame | None:
+def _entity(ent: dict, unit: str, key: dict, min_leads: int) -> pd.DataFrame | Points | None:
+    """The entities of segment ``key``: the rep frame summed per rep, or the account points."""
     col = entity_column(unit)
-    return None if col is None else ent[col]
+    if col is None:
+        return None
+    if isinstance(ent[col], accts.AccountTable):
+        return ent[col].points(key, min_leads)
+    return _regroup(subset(ent[col], key), unit)
 
 
 def run_audit(ws: Any, options: AuditOptions | None = None, *, progress: Callable[[str], None] | None = None) -> AuditResult:
@@ -160,18 +175,23 @@ def run_audit(ws: Any, options: AuditOptions | None = None, *, progress: Callabl
     tables = {name: ws.table(name) for name in ("leads", "stage_events", "touches")}
     n_parts = part_count(ws, ("touches",))
     agg = _aggregates(tables, framing, framing.period, segs, n_parts, tick=tick)
-    cells = agg.pop("cells")
-    if not len(cells):
-        raise AnalysisError(
-            _("No lead was created in the period {period}.", period=framing.period.label),
-            hint=_("Choose a period with data (--period), or check the import (levier info)."),
-        )
-    agg["reps"] = q.rep_daily_max(tables["touches"], framing.period.start_dt, framing.period.end_dt)
-    tick("aggregates")
-    prev = _previous(tables, framing, segs, n_parts)
-    tick("comparison")
-    result = _assemble(ws, framing, cells, agg, prev, th, timings, tick)
-    return result
+    prev = None
+    try:  # the account tables stay in the engine until the audit is assembled
+        cells = agg.pop("cells")
+        if not len(cells):
+            raise AnalysisError(
+                _("No lead was created in the period {period}.", period=framing.period.label),
+                hint=_("Choose a period with data (--period), or check the import (levier info)."),
+            )
+        agg["reps"] = q.rep_daily_max(tables["touches"], framing.period.start_dt, framing.period.end_dt)
+        tick("aggregates")
+        prev = _previous(tables, framing, segs, n_parts)
+        tick("comparison")
+        return _assemble(ws, framing, cells, agg, prev, th, timings, tick)
+    finally:
+        for a in (agg, prev):
+            if a is not None:
+                a["ent"]["account_id"].release()
 
 
 #: the keys of each reduction: cells with the same keys are added across hash parts
@@ -188,28 +208,37 @@ def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str],
     Each part's facts are materialised once (a temporary table) and reduced; every reduction is
     a count, a sum or a maximum over leads, so the parts' cells add up (``levier.data.parts``,
     decision 0205). ``full=False``: only the cells and the entities (the comparison period).
+    The accounts stay in the engine: ``out["ent"]["account_id"]`` is an
+    :class:`~levier.analysis.accounts.AccountTable` the caller releases.
     """
     per: list[dict] = []
+    held: list = []  # each part's account rows, cached in the engine
     keep = min(framing.min_entity_leads, MIN_LEADS)  # smaller accounts are in no account figure
     acc_segs = segs if framing.unit == "account" else []  # per segment only for the account unit's points
-    for part in parts(n_parts):
-        with lead_facts(tables, framing, period, part).cache() as facts:
-            if tick is not None and not per:
-                tick("per-lead facts")
-            acc, moments = q.accounts(facts, acc_segs, keep)
-            one = {"cells": q.cells(facts, segs), "ent": {"account_id": acc, "owner": q.entities(facts, segs, "owner")}, "moments": moments}
-            if full:
-                one |= {
-                    "ttf": q.ttf_histogram(facts, segs),
-                    "last_day": q.last_day_histogram(facts, segs),
-                    "clusters": q.clusters(facts),
-                    "daily": q.daily_volume(tables["touches"], facts, segs),
-                    "top_leads": q.top_leads(facts),
-                }
-            per.append(one)
+    try:
+        for part in parts(n_parts):
+            with lead_facts(tables, framing, period, part).cache() as facts:
+                if tick is not None and not per:
+                    tick("per-lead facts")
+                acc, moments = q.accounts(facts, acc_segs, keep)
+                held.append(acc.cache())
+                one = {"cells": q.cells(facts, segs), "owner": q.entities(facts, segs, "owner"), "moments": moments}
+                if full:
+                    one |= {
+                        "ttf": q.ttf_histogram(facts, segs),
+                        "last_day": q.last_day_histogram(facts, segs),
+                        "clusters": q.clusters(facts),
+                        "daily": q.daily_volume(tables["touches"], facts, segs),
+                        "top_leads": q.top_leads(facts),
+                    }
+                per.append(one)
+        accounts = accts.collect(held, acc_segs)
+    except BaseException:
+        for t in held:
+            t.release()
+        raise
     out: dict = {name: add_frames([p[name] for p in per], [*segs, *keys]) for name, keys in _KEYS.items() if name in per[0]}
-    out["ent"] = {"account_id": add_frames([p["ent"]["account_id"] for p in per], [*acc_segs, "account_id"], maxes=("vip",)),
-                  "owner": add_frames([p["ent"]["owner"] for p in per], [*segs, "owner"], maxes=("vip",))}
+    out["ent"] = {"account_id": accounts, "owner": add_frames([p["owner"] for p in per], [*segs, "owner"], maxes=("vip",))}
     out["account_moments"] = add_frames([p["moments"] for p in per], []).iloc[0].to_dict()
     if full:
         out["clusters"] = add_frames([p["clusters"] for p in per], q.CLUSTER_KEYS)
@@ -225,14 +254,13 @@ def _previous(tables: dict, framing: Framing, segs: list[str], n_parts: int = 1)
 
 
 def _segment(key: dict, cells: pd.DataFrame, agg: dict, prev: dict | None, framing: Framing) -> SegmentResult:
-    ent = _entity_frame(agg["ent"], framing.unit)
+    m = framing.min_entity_leads
     previous: Previous | None = None
     if prev is not None:
-        pent = _entity_frame(prev["ent"], framing.unit)
-        previous = previous_stats(framing.compare_to.label, subset(prev["cells"], key), None if pent is None else _regroup(subset(pent, key), framing.unit), framing.unit, framing.min_entity_leads)
+        previous = previous_stats(framing.compare_to.label, subset(prev["cells"], key), _entity(prev["ent"], framing.unit, key, m), framing.unit, m)
     return segment_result(
-        key, subset(cells, key), subset(agg["ttf"], key), None if ent is None else _regroup(subset(ent, key), framing.unit),
-        unit=framing.unit, min_leads=framing.min_entity_leads, sla_hours=framing.ttf_sla_hours, previous=previous,
+        key, subset(cells, key), subset(agg["ttf"], key), _entity(agg["ent"], framing.unit, key, m),
+        unit=framing.unit, min_leads=m, sla_hours=framing.ttf_sla_hours, previous=previous,
     )
 
 
@@ -243,7 +271,6 @@ def _regroup(ent: pd.DataFrame, unit: str) -> pd.DataFrame:
 
 
 def _assemble(ws: Any, framing: Framing, cells: pd.DataFrame, agg: dict, prev: dict | None, th: DecisionThresholds, timings: dict, tick: Callable[[str], None]) -> AuditResult:
-    from levier.analysis import dashboard as dash
     from levier.analysis import diagnostic, outliers, thresholds
     from levier.analysis.scatter import scatter
 
@@ -254,17 +281,44 @@ def _assemble(ws: Any, framing: Framing, cells: pd.DataFrame, agg: dict, prev: d
     segments = [_with_light(s, th, False) for s in segments]
     colours = {s.light.colour for s in segments if s.light.colour != "grey"}
     overall = _with_light(overall, th, comp.warning or len(colours) > 1)
-    clusters = clusters_from(agg["clusters"], agg["ent"]["account_id"], agg["account_moments"])
+    clusters = clusters_from(agg["clusters"], _large(agg), agg["account_moments"])
     ths = tuple(thresholds.propose(s, subset(agg["last_day"], s.key), subset(agg["daily"], s.key), framing, th) for s in segments or [overall])
     outl = tuple(outliers.top_outliers(ws, agg, overall, framing))
     diag = tuple(diagnostic.express(overall, segments, comp, clusters, outl, th, framing))
     tick("decide")
-    board = dash.build(overall, agg["ent"]["account_id"], None if prev is None else prev["ent"]["account_id"], framing)
+    board = _dashboard(overall, agg, prev, framing)
     cleaning = _cleaning(ws)
     warnings = _warnings(overall, framing) + _cleaning_lag(ws)
     result = AuditResult(framing, overall, tuple(segments), comp, clusters, ths, diag, outl, board, cleaning, scatter(cells, agg, framing, overall), tuple(warnings), timings)
     tick("dashboard")
     return result
+
+
+def _large(agg: dict) -> pd.DataFrame:
+    """The accounts above the large-account cut (the largest first; the clusters keep 10)."""
+    cut = large_cut(agg["account_moments"])
+    if cut is None:
+        return pd.DataFrame(columns=["account_id", "leads", "touches", "conversions", "vip"])
+    return agg["ent"]["account_id"].above(cut, LARGE_ACCOUNTS)
+
+
+def _dashboard(overall: SegmentResult, agg: dict, prev: dict | None, framing: Framing) -> Any:
+    """The one-page dashboard, its account view reduced in the engine (``accounts.view`` / ``pick``).
+
+    ``dashboard.build`` makes the headline figures from an empty account frame; the coach and
+    imitate lists and the count of accounts in view come from the engine's account tables.
+    """
+    from dataclasses import replace
+
+    from levier.analysis import dashboard as dash
+
+    m, acc = framing.min_entity_leads, agg["ent"]["account_id"]
+    pacc = None if prev is None else prev["ent"]["account_id"]
+    cur, before = accts.view(acc, m), (None if pacc is None else accts.view(pacc, m))
+    board = dash.build(overall, pd.DataFrame(columns=["account_id", "leads", "touches", "conversions"]), None, framing)
+    coach = accts.pick(acc, cur, pacc, before, "q3", ["leads"], m, dash.LIST_SIZE)
+    imitate = accts.pick(acc, cur, pacc, before, "q1", ["conversion_rate", "leads"], m, dash.LIST_SIZE)
+    return replace(board, coach=coach, imitate=imitate, meta={**board.meta, "accounts_in_view": cur.n})
 
 
 def _with_light(s: SegmentResult, th: DecisionThresholds, heterogeneous: bool) -> SegmentResult:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from levier.i18n import gettext as _
 
-__all__ = ["Composition", "composition", "clusters_from"]
+__all__ = ["Composition", "composition", "clusters_from", "large_cut", "LARGE_ACCOUNTS"]
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,32 @@ def composition(overall, segments, alpha: float = 0.05, ratio: float = 2.0) -> C
     return Composition(False, pooled, mean, slopes, "none")
 
 
+#: the large accounts the clusters list at most
+LARGE_ACCOUNTS = 10
+
 FLAGS = (("vip", "VIP leads"), ("litigation", "Leads in litigation"), ("do_not_contact", "Do-not-contact leads"), ("opted_out", "Opted-out leads"))
+
+
+def large_cut(moments: dict) -> float | None:
+    """The large-account cut: max(10, mean + 3 sd) of the leads per known account; None for ≤ 3 accounts.
+
+    ``moments``: ``accounts``, ``leads``, ``leads_sq`` (count, Σ and Σ² of the leads per account).
+    """
+    n = int(moments["accounts"])
+    if n <= 3:
+        return None
+    mean = float(moments["leads"]) / n
+    sd = math.sqrt(max(float(moments["leads_sq"]) / n - mean * mean, 0.0))
+    return max(10.0, mean + 3 * sd)
 
 
 def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, moments: dict | None = None, lang: str | None = None) -> tuple[dict, ...]:
     """Flagged groups and very large accounts (≥ 10 leads and > mean + 3 sd), with CR and touches.
 
     ``moments`` (``accounts``, ``leads``, ``leads_sq``: count, Σ and Σ² of the leads per known
-    account) give the mean and sd when ``accounts`` holds only the larger accounts (the audit
-    keeps the others in the engine); without them they come from ``accounts``.
+    account) give the mean and sd when ``accounts`` holds only some accounts (the audit passes
+    the largest ones above :func:`large_cut`, reduced in the engine); without them they come
+    from ``accounts``.
     """
     out = []
     for col, label in FLAGS:
@@ -72,12 +89,9 @@ def clusters_from(flags: pd.DataFrame, accounts: pd.DataFrame, moments: dict | N
     acc = acc[acc["account_id"] != "unknown"]
     if moments is None:
         moments = {"accounts": len(acc), "leads": acc["leads"].sum(), "leads_sq": (acc["leads"].astype(float) ** 2).sum()}
-    n = int(moments["accounts"])
-    if n > 3:
-        mean = float(moments["leads"]) / n
-        sd = math.sqrt(max(float(moments["leads_sq"]) / n - mean * mean, 0.0))
-        cut = max(10.0, mean + 3 * sd)
-        big = acc[acc["leads"] > cut].sort_values(["leads", "account_id"], ascending=[False, True], kind="mergesort").head(10)
+    cut = large_cut(moments)
+    if cut is not None:
+        big = acc[acc["leads"] > cut].sort_values(["leads", "account_id"], ascending=[False, True], kind="mergesort").head(LARGE_ACCOUNTS)
         for row in big.itertuples(index=False):
             out.append({"kind": "large_account", "label": "Large account", "id": str(row.account_id), "n": int(row.leads), "conversion_rate": row.conversions / row.leads, "mean_touches": row.touches / row.leads, "vip": bool(row.vip)})
     return tuple(out)

@@ -68,6 +68,17 @@ def _entities(ent: pd.DataFrame, col: str, kind: str, p: float) -> list[Outlier]
     return out
 
 
+def _accounts(acc, p: float, k: int) -> pd.DataFrame:  # noqa: ANN001
+    """Per-account totals of the accounts that can be among the ``k`` strongest account outliers.
+
+    ``acc``: a frame of every account, or the engine's account table (``levier.analysis.accounts``),
+    which returns only those accounts (the z-score depends on the leads and conversions alone).
+    """
+    if isinstance(acc, pd.DataFrame):
+        return acc
+    return acc.outlier_candidates(MIN_LEADS, lambda c, n: abs(_z(c, n, p)), Z_MIN, k)
+
+
 def _leads(top: pd.DataFrame, overall) -> list[Outlier]:  # noqa: ANN001
     c = overall.contacts
     if c["q3"] is None or not len(top):
@@ -94,7 +105,7 @@ def _journal_class(ws, ident: str) -> str | None:  # noqa: ANN001
 def top_outliers(ws, agg: dict, overall, framing, k: int = 5) -> list[Outlier]:  # noqa: ANN001
     """The ``k`` strongest outliers, ranked by score."""
     p = overall.conversion_rate or 0.0
-    cands = _reps_volume(agg["reps"]) + _entities(agg["ent"]["owner"], "owner", "rep", p) + _entities(agg["ent"]["account_id"], "account_id", "account", p) + _leads(agg.get("top_leads", pd.DataFrame()), overall)
+    cands = _reps_volume(agg["reps"]) + _entities(agg["ent"]["owner"], "owner", "rep", p) + _entities(_accounts(agg["ent"]["account_id"], p, k), "account_id", "account", p) + _leads(agg.get("top_leads", pd.DataFrame()), overall)
     cands.sort(key=lambda o: (-round(o.score, 9), o.kind, o.id))
     out = []
     for rank, o in enumerate(cands[:k], start=1):

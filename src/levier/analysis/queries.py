@@ -79,11 +79,12 @@ CLUSTER_KEYS = ("vip", "litigation", "do_not_contact", "opted_out")
 TOP_LEADS = 5
 
 
-def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`entities` by account, kept in the engine below ``min_leads`` leads; and the moments.
+def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[ir.Table, pd.DataFrame]:
+    """:func:`entities` by account, kept in the engine, and the moments of the leads per account.
 
-    Returns the per (segment, account) rows of the accounts with at least ``min_leads`` leads
-    over all segments (and of the ``"unknown"`` account), and one row of moments of the leads per
+    Returns the expression of the per (segment, account) rows of the accounts with at least
+    ``min_leads`` leads over all segments (and of the ``"unknown"`` account) — the caller keeps
+    them in the engine (``levier.analysis.accounts``) — and one row of moments of the leads per
     known account: ``accounts`` (count), ``leads`` (Σ), ``leads_sq`` (Σ²). Exact when ``facts``
     hold every lead of each account they hold (the audit's hash parts are by account). ``segs``
     may be empty: totals per account, what the dashboard, clusters and outliers read (the audit
@@ -98,9 +99,7 @@ def accounts(facts: ir.Table, segs: list[str], min_leads: int) -> tuple[pd.DataF
     kept = j.filter((j.total >= min_leads) | (j.account_id == UNKNOWN)).select(*ent.columns)
     known = tot.filter(tot.t_acc != UNKNOWN)
     moments = known.agg(accounts=known.count(), leads=known.total.sum(), leads_sq=(known.total * known.total).sum())
-    rows = _run(kept)
-    rows["account_id"] = rows["account_id"].astype("string[pyarrow]")  # one Arrow buffer, not a str object per account
-    return rows, _run(moments).fillna(0).astype("int64")
+    return kept, _run(moments).fillna(0).astype("int64")
 
 
 def clusters(facts: ir.Table) -> pd.DataFrame:

@@ -14,7 +14,8 @@ MAX_ENTITY_POINTS = 5000  # account/rep unit: the largest entities are kept beyo
 
 def scatter(cells: pd.DataFrame, agg: dict, framing, overall) -> dict:  # noqa: ANN001
     """Lead unit: one point per (segment, touches) with y = CR and n = leads; account/rep unit:
-    one point per (segment, entity) with at least ``min_entity_leads`` leads."""
+    one point per (segment, entity) with at least ``min_entity_leads`` leads, the
+    :data:`MAX_ENTITY_POINTS` largest."""
     segs = [f"seg_{c}" for c in framing.segment_by]
     points: list[dict] = []
     if framing.unit == "lead":
@@ -26,7 +27,10 @@ def scatter(cells: pd.DataFrame, agg: dict, framing, overall) -> dict:  # noqa: 
     else:
         col = entity_column(framing.unit)
         e = agg["ent"][col]
-        e = e[e["leads"] >= framing.min_entity_leads].sort_values(["leads", *segs, col], ascending=[False] + [True] * (len(segs) + 1), kind="mergesort").head(MAX_ENTITY_POINTS)
+        if isinstance(e, pd.DataFrame):
+            e = e[e["leads"] >= framing.min_entity_leads].sort_values(["leads", *segs, col], ascending=[False] + [True] * (len(segs) + 1), kind="mergesort").head(MAX_ENTITY_POINTS)
+        else:  # the engine's account table (levier.analysis.accounts): ordering + limit there
+            e = e.largest(framing.min_entity_leads, MAX_ENTITY_POINTS)
         for row in e.to_dict("records"):
             key = {c: row[f"seg_{c}"] for c in framing.segment_by}
             points.append({"x": row["touches"] / row["leads"], "y": row["conversions"] / row["leads"], "n": int(row["leads"]), "segment": label_of(key), "id": str(row[col])})

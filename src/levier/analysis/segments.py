@@ -62,11 +62,14 @@ def _sums(cells: pd.DataFrame) -> dict[str, int]:
     return s
 
 
-def _points(cells: pd.DataFrame, ent: pd.DataFrame | None, unit: str, min_leads: int) -> Points:
-    return cadence.lead_points(cells) if unit == "lead" or ent is None else cadence.entity_points(ent, min_leads)
+def _points(cells: pd.DataFrame, ent: pd.DataFrame | Points | None, unit: str, min_leads: int) -> Points:
+    """The scatter points: lead cells, or the entities (a frame, or points reduced in the engine)."""
+    if unit == "lead" or ent is None:
+        return cadence.lead_points(cells)
+    return ent if isinstance(ent, Points) else cadence.entity_points(ent, min_leads)
 
 
-def previous_stats(label: str, cells: pd.DataFrame, ent: pd.DataFrame | None, unit: str, min_leads: int) -> Previous:
+def previous_stats(label: str, cells: pd.DataFrame, ent: pd.DataFrame | Points | None, unit: str, min_leads: int) -> Previous:
     s = _sums(cells)
     p = _points(cells, ent, unit, min_leads)
     return Previous(label, s["n"], s["conversions"], s["out_touches"], s["complaints"], s["unsubscribes"], s["replies"] + s["meetings"], cadence.correlate(p), cadence.quadrants(p))
@@ -158,7 +161,7 @@ class SegmentResult:
         }
 
 
-def segment_result(key: dict, cells: pd.DataFrame, ttf_hist: pd.DataFrame, ent: pd.DataFrame | None, *, unit: str, min_leads: int, sla_hours: float, previous: Previous | None) -> SegmentResult:
+def segment_result(key: dict, cells: pd.DataFrame, ttf_hist: pd.DataFrame, ent: pd.DataFrame | Points | None, *, unit: str, min_leads: int, sla_hours: float, previous: Previous | None) -> SegmentResult:
     """Compute one segment from its slices of the sufficient-statistic frames."""
     s = _sums(cells)
     pts = _points(cells, ent, unit, min_leads)
