@@ -4,15 +4,19 @@ windows; queued touches are in it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pytest
 from tests.policy.conftest import LEADS, touches
 
 from levier.data._frames import insert_frames
 from levier.policy import Policy
 from levier.policy._time import to_epoch
-from levier.policy.build import build_state, lead_state_query, merge_recent
+from levier.policy.build import build_state, merge_recent, stage_state
+from levier.policy.recent import top_per_key
 from levier.policy.rules import RECENT_KEPT
 from levier.policy.state import StateStore, encode
 from levier.workspace import Workspace, open_workspace
@@ -53,30 +57,53 @@ def test_batches_of_two_leads_build_the_state_of_one_batch(workspace: Workspace,
         small.close()
 
 
-def test_the_engine_aggregates_give_the_state_of_the_windows(workspace: Workspace) -> None:
-    """DuckDB's GROUP BY + join and top-n aggregate (no window) against the window form other engines run:
-    same last response, non-responded run and newest outbound codes, ties on one second included."""
+def test_the_sorted_streams_give_the_state_of_the_windows(workspace: Workspace, tmp_path: Path) -> None:
+    """DuckDB's way (GROUP BY + join, newest codes cut from streams sorted by the engine, batches of 2
+    leads so runs cross batch boundaries) against the windowed query other engines run: same last
+    response, non-responded run and newest outbound codes per lead and per account, ties included."""
     many = [f"2026-03-0{1 + i // 10} {8 + i % 10:02d}:00:00" for i in range(RECENT_KEPT + 5)]  # 21 > RECENT_KEPT
     rows = (touches("S1", many) + touches("S1", ["2026-03-02 12:00:00"], direction="in", outcome="replied", prefix="S1in")
             + touches("S2", many[:8], prefix="S2e") + touches("S2", many[:8], channel="call", prefix="S2c")  # same seconds
-            + touches("S2", [many[0]], channel="sms", prefix="S2s") + touches("M1", ["2026-03-02 15:00:00"], outcome="meeting_booked"))
+            + touches("S2", [many[0]], channel="sms", prefix="S2s") + touches("M1", ["2026-03-02 15:00:00"], outcome="meeting_booked")
+            + touches("ZZ", ["2026-03-02 15:00:00"]))  # a touch of no known lead
     insert_frames(workspace.facts, {"leads": LEADS, "touches": rows})
     responses = frozenset({"replied", "meeting_booked"})
 
-    def state(windows: bool) -> dict[str, dict]:
-        out = lead_state_query(workspace, responses, windows=windows).to_pyarrow().to_pylist()
-        return {r["lead_id"]: {**r, "recent": sorted(r["recent"] or [])} for r in out}
+    def staged(windows: bool) -> tuple[dict, dict]:
+        path = tmp_path / f"staged-{windows}.sqlite"
+        assert stage_state(workspace, path, responses, chunk=2, windows=windows) == len(LEADS)
+        con = sqlite3.connect(path)
+        try:
+            names = [c[1] for c in con.execute("PRAGMA table_info(leads)")]
+            leads = {r[0]: dict(zip(names, r, strict=True)) for r in con.execute("SELECT * FROM leads")}
+            return leads, dict(con.execute("SELECT * FROM accounts").fetchall())
+        finally:
+            con.close()
 
-    aggregates, windows = state(False), state(True)
-    assert aggregates == windows
-    s1, s2 = aggregates["S1"], aggregates["S2"]
+    (leads, accounts), windowed = staged(False), staged(True)
+    assert (leads, accounts) == windowed
+    s1, s2 = leads["S1"], leads["S2"]
     assert s1["consec"] == sum(at > "2026-03-02 12:00:00" for at in many) == 6  # the outbound touches after the reply
-    assert s1["recent"] == sorted(encode(to_epoch(datetime.fromisoformat(at)), "email") for at in many)[-RECENT_KEPT:]
+    assert json.loads(s1["recent"]) == sorted(encode(to_epoch(datetime.fromisoformat(at)), "email") for at in many)[-RECENT_KEPT:]
     # 17 outbound, three of them in the oldest second: the cut keeps the higher channel codes of that second
     oldest = {c: encode(to_epoch(datetime.fromisoformat(many[0])), c) for c in ("email", "call", "sms")}
-    assert len(s2["recent"]) == RECENT_KEPT and min(oldest.values()) not in s2["recent"]
-    assert sorted(oldest.values())[1:] == [c for c in s2["recent"] if c in oldest.values()]
-    assert aggregates["M1"]["consec"] == 0 and aggregates["P1"]["recent"] == []
+    recent2 = json.loads(s2["recent"])
+    assert len(recent2) == RECENT_KEPT and min(oldest.values()) not in recent2
+    assert sorted(oldest.values())[1:] == [c for c in recent2 if c in oldest.values()]
+    assert json.loads(accounts["A1"]) == sorted(json.loads(s1["recent"]) + recent2)[-RECENT_KEPT:]  # S1 and S2
+    assert leads["M1"]["consec"] == 0 and leads["P1"]["recent"] == "[]" and "A6" not in accounts
+
+
+@pytest.mark.parametrize("sizes", [[5], [1, 1, 1, 1, 1], [2, 3], [3, 2], [4, 1]])
+def test_top_per_key_cuts_each_run_across_batch_boundaries(sizes: list[int]) -> None:
+    keys = ["a", "a", "a", "b", "c"]
+    codes = [9, 7, 7, 4, 8]
+    batches, at = [], 0
+    for size in sizes:
+        batches.append(pa.RecordBatch.from_pydict({"key": keys[at:at + size], "code": codes[at:at + size]}))
+        at += size
+    assert list(top_per_key(batches, k=2)) == [("a", [7, 9]), ("b", [4]), ("c", [8])]
+    assert list(top_per_key([], k=2)) == []
 
 
 def test_a_rebuild_includes_the_touches_still_queued_in_the_inbox(workspace: Workspace, tmp_path: Path) -> None:

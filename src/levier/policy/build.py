@@ -24,8 +24,14 @@ import ibis
 import pyarrow as pa
 
 from levier.policy._time import to_epoch
+from levier.policy.recent import (
+    account_codes_query,
+    coded_touches,
+    lead_codes_query,
+    top_per_key,
+)
 from levier.policy.rules import RECENT_KEPT
-from levier.policy.state import CHANNEL_CODE, FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
+from levier.policy.state import FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
 
 __all__ = ["CHUNK", "build_state", "stage_state", "lead_state_query", "week_counts_query", "pending_touches"]
 
@@ -34,36 +40,33 @@ CHUNK = 50_000
 _LEAD_INSERT = f"INSERT INTO leads VALUES ({','.join('?' * 14)})"
 _ACCOUNT_UPSERT = ("INSERT INTO accounts VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET "
                    "recent = levier_merge_recent(recent, excluded.recent)")
-@ibis.udf.agg.builtin(name="max")
-def _top_n(x: int, n: int) -> list[int]:  # type: ignore[empty-body]
-    """DuckDB's ``max(x, n)``: the ``n`` largest values of ``x`` in the group (ties kept), descending."""
+def _windowed(ws: Any, windows: bool | None) -> bool:
+    """Whether the newest codes come from a window in the lead query (engines whose windows spill) or
+    from the sorted streams of :mod:`levier.policy.recent` (DuckDB)."""
+    return ws.facts.backend_name != "duckdb" if windows is None else windows
 
 
 def lead_state_query(ws: Any, responses: frozenset[str], windows: bool | None = None) -> ibis.Table:
     """One engine query: per lead, its attributes and the touch summary the rules need.
 
-    On DuckDB every step is a GROUP BY or a hash join, which spill to disk, so the query runs
-    whole at any size (decision 0234): the last response per lead
-    is grouped and joined back, and the newest :data:`RECENT_KEPT` outbound touches are a top-n
-    aggregate (``max(x, n)``). Other engines, whose windows spill, use a window for each
-    (``windows``: force one way or the other; both give the same state, ties included).
+    On DuckDB (``windows`` false) every step is a GROUP BY or a hash join, which spill to disk, so
+    the query runs whole at any size: the last response per lead is grouped and joined back, and
+    ``recent`` is null — the newest outbound codes come from a sorted stream
+    (:mod:`levier.policy.recent`, decision 0234). With ``windows`` (other engines, whose windows
+    spill) a window gives each, and ``recent`` is the newest :data:`RECENT_KEPT` codes. Both ways
+    give the same state, ties included.
     """
-    t = ws.table("touches")
-    is_out = t.direction.isnull() | (t.direction != "in")
-    resp = (t.direction == "in") | t.outcome.isin(sorted(responses))
-    code = t.channel.cases(*[(c, i) for c, i in CHANNEL_CODE.items()], else_=7)
-    t1 = t.mutate(is_out=is_out, resp=resp.fill_null(False), ts=t.at.epoch_seconds().cast("int64"), code=code)
-    t1 = t1.mutate(packed=t1.ts * 8 + t1.code)  # newest first = largest; same second: higher channel code first
-    if not (ws.facts.backend_name != "duckdb" if windows is None else windows):
-        last = t1.group_by(r_lead=t1.lead_id).aggregate(last_resp=t1.ts.max(where=t1.resp))
-        t1 = t1.left_join(last, t1.lead_id == last.r_lead).drop("r_lead")
-        recent = _top_n(t1.packed, RECENT_KEPT, where=t1.is_out)
-    else:
+    t1 = coded_touches(ws, responses)
+    if _windowed(ws, windows):
         t1 = t1.mutate(
             last_resp=ibis.ifelse(t1.resp, t1.ts, None).max().over(group_by=t1.lead_id),
             rn=ibis.row_number().over(group_by=[t1.lead_id, t1.is_out], order_by=[ibis.desc(t1.ts), ibis.desc(t1.code)]),
         )
         recent = t1.packed.collect(where=t1.is_out & (t1.rn < RECENT_KEPT))
+    else:
+        last = t1.group_by(r_lead=t1.lead_id).aggregate(last_resp=t1.ts.max(where=t1.resp))
+        t1 = t1.left_join(last, t1.lead_id == last.r_lead).drop("r_lead")
+        recent = ibis.null("array<int64>")
     nonresp = t1.is_out & ~t1.resp & (t1.last_resp.isnull() | (t1.ts > t1.last_resp))
     agg = t1.group_by("lead_id").aggregate(
         first_out=t1.ts.min(where=t1.is_out), last_out=t1.ts.max(where=t1.is_out),
@@ -95,14 +98,15 @@ def week_counts_query(ws: Any) -> ibis.Table:
         sent=j.is_out.cast("int64").sum(), complaints=(j.outcome == "complaint").fill_null(False).cast("int64").sum())
 
 
-def _lead_rows(batch: dict[str, list[Any]]) -> Iterable[tuple[Any, ...]]:
+def _lead_rows(batch: dict[str, list[Any]], codes: dict[str, str] | None = None) -> Iterable[tuple[Any, ...]]:
+    """SQLite rows of a batch of the lead query; ``codes``: the newest codes per lead (JSON) when the query has none."""
     for i, lead_id in enumerate(batch["lead_id"]):
-        recent = sorted(batch["recent"][i] or [])
+        recent = json.dumps(sorted(batch["recent"][i] or [])) if codes is None else codes.get(lead_id, "[]")
         opted, unsub = batch["opted_out"][i], batch["unsub"][i]
         opt = unsub if opted is None else (opted if unsub is None else min(opted, unsub))
         yield (lead_id, batch["account_id"][i], batch["tz"][i], batch["channel"][i], batch["size"][i], batch["phase"][i],
                batch["owner"][i], batch["created"][i], opt, batch["flags"][i], batch["first_out"][i], batch["last_out"][i],
-               batch["consec"][i], json.dumps(recent))
+               batch["consec"][i], recent)
 
 
 def _account_rows(table: Any) -> list[tuple[str, str]]:
@@ -149,8 +153,42 @@ def _batches(expr: ibis.Table, chunk: int) -> Iterator[pa.RecordBatch]:
             yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
 
-def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHUNK) -> int:
-    """Write the state of the facts to a fresh SQLite file ``path`` batch by batch; returns the leads."""
+def _stage_windowed(ws: Any, con: sqlite3.Connection, responses: frozenset[str], chunk: int) -> int:
+    """Leads (with their newest codes) from the windowed query, ordered by account; the accounts'
+    newest codes merged in SQLite when an account spans two batches."""
+    n = 0
+    for batch in _batches(lead_state_query(ws, responses, windows=True).order_by("account_id"), chunk):
+        con.executemany(_LEAD_INSERT, _lead_rows(batch.to_pydict()))
+        con.executemany(_ACCOUNT_UPSERT, _account_rows(pa.Table.from_batches([batch])))
+        n += batch.num_rows
+    return n
+
+
+def _stage_sorted(ws: Any, con: sqlite3.Connection, responses: frozenset[str], chunk: int) -> int:
+    """The newest codes per lead, cut from the engine's sorted stream, into a scratch table of the staged
+    file; then the leads, ordered by id, each batch taking its codes by one range read; then the
+    accounts' newest codes from their own sorted stream (decision 0234). One engine query at a time."""
+    con.execute("CREATE TABLE lead_codes (lead_id TEXT PRIMARY KEY, recent TEXT NOT NULL) WITHOUT ROWID")
+    con.executemany("INSERT INTO lead_codes VALUES (?, ?)",
+                    ((key, json.dumps(codes)) for key, codes in top_per_key(_batches(lead_codes_query(ws), chunk))))
+    n = 0
+    for batch in _batches(lead_state_query(ws, responses, windows=False).order_by("lead_id"), chunk):
+        rows = batch.to_pydict()
+        ids = rows["lead_id"]
+        codes = dict(con.execute("SELECT lead_id, recent FROM lead_codes WHERE lead_id BETWEEN ? AND ?", (min(ids), max(ids))))
+        con.executemany(_LEAD_INSERT, _lead_rows(rows, codes))
+        n += batch.num_rows
+    con.execute("DROP TABLE lead_codes")
+    accounts = ((key, json.dumps(codes)) for key, codes in top_per_key(_batches(account_codes_query(ws), chunk)))
+    con.executemany("INSERT INTO accounts VALUES (?, ?)", accounts)
+    return n
+
+
+def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHUNK, windows: bool | None = None) -> int:
+    """Write the state of the facts to a fresh SQLite file ``path`` batch by batch; returns the leads.
+
+    ``windows``: the windowed query (default on engines other than DuckDB) or the sorted streams.
+    """
     path.unlink(missing_ok=True)
     con = sqlite3.connect(str(path), isolation_level=None)
     try:
@@ -163,11 +201,7 @@ def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHU
         con.execute("BEGIN")
         con.executemany("INSERT INTO weeks VALUES (?, ?, ?, ?, ?, ?)", [
             (w["week"], w["channel"], w["size"], w["touch_channel"], w["sent"], w["complaints"]) for w in weeks])
-        n = 0
-        for batch in _batches(lead_state_query(ws, responses).order_by("account_id"), chunk):
-            con.executemany(_LEAD_INSERT, _lead_rows(batch.to_pydict()))
-            con.executemany(_ACCOUNT_UPSERT, _account_rows(pa.Table.from_batches([batch])))
-            n += batch.num_rows
+        n = _stage_windowed(ws, con, responses, chunk) if _windowed(ws, windows) else _stage_sorted(ws, con, responses, chunk)
         con.execute("COMMIT")
     finally:
         con.close()
