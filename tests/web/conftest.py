@@ -26,6 +26,15 @@ class Api:
         return self.client.request(method, "/api/v1" + path, headers=headers, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _pages_wait_for_their_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard request waits for the warmer as long as it takes (figures.WAIT_SECONDS is 2 s when serving),
+    so page tests see the figures whatever the machine's load; tests/web/test_figures.py tests the wait itself."""
+    from levier.web import figures
+
+    monkeypatch.setattr(figures, "WAIT_SECONDS", 120.0)
+
+
 @pytest.fixture
 def api(workspace) -> Iterator[Api]:  # noqa: ANN001
     tokens = {}

@@ -26,7 +26,7 @@ from levier.loop.db import make_sessionmaker
 from levier.web.errors import install_error_handlers
 from levier.workspace import open_workspace
 
-__all__ = ["create_app", "app_from_env", "ENV_WORKSPACE", "ENV_SECURE_COOKIES", "ENV_READ_ONLY", "ENV_THREADS", "ENV_WORKERS", "WORKER_HEADER"]
+__all__ = ["create_app", "app_from_env", "ENV_WORKSPACE", "ENV_SECURE_COOKIES", "ENV_READ_ONLY", "ENV_THREADS", "ENV_WORKERS", "ENV_WARM", "WORKER_HEADER"]
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("levier.web")
@@ -35,6 +35,7 @@ ENV_SECURE_COOKIES = "LEVIER_SECURE_COOKIES"
 ENV_READ_ONLY = "LEVIER_FACTS_READ_ONLY"  # "1": each worker opens the facts read-only
 ENV_THREADS = "LEVIER_WEB_THREADS"  # thread pool of each worker process (sync routes)
 ENV_WORKERS = "LEVIER_WEB_WORKERS"  # how many worker processes serve the port (per-process limits divide by it)
+ENV_WARM = "LEVIER_WEB_WARM"  # "0": no background warm-up of the dashboard figures at start (default on)
 WORKER_HEADER = "X-Levier-Worker"
 _TRUE = ("1", "true", "yes", "on")
 
@@ -81,13 +82,16 @@ class LanguageMiddleware:
 
 
 def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool = False, session_hours: int = 12,
-               read_only: bool = False, threads: int | None = None) -> FastAPI:
+               read_only: bool = False, threads: int | None = None, warm: bool = False) -> FastAPI:
     """The Levier web app on the workspace at ``workspace_path`` (default: current directory).
 
     ``secure_cookies=True`` marks the session cookie Secure (serve over HTTPS). ``read_only=True``
     opens the facts read-only (one of several worker processes on a DuckDB file): facts writes
     are then queued in the loop DB (:mod:`levier.data.inbox`). ``threads`` sizes the thread pool
-    that runs sync routes (default: AnyIO's 40).
+    that runs sync routes (default: AnyIO's 40). ``warm=True`` (what ``levier serve`` does)
+    computes the dashboard's figures in a background thread from the start and after every facts
+    change (:mod:`levier.web.figures`); without it a dashboard request that misses figures starts
+    that thread for them. Either way no dashboard request computes a facts figure itself.
     """
     from levier.web.routes.api import router as api_router
 
@@ -99,7 +103,12 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
             import anyio.to_thread
 
             anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, threads)
+        if warm:
+            from levier.web.routes.pages.home import WARM_JOBS
+
+            _app.state.warmer.start(WARM_JOBS)  # the dashboard's figures, in the background (decision 0230)
         yield
+        _app.state.warmer.stop()
         ws.close()
 
     app = FastAPI(
@@ -111,6 +120,10 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     app.state.workspace = ws
     app.state.sessionmaker = make_sessionmaker(ws.engine)
     app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
+    from levier.web.figures import Warmer
+    from levier.web.routes.pages.home import warm_runner
+
+    app.state.warmer = Warmer(ws, warm_runner(app.state.sessionmaker, ws))
     install_error_handlers(app)
     _read_only_errors(app)
     from levier.web.routes.api.policy_fast import PolicyCheckFastPath
@@ -154,8 +167,10 @@ def app_from_env() -> FastAPI:
 
     Reads ``LEVIER_WORKSPACE`` (directory), ``LEVIER_SECURE_COOKIES`` (1/true), ``LEVIER_FACTS_READ_ONLY``
     (1/true: open the facts read-only) and ``LEVIER_WEB_THREADS`` (threads per process).
-    ``LEVIER_WEB_WORKERS`` (number of processes) is read by per-process limits.
+    ``LEVIER_WEB_WORKERS`` (number of processes) is read by per-process limits; ``LEVIER_WEB_WARM=0``
+    turns off the background warm-up of the dashboard figures at start.
     """
     threads = os.environ.get(ENV_THREADS, "").strip()
+    warm = os.environ.get(ENV_WARM, "1").strip().lower() in _TRUE
     return create_app(os.environ.get(ENV_WORKSPACE) or None, secure_cookies=_env_flag(ENV_SECURE_COOKIES),
-                      read_only=_env_flag(ENV_READ_ONLY), threads=int(threads) if threads.isdigit() else None)
+                      read_only=_env_flag(ENV_READ_ONLY), threads=int(threads) if threads.isdigit() else None, warm=warm)

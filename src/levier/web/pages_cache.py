@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["cached", "clear_cache", "facts_lock", "facts_version", "facts_key", "request_memo", "request_scope", "end_request_scope", "CACHE_SIZE",
+__all__ = ["cached", "peek", "NOT_CACHED", "clear_cache", "facts_lock", "facts_version", "facts_key", "request_memo", "request_scope", "end_request_scope", "CACHE_SIZE",
            "SERVER_VERSION_SECONDS"]
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
@@ -69,6 +69,19 @@ def cached(key: tuple[Any, ...], compute: Callable[[], Any], ttl: float | None =
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return value
+
+
+NOT_CACHED = object()
+
+
+def peek(key: tuple[Any, ...]) -> Any:
+    """The value cached under ``key`` in this process, or :data:`NOT_CACHED` (never computes)."""
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is None:
+            return NOT_CACHED
+        _CACHE.move_to_end(key)
+        return hit[1]
 
 
 def clear_cache() -> None:

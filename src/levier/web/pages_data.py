@@ -4,7 +4,9 @@ a rep's Q3 accounts and the customer-context timeline of a lead or account.
 Everything computed from the facts goes through :func:`levier.web.pages_core.cached` (one query
 at a time, memoised under the facts version :func:`levier.web.pages_core.facts_key`, so an import
 or a cleaning run seen by any worker recomputes it) and is reduced by the engine (Ibis) to small
-tables: a page never pulls a facts table into memory.
+tables: a page never pulls a facts table into memory. The dashboard's figures also go through
+:func:`levier.web.figures.figure`: stored per facts version beside the facts (shared by the
+workers, kept across restarts) and computed by the background warmer, not by a page request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from levier.i18n import gettext as _
 from levier.loop.models import Action, Cycle, CycleResult
 from levier.report.fmt import Formatter, is_number
+from levier.web.figures import figure
 from levier.web.pages_core import cached, facts_key
 
 __all__ = [
@@ -31,19 +34,6 @@ __all__ = [
 
 QUALIFIED = ("sql", "opportunity", "won")
 log = logging.getLogger("levier.web")
-
-
-def _safe(compute: Any, default: Any) -> Any:
-    """``compute`` returning ``default`` on failure (logged), so a failure is cached too."""
-
-    def run() -> Any:
-        try:
-            return compute()
-        except Exception:  # an empty or partial workspace: the page shows "not available"
-            log.warning("page figure failed", exc_info=True)
-            return default
-
-    return run
 
 
 @dataclass(frozen=True)
@@ -97,13 +87,10 @@ def kpi_value(ws: Any, key: str, start: datetime, end: datetime) -> float | None
     from levier.analysis.kpis import compute_kpi
 
     def run() -> float | None:
-        try:
-            value = compute_kpi(ws, key, start, end).value
-        except Exception:  # an empty or partial workspace: the tile shows n/a
-            return None
+        value = compute_kpi(ws, key, start, end).value  # an empty or partial workspace raises: the tile shows n/a
         return float(value) if is_number(value) else None
 
-    return cached(("kpi", *facts_key(ws), key, start, end), run)
+    return figure(ws, ("kpi", key, start, end), run, None)
 
 
 def _action_targets(s: Session) -> dict[str, Action]:
@@ -169,13 +156,9 @@ def funnel_steps(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any]
     from levier.analysis.funnel import funnel
 
     def run() -> list[dict[str, Any]]:
-        try:
-            res = funnel(ws, start=start, end=end)
-        except Exception:
-            return []
-        return [st.to_dict() for st in res.overall.steps]
+        return [st.to_dict() for st in funnel(ws, start=start, end=end).overall.steps]
 
-    return cached(("funnel", *facts_key(ws), start, end), run)
+    return figure(ws, ("funnel", start, end), run, [])
 
 
 def channel_value(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -206,7 +189,7 @@ def channel_value(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any
                         "roas": float(r.revenue) / cost if cost else None})
         return out
 
-    return cached(("channels", *facts_key(ws), start, end), _safe(run, []))
+    return figure(ws, ("channels", start, end), run, [])
 
 
 def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
@@ -215,7 +198,7 @@ def rep_owners(ws: Any, start: datetime, end: datetime) -> list[str]:
         t = t.filter((t.created_at >= start) & (t.created_at < end) & t.owner.notnull())
         return sorted(str(x) for x in t.select("owner").distinct().execute()["owner"])
 
-    return cached(("owners", *facts_key(ws), start, end), _safe(run, []))
+    return figure(ws, ("owners", start, end), run, [])
 
 
 def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -240,7 +223,7 @@ def rep_q3_accounts(ws: Any, payload: dict[str, Any], rep: str, start: datetime,
         agg = agg.filter((agg.mean_touches < x_mean) & (agg.conversion_rate < y_mean)).order_by([ibis.desc("leads"), "account_id"]).limit(10)
         return [dict(r) for r in agg.execute().to_dict("records")]
 
-    return cached(("q3", *facts_key(ws), rep, start, end, x_mean, y_mean), _safe(run, []))
+    return figure(ws, ("q3", rep, start, end, x_mean, y_mean), run, [])
 
 
 def figure_options(payload: dict[str, Any], f: Formatter) -> list[dict[str, str]]:

@@ -86,7 +86,8 @@ def app_url(seeded_demo: Demo) -> Iterator[str]:
     from levier.web.app import create_app
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(seeded_demo.path), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(seeded_demo.path, warm=True)  # as `levier serve`: the dashboard figures warmed in the background
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from levier.report.fmt import Formatter
+from levier.web import figures
 from levier.web.deps import Ws
+from levier.web.figures import Warmer
+from levier.web.pages_cache import NOT_CACHED, peek
 from levier.web.pages_core import (
     PageDb,
     PageRoute,
@@ -32,11 +36,13 @@ from levier.web.pages_data import (
     rep_q3_accounts,
 )
 
-__all__ = ["router", "VIEWS", "dashboard_context", "dashboard_body"]
+__all__ = ["router", "VIEWS", "dashboard_context", "dashboard_body", "warm_runner", "WARM_JOBS"]
 
 router = APIRouter(route_class=PageRoute)
 VIEWS = ("ceo", "cmo", "sales")
 VIEW_COOKIE = "levier_view"
+#: what the app's warmer computes at start and after every facts change: the three views, default rep
+WARM_JOBS = (("ceo", None), ("cmo", None), ("sales", None))
 
 
 def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = None, *, audit: tuple[Any, Any] | None = None) -> dict[str, Any]:
@@ -64,30 +70,63 @@ def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = N
     return ctx
 
 
-def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None) -> Any:
+def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None, warmer: Warmer | None = None) -> Any:
     """The dashboard of ``view`` as HTML, cached under the version of everything it shows.
 
     The key holds the facts version (latest import batch and cleaning run), the latest audit
     result and its cycle, and for the CEO view the open actions' targets, all read by this
     request from the stores every worker shares: a new audit, a changed target or an import made
     through any worker gives every worker a new key at once.
+
+    With a ``warmer`` (the app's), the request never computes a facts figure: it reads the
+    figures stored for this facts version (decision 0230); if some are not there yet it asks the
+    warmer for them, waits up to :data:`levier.web.figures.WAIT_SECONDS`, then shows the last
+    figures with their date and "being computed" (that page is not cached and refreshes itself).
     """
     cycle, result = latest_audit(s)
     cycle_key = (cycle.id, cycle.name, cycle.period_start, cycle.period_end) if cycle is not None else None
     targets = action_targets_key(s) if view == "ceo" else ()
     key = ("dashboard", *facts_key(ws), view, lang, rep, result.id if result else None, cycle_key, targets)
 
+    def context() -> tuple[dict[str, Any], figures.Peek]:
+        with figures.peeking() as seen:
+            ctx = dashboard_context(s, ws, view, lang, rep, audit=(cycle, result))
+        return ctx, seen
+
     def build() -> Any:
         return render_fragment("_dashboard_body.html", lang, **dashboard_context(s, ws, view, lang, rep, audit=(cycle, result)))
 
-    return cached(key, build, facts=False)  # its facts figures take the facts lock themselves
+    if warmer is None:
+        return cached(key, build, facts=False)  # its facts figures take the facts lock themselves
+    hit = peek(key)
+    if hit is not NOT_CACHED:
+        return hit
+    ctx, seen = context()
+    if seen.pending:
+        warmer.kick((view, rep))
+        if warmer.wait((view, rep), figures.WAIT_SECONDS):
+            ctx, seen = context()
+    if seen.pending:
+        return render_fragment("_dashboard_body.html", lang, **ctx, pending=seen, rep_param=rep)
+    return cached(key, lambda: render_fragment("_dashboard_body.html", lang, **ctx), facts=False)
+
+
+def warm_runner(sessionmaker: Any, ws: Any) -> Callable[[Hashable], None]:
+    """What the app's :class:`~levier.web.figures.Warmer` runs for a job ``(view, rep)``: that dashboard's figures."""
+
+    def run(job: Hashable) -> None:
+        view, rep = job  # type: ignore[misc]
+        with sessionmaker() as s:
+            dashboard_context(s, ws, view, "en", rep)
+
+    return run
 
 
 @router.get("/")
 def home(request: Request, user: PageViewer, s: PageDb, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
     chosen = view if view in VIEWS else request.cookies.get(VIEW_COOKIE)
     chosen = chosen if chosen in VIEWS else ("ceo" if user.role == "admin" else "sales" if user.role == "editor" else "cmo")
-    body = dashboard_body(s, ws, chosen, request_lang(request), rep)
+    body = dashboard_body(s, ws, chosen, request_lang(request), rep, getattr(request.app.state, "warmer", None))
     out = render(request, "dashboard.html", body=body)
     if view in VIEWS:
         out.set_cookie(VIEW_COOKIE, view, max_age=365 * 86400, samesite="lax", path="/")
