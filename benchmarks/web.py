@@ -24,8 +24,18 @@ shared). Writes the "web" fragment of benchmarks/RESULTS.md (unless --no-write) 
 sum of the cold page builds in process, levier_rss = the peak RSS of the busiest server worker,
 load, note = users p95 of the three pages). Target: p95 < 300 ms on each page.
 
+The first page after a start (decision 0230): the in-process app is built as ``levier serve``
+builds it (the dashboard's figures stored per facts version beside the facts and computed by a
+background thread from the start); the benchmark times the first dashboard of each user right
+after the start (and how many answered "being computed" rather than waiting), the background
+warm-up, and the same first pages after a restart of a second process on the same workspace.
+
+**Light mode** (``--light``, what ``run_all.py`` passes at 100M): no KPI refresh and no KPI
+page (the KPI benchmark's job), 20 warm requests per page in process, then one server start
+(``--workers 1``) and one 10 s stress phase with 20 users (no think-time phase).
+
     .venv/bin/python benchmarks/web.py [--leads N [N ...]] [--workspace demo-workspace] [--users 50] [--workers 1,2]
-                                       [--stress-seconds 20] [--think-seconds 40] [--think 1-3] [--json PATH] [--no-write]
+                                       [--stress-seconds 20] [--think-seconds 40] [--think 1-3] [--light] [--json PATH] [--no-write]
 """
 
 from __future__ import annotations
@@ -202,14 +212,17 @@ async def _session(port: int, users: int, stress_s: float, think_s: float, think
         await warm_up(c)
     await asyncio.gather(*(warm_up(c) for c in conns))
     out = {"stress": await _phase(conns, pid, stress_s, None, 1)}
-    await asyncio.sleep(2.0)
-    out["users"] = await _phase(conns, pid, think_s, think, 2)
+    if think_s > 0:  # --light: the stress phase only
+        await asyncio.sleep(2.0)
+        out["users"] = await _phase(conns, pid, think_s, think, 2)
     for c in conns:
         c.close()
     return out
 
 
 # -- in process: the app's own CPU per page (no HTTP server, no client) --------------------
+LAST_BODY: list[bytes] = [b""]  # the body of the last in-process response (is the dashboard "being computed"?)
+PENDING_MARK = b'id="dashboard-body" hx-get='
 async def _asgi(app: object, method: str, path: str, cookie: str = "", body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]]]:
     route, _, query = path.partition("?")
     headers = [(b"host", b"127.0.0.1"), (b"cookie", cookie.encode())]
@@ -229,16 +242,23 @@ async def _asgi(app: object, method: str, path: str, cookie: str = "", body: byt
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
+    chunks: list[bytes] = []
+
     async def send(message: dict[str, object]) -> None:
         if message["type"] == "http.response.start":
             out.update(status=message["status"], headers=message["headers"])
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))  # type: ignore[arg-type]
 
     await app(scope, receive, send)  # type: ignore[operator]
+    LAST_BODY[:] = [b"".join(chunks)]
     return int(out["status"]), list(out["headers"])  # type: ignore[arg-type]
 
 
 IN_PROCESS_PAGES = {**PAGES, "KPI list": "/kpis", "KPI page": "/kpis/conversion_rate?grain=week", "alerts": "/alerts",
                     "experiments": "/experiments"}
+#: left out by --light: the KPI page shows a stored series (its refresh is the KPI benchmark's job, not refreshed in light mode)
+LIGHT_SKIP = ("KPI page",)
 
 
 def _vm(field_name: str, pid: int | str = "self") -> int:
@@ -252,40 +272,60 @@ def _vm(field_name: str, pid: int | str = "self") -> int:
     return 0
 
 
-def in_process_child(ws: Path, n: int) -> dict[str, object]:
-    """Cold then warm cost of each page, the app driven through ASGI in this process (thread hops included).
+def in_process_child(ws: Path, n: int, light: bool = False, restart: bool = False) -> dict[str, object]:
+    """The first pages after a start, then cold and warm cost of each page, the app driven through ASGI in this process.
 
-    Cold = the first request of the page by each demo user (the three dashboard views), in
-    :data:`IN_PROCESS_PAGES` order: the caches being built (wall and CPU seconds). Warm = CPU ms
-    per request over ``n`` more requests. Also the RSS after the app is built and the peak.
+    The app is built as ``levier serve`` builds it (``warm=True``: the dashboard's figures are
+    computed by a background thread from the start, decision 0230) and its lifespan runs.
+    First = the dashboard requested by each demo user (the three views) right after the start:
+    wall seconds and how many answered "being computed" instead of waiting. Warm-up = seconds
+    from the start until the background thread has stored every figure. Cold = the first
+    request of each page by each user once warmed, in :data:`IN_PROCESS_PAGES` order (the
+    other pages' caches being built). Warm = CPU ms per request over ``n`` more requests.
+    ``restart=True``: only the first pages and the warm-up of a second start on the same
+    workspace (figures stored by the first: nothing to compute).
     """
     import resource
 
     from levier.web.app import create_app
 
+    pages = {k: v for k, v in IN_PROCESS_PAGES.items() if not (light and k in LIGHT_SKIP)}
     t0 = time.perf_counter()
-    app = create_app(ws)
+    app = create_app(ws, warm=True)
     start_s, rss_start = time.perf_counter() - t0, _vm("VmRSS")
 
     async def run() -> dict[str, object]:
-        cookies = []
-        for name in USERS:
-            _status, headers = await _asgi(app, "POST", "/login", body=urlencode({"username": name, "password": PASSWORD}).encode())
-            cookies.append("; ".join(v.decode().split(";")[0] for k, v in headers if k == b"set-cookie"))
-        cold: dict[str, dict[str, float]] = {}
-        for label, path in IN_PROCESS_PAGES.items():
-            w, c = time.perf_counter(), time.process_time()
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            warmer = app.state.warmer  # type: ignore[attr-defined]
+            cookies = []
+            for name in USERS:
+                _status, headers = await _asgi(app, "POST", "/login", body=urlencode({"username": name, "password": PASSWORD}).encode())
+                cookies.append("; ".join(v.decode().split(";")[0] for k, v in headers if k == b"set-cookie"))
+            first: list[dict[str, float | bool]] = []
             for cookie in cookies:
-                status = (await _asgi(app, "GET", path, cookie))[0]
-                assert status == 200, (label, status)
-            cold[label] = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "rss": _vm("VmRSS")}
-        warm = {}
-        for label, path in IN_PROCESS_PAGES.items():
-            c = time.process_time()
-            for i in range(n):
-                await _asgi(app, "GET", path, cookies[i % len(cookies)])
-            warm[label] = (time.process_time() - c) / n * 1000
-        return {"cold": cold, "warm": warm}
+                w = time.perf_counter()
+                status = (await _asgi(app, "GET", "/", cookie))[0]
+                assert status == 200, ("first dashboard", status)
+                first.append({"wall": time.perf_counter() - w, "pending": PENDING_MARK in LAST_BODY[0]})
+            await asyncio.to_thread(warmer.idle.wait)
+            warm_up_s = time.perf_counter() - t0 - start_s
+            out: dict[str, object] = {"first": first, "warm_up_s": warm_up_s, "warm_runs": warmer.runs}
+            if restart:
+                return out
+            cold: dict[str, dict[str, float]] = {}
+            for label, path in pages.items():
+                w, c = time.perf_counter(), time.process_time()
+                for cookie in cookies:
+                    status = (await _asgi(app, "GET", path, cookie))[0]
+                    assert status == 200, (label, status)
+                cold[label] = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "rss": _vm("VmRSS")}
+            warm = {}
+            for label, path in pages.items():
+                c = time.process_time()
+                for i in range(n):
+                    await _asgi(app, "GET", path, cookies[i % len(cookies)])
+                warm[label] = (time.process_time() - c) / n * 1000
+            return {**out, "cold": cold, "warm": warm}
 
     try:
         out = asyncio.run(run())
@@ -294,9 +334,10 @@ def in_process_child(ws: Path, n: int) -> dict[str, object]:
     return {**out, "start_s": start_s, "rss_start": rss_start, "rss_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def in_process(ws: Path, n: int) -> dict[str, object]:
+def in_process(ws: Path, n: int, light: bool = False, restart: bool = False) -> dict[str, object]:
     """:func:`in_process_child` in a child process (its peak RSS is the app's alone)."""
-    out = subprocess.run([sys.executable, __file__, "--child-in-process", str(ws), "--in-process", str(n)],
+    extra = [*(["--light"] if light else []), *(["--child-restart"] if restart else [])]
+    out = subprocess.run([sys.executable, __file__, "--child-in-process", str(ws), "--in-process", str(n), *extra],
                          capture_output=True, text=True, check=False)
     if out.returncode:
         raise SystemExit(f"the in-process measurement failed:\n{out.stderr[-3000:]}")
@@ -310,7 +351,7 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(src: Path | int, tmp: Path) -> Path:
+def _prepare(src: Path | int, tmp: Path, light: bool = False) -> Path:
     """A private, seeded copy: of the shared demo workspace of ``src`` leads, or of the workspace ``src``."""
     ws = tmp / "ws"
     if isinstance(src, int):
@@ -320,6 +361,8 @@ def _prepare(src: Path | int, tmp: Path) -> Path:
     else:
         shutil.copytree(src, ws, ignore=shutil.ignore_patterns("reports", "*.wal"))
     subprocess.run([str(LEVIER), "seed-demo", "--workspace", str(ws)], check=True, capture_output=True)
+    if light:
+        return ws
     # the KPI page shows a stored series (a GET never computes it): refresh the one it shows
     subprocess.run([str(LEVIER), "kpi", "refresh", "conversion_rate", "--grain", "week", "--workspace", str(ws)], check=True, capture_output=True)
     return ws
@@ -341,7 +384,7 @@ def _start(ws: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     log = open(ws / f"serve-{workers}.log", "wb")  # noqa: SIM115 - kept open for the server
     proc = subprocess.Popen([str(LEVIER), "serve", "--workspace", str(ws), "--port", str(port), "--workers", str(workers)],
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # at 10M leads the app opens a 4 GB workspace
     seen: set[str] = set()
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -407,6 +450,7 @@ class Size:
     load: str
     inproc: dict[str, Any]
     inproc_load: str
+    restart: dict[str, Any] = field(default_factory=dict)
     http: dict[int, dict[str, Run]] = field(default_factory=dict)
     rss: dict[int, dict[str, int]] = field(default_factory=dict)
 
@@ -415,14 +459,42 @@ class Size:
         return sum(v["wall"] for v in self.inproc["cold"].values())
 
     @property
+    def ready_s(self) -> float:
+        """From the app built to every page ready: the background warm-up, then the other pages' first requests."""
+        return float(self.inproc["warm_up_s"]) + self.cold_s
+
+    @property
     def worker_rss(self) -> int:
         return max((v for per in self.rss.values() for v in per.values()), default=0)
 
 
+def _first(run: dict[str, Any]) -> str:
+    walls = [f["wall"] for f in run["first"]]
+    return f"{sum(walls):.2f} ({max(walls):.2f}) | {sum(1 for f in run['first'] if f['pending'])} of {len(walls)}"
+
+
+def _first_lines(sizes: list[Size]) -> list[str]:
+    """The first dashboard after a start (figures not stored yet) and after a restart (stored by the first start)."""
+    lines = ["**The first page after a start** (decision 0230: the dashboard's figures are stored per facts version in `figures.sqlite` "
+             "beside the facts and computed by a background thread from the start; a request waits at most 2 s for them, then shows "
+             "the last figures — or none — as \"being computed\"). First = the dashboard requested by each of the 4 demo users (the three "
+             "views) right after the app is built; warm-up = from the app built to every figure stored; restart = a second process "
+             "started on the same workspace.", "",
+             "| leads | app built s | first dashboards: wall s total (max) | being computed | warm-up s (background) | figures computed "
+             "| restart: first dashboards s total (max) | restart: being computed | restart: figures computed |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for z in sizes:
+        r = z.restart
+        lines.append(f"| {z.leads:,} | {z.inproc['start_s']:.1f} | {_first(z.inproc)} | {z.inproc['warm_up_s']:.1f} | {z.inproc['warm_runs']} views "
+                     f"| {_first(r) if r else '—'} | {r.get('warm_runs', '—')} |")
+    return [*lines, ""]
+
+
 def _in_process_lines(sizes: list[Size], n: int) -> list[str]:
-    lines = [f"**In process** (the app driven through ASGI in a child process, no HTTP; cold = the first request of the page by each of the 4 demo "
-             f"users — admin, editor and viewers, i.e. the three dashboard views — in table order, the caches being built; warm = CPU per request "
-             f"over {n} more requests):", "",
+    lines = [*_first_lines(sizes),
+             f"**In process** (the app driven through ASGI in a child process, no HTTP; cold = the first request of the page by each of the 4 demo "
+             f"users — admin, editor and viewers, i.e. the three dashboard views — in table order once the warm-up is done, the caches being "
+             f"built; warm = CPU per request over {n} more requests):", "",
              "| leads | touches | page | cold s (wall, 4 users) | cold CPU s | RSS after, GiB | warm CPU ms/request |", "|---:|---:|---|---:|---:|---:|---:|"]
     for z in sizes:
         for i, (label, cold) in enumerate(z.inproc["cold"].items()):
@@ -430,6 +502,7 @@ def _in_process_lines(sizes: list[Size], n: int) -> list[str]:
             lines.append(f"{head} | {label} | {cold['wall']:.2f} | {cold['cpu']:.2f} | {cold['rss'] / 2**30:.2f} | {z.inproc['warm'][label]:.1f} |")
         lines.append(f"| | | **all pages cold** | **{z.cold_s:.2f}** | {sum(v['cpu'] for v in z.inproc['cold'].values()):.2f} "
                      f"| peak {z.inproc['rss_peak'] / 2**30:.2f} | |")
+        lines.append(f"| | | **warm-up + all pages cold** | **{z.ready_s:.2f}** | | | |")
     lines.append("")
     lines += [f"{z.leads:,} leads: app built in {z.inproc['start_s']:.1f} s, RSS {_gib(z.inproc['rss_start'])} after start, "
               f"peak {_gib(z.inproc['rss_peak'])} (load average {z.inproc_load})." for z in sizes]
@@ -439,6 +512,7 @@ def _in_process_lines(sizes: list[Size], n: int) -> list[str]:
 def report(sizes: list[Size], args: argparse.Namespace) -> str:
     lo, hi = args.think
     what = f"--leads {' '.join(str(z.leads) for z in sizes)} " if args.leads else ""
+    what += "--light " if args.light else ""
     lines = [
         "## Web", "",
         f"`benchmarks/web.py {what}--users {args.users} --workers {','.join(map(str, args.workers))} --stress-seconds {args.stress_seconds:g} "
@@ -447,8 +521,10 @@ def report(sizes: list[Size], args: argparse.Namespace) -> str:
         *_in_process_lines(sizes, args.in_process),
         f"**Over HTTP**: `levier serve --workers N` (uvicorn with {http_stack()}; N = {' or '.join(map(str, args.workers))} processes) on loopback; "
         f"{args.users} logged-in users, one keep-alive connection each, requesting the dashboard, the action board and a playbook search in turn. "
-        f"Two user models, one after the other in the same run: **stress** = closed loop, no think time ({args.users} requests always in flight) "
-        f"for {args.stress_seconds:g} s; **users** = a uniform {lo:g}–{hi:g} s think time between clicks for {args.think_seconds:g} s. "
+        + (f"Light mode: one user model, **stress** = closed loop, no think time ({args.users} requests always in flight) for {args.stress_seconds:g} s. "
+           if args.think_seconds <= 0 else
+           f"Two user models, one after the other in the same run: **stress** = closed loop, no think time ({args.users} requests always in flight) "
+           f"for {args.stress_seconds:g} s; **users** = a uniform {lo:g}–{hi:g} s think time between clicks for {args.think_seconds:g} s. ") +
         "The load generator (raw asyncio HTTP/1.1, in the benchmark process) shares the 2 cores with the server.", "",
         "| leads | workers | model | page | requests | p50 ms | p95 ms | max ms | p95 < 300 ms |", "|---:|---|---|---|---|---|---|---|---|",
     ]
@@ -496,7 +572,12 @@ def json_runs(sizes: list[Size], workers: list[int]) -> dict[str, Any]:
         note = ""
         if users is not None:
             note = f"users p95 ({workers[0]} worker): " + ", ".join(f"{k} {_pct(v, 95) * 1000:.0f} ms" for k, v in users.times.items())
-        runs.append({"leads": z.leads, "touches": z.touches, "levier_s": round(z.cold_s, 3), "levier_s_is": "sum of the cold page builds in process",
+        runs.append({"leads": z.leads, "touches": z.touches, "levier_s": round(z.ready_s, 3),
+                     "levier_s_is": "from the app built to every page ready in process: background warm-up + the first request of each page",
+                     "first_s": round(sum(f["wall"] for f in z.inproc["first"]), 3), "first_pending": sum(1 for f in z.inproc["first"] if f["pending"]),
+                     "warm_up_s": round(float(z.inproc["warm_up_s"]), 3), "app_built_s": round(float(z.inproc["start_s"]), 3),
+                     "restart_first_s": round(sum(f["wall"] for f in z.restart["first"]), 3) if z.restart else None,
+                     "restart_computed": z.restart.get("warm_runs") if z.restart else None,
                      "levier_rss": z.worker_rss, "inproc_rss": z.inproc["rss_peak"], "load": float(z.load.split(" / ")[0]), "note": note,
                      "cold_s": {k: round(v["wall"], 3) for k, v in z.inproc["cold"].items()},
                      "warm_cpu_ms": {k: round(v, 2) for k, v in z.inproc["warm"].items()},
@@ -518,14 +599,19 @@ def measure(src: Path | int, args: argparse.Namespace) -> Size:
     """One size: seed a private copy, the in-process cold/warm costs, then each worker count over HTTP."""
     with tempfile.TemporaryDirectory(prefix="levier-web-bench-") as tmp:
         load = _load()
-        ws = _prepare(src, Path(tmp))
+        t = time.perf_counter()
+        ws = _prepare(src, Path(tmp), args.light)
         leads, touches = _counts(ws)
-        print(f"{leads:,} leads, {touches:,} touches (load {load})", flush=True)
+        print(f"{leads:,} leads, {touches:,} touches (load {load}; prepared in {time.perf_counter() - t:.0f} s)", flush=True)
         inproc_load = _load()
-        inproc = in_process(ws, args.in_process)
-        print(f"in process (load {inproc_load}): cold {json.dumps(inproc['cold'])}; warm CPU ms {json.dumps(inproc['warm'])}; "
-              f"peak RSS {_gib(inproc['rss_peak'])}", flush=True)
-        z = Size(f"{leads:,} leads", leads, touches, load, inproc, inproc_load)
+        inproc = in_process(ws, args.in_process, args.light)
+        print(f"in process (load {inproc_load}): app built {inproc['start_s']:.1f} s, first dashboards {json.dumps(inproc['first'])}, "
+              f"warm-up {inproc['warm_up_s']:.1f} s ({inproc['warm_runs']} views); cold {json.dumps(inproc['cold'])}; "
+              f"warm CPU ms {json.dumps(inproc['warm'])}; peak RSS {_gib(inproc['rss_peak'])}", flush=True)
+        restart = in_process(ws, 0, args.light, restart=True)
+        print(f"restart (load {_load()}): app built {restart['start_s']:.1f} s, first dashboards {json.dumps(restart['first'])}, "
+              f"figures computed {restart['warm_runs']} views", flush=True)
+        z = Size(f"{leads:,} leads", leads, touches, load, inproc, inproc_load, restart)
         for workers in args.workers:
             port = _port()
             proc = _start(ws, port, workers)
@@ -555,11 +641,18 @@ def main() -> None:
     ap.add_argument("--in-process", type=int, default=300, help="warm requests per page for the in-process CPU measurement")
     ap.add_argument("--json", type=Path, help="write {benchmark, runs: [per size]} to this file")
     ap.add_argument("--no-write", action="store_true", help="print only (do not write benchmarks/results/web.md)")
+    ap.add_argument("--light", action="store_true",
+                    help="for the largest sizes (run_all passes it at 100M): no KPI refresh nor KPI page, the in-process pages with 20 warm "
+                         "requests, one server start (1 worker), one 10 s stress phase with 20 users, no think-time phase")
     ap.add_argument("--child-in-process", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child-restart", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_in_process:
-        print(json.dumps(in_process_child(args.child_in_process, args.in_process)))
+        print(json.dumps(in_process_child(args.child_in_process, args.in_process, args.light, args.child_restart)))
         return
+    if args.light:
+        args.workers, args.users, args.think_seconds = [1], min(args.users, 20), 0.0
+        args.stress_seconds, args.in_process = min(args.stress_seconds, 10.0), min(args.in_process, 20)
     if not args.leads and not (args.workspace / "levier.toml").is_file():
         raise SystemExit(f"no workspace in {args.workspace}: run `make demo` first (or give --leads N)")
     sizes = [measure(src, args) for src in (args.leads or [args.workspace])]
