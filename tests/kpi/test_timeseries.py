@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime as dt
 from datetime import timedelta
 
@@ -90,6 +91,25 @@ def test_incremental_refresh_recomputes_only_new_periods(data: Workspace, s: Ses
     days(data, dt(2026, 10, 14), 1, batch=3)
     inc2 = timeseries.series(data, s, "conversion_rate", "week", dt(2026, 8, 31), dt(2026, 10, 19))
     assert (inc2.recomputed, inc2.reused) == (6, 1)  # weeks ending after 2026-09-13 01:00 (new rows − 31 d) are revised
+
+
+def test_incremental_refresh_in_one_scope_equals_a_full_recomputation(data: Workspace, s: Session) -> None:
+    """A refresh of several lead-cohort and event series in one scope (shared day statistics, one read of the watermarks),
+    after a new import batch: only the revisable periods recomputed, every value that of a full recomputation."""
+    registry.define_kpi(s, "touches_out", "count(touches, direction == 'out')")
+    plan = (("lead", "week"), ("conversion_rate", "month"), ("ttf_hours", "day"), ("pearson_r", "week"), ("touches_out", "day"))
+
+    def refresh(full: bool = False) -> list[timeseries.Series]:
+        with timeseries.refresh_scope():
+            return [timeseries.series(data, s, k, g, dt(2026, 9, 1), dt(2026, 10, 16), full=full) for k, g in plan]
+    refresh()
+    days(data, dt(2026, 10, 13), 2, batch=2)
+    inc, full = refresh(), refresh(full=True)
+    assert [x.recomputed for x in inc] == [6, 2, 34, 6, 3]  # lead cohorts: periods ending after 2026-09-12 01:00 (31-day settle); events: new days
+    for a, b in zip(inc, full, strict=True):
+        assert [(p.period_start, p.segment) for p in a.points] == [(p.period_start, p.segment) for p in b.points]
+        assert all(x.value == y.value or math.isclose(x.value, y.value, rel_tol=1e-12) for x, y in zip(a.points, b.points, strict=True)), a.key
+    assert inc[0].values()[-1] == 5 + 13 % 4 + 5 + 14 % 4 + 5 + 12 % 4  # the week of 2026-10-12: its three days of leads
 
 
 def test_a_cleaning_makes_the_series_stale_and_the_refresh_recomputes(data: Workspace, s: Session) -> None:

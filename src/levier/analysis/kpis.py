@@ -162,9 +162,12 @@ def compute_kpi(ws: Any, key: str, start: date | datetime, end: date | datetime,
 
 def compute_kpis(ws: Any, start: date | datetime, end: date | datetime, keys: tuple[str, ...] | None = None,
                  segment: Mapping[str, str] | None = None) -> list[KpiValue]:
-    """Every computable KPI (or ``keys``) over the period."""
+    """Every computable KPI (or ``keys``) over the period (in one refresh scope: the lead-cohort KPIs share their statistics)."""
+    from levier.kpi._scope import scope
+
     keys = keys or tuple(k for k, v in KPIS.items() if v.computable)
-    return [compute_kpi(ws, k, start, end, segment) for k in keys]
+    with scope():
+        return [compute_kpi(ws, k, start, end, segment) for k in keys]
 
 
 def render_markdown() -> str:

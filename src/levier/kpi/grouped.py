@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -36,13 +36,14 @@ import pandas as pd
 from levier.data import parts
 from levier.errors import OptionError
 from levier.i18n import gettext as _
+from levier.kpi import _cohorts, _scope
+from levier.kpi._cohorts import SLA_SECONDS  # noqa: F401  (re-exported: the share within the SLA reads it)
 
 __all__ = ["Calendar", "catalogue_periods", "catalogue_span", "GROUPED", "SEGMENTABLE"]
 
 Values = dict[tuple[datetime, tuple[str, ...]], float | None]
 Grouped = Callable[[Any, "Calendar", tuple[str, ...]], Values]
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
-SLA_SECONDS = 2 * 3600
 
 
 def _num(v: Any) -> float | None:
@@ -143,44 +144,46 @@ def _median_of(hist: pd.DataFrame, segs: Sequence[str], scale: float) -> Values:
 
 
 # -- lead cohorts: the audit's per-lead facts ----------------------------------------------------
-def _lead_facts(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> ir.Table:
-    from levier.analysis.framing import AuditOptions, Period, resolve
-    from levier.analysis.perlead import lead_facts
+def _cohort(ws: Any, cal: Calendar, segment_by: tuple[str, ...], kind: str) -> pd.DataFrame:
+    """Histogram ``kind`` of the lead cohorts per ``period`` and segment: one unit for a free span, else creation days added up."""
+    segs = [f"seg_{c}" for c in segment_by]
+    if cal.grain is None:  # a free span: its leads are those created on its days, all in the one period (once per refresh scope)
+        def span() -> pd.DataFrame:
+            f = _cohorts.lead_facts(ws, cal.lo.date(), cal.hi.date(), segment_by)
+            return _cohorts.HISTOGRAMS[kind](f.mutate(period=cal.bucket(f.created_at)), ["period", *segs]).execute()
+        return _scope.memo(("cohort-span", str(ws.path), kind, segment_by, cal.lo, cal.hi), span)
+    from levier.kpi.timeseries import _floor
 
-    lo, hi = cal.lo.date(), cal.hi.date()  # leads created on the days of the span (as the audit reads a period)
-    period = Period(lo, hi, f"{lo}..{hi}")
-    framing = resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
-                      extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
-                      backend=ws.facts.backend_name, version="")
-    # only rows a lead of the period can count: touches and conversions within its window after creation
-    # (a filter before the joins, so a refresh of recent periods does not probe the whole history)
-    since = ibis.literal(period.start_dt, "timestamp")
-    until = ibis.literal(period.end_dt + timedelta(days=framing.window_days), "timestamp")
-    touches, stages = ws.table("touches"), ws.table("stage_events")
-    tables = {"leads": ws.table("leads"), "touches": touches.filter((touches.at >= since) & (touches.at < until)),
-              "stage_events": stages.filter((stages.at >= since) & (stages.at < until))}
-    f = lead_facts(tables, framing, period)
-    return cal.keep(f.mutate(period=cal.bucket(f.created_at)))
+    df = _cohorts.days(ws, cal.lo.date(), cal.hi.date(), segment_by, kind)
+    units = pd.to_datetime(df["unit"])
+    starts = {u: _floor(u.to_pydatetime(), cal.grain) for u in units.unique()}
+    df = df.drop(columns="unit").assign(period=pd.to_datetime(units.map(starts)))
+    df = df[df["period"].isin(pd.to_datetime(list(cal.starts)))]
+    return df.groupby(["period", *segs, "v"], as_index=False, dropna=False).sum()
 
 
-def _lead_agg(aggs: Callable[[ir.Table], dict[str, ir.Value]], finish: Callable[[Mapping[str, Any]], float | None],
-              empty: Mapping[str, Any]) -> Grouped:
+_SUMS = ("n", "c", "e", "sla", "ttf_n", "complaints", "unsubscribes", "rm", "out", "sx", "sxx", "sxy")
+_EMPTY: dict[str, Any] = {k: None for k in (*_SUMS, "sy", "syy")} | {"n": 0}
+
+
+def _cohort_agg(finish: Callable[[Mapping[str, Any]], float | None]) -> Grouped:
+    """A lead-cohort KPI finished from the sums per period and segment (moments of ``x`` from its histogram)."""
     def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
-        f = _lead_facts(ws, cal, segment_by)
         segs = [f"seg_{c}" for c in segment_by]
-        df = f.group_by(["period", *segs]).agg(**aggs(f)).execute()
-        got = {_key(r, segs): finish(r) for r in _rows(df)}
-        got[None] = finish(empty)  # type: ignore[index]
+        df = _cohort(ws, cal, segment_by, "x")
+        v = df["v"].astype("float64")
+        df = df.assign(sx=v * df["n"], sxx=v * v * df["n"], sxy=v * df["c"])
+        sums = df.groupby(["period", *segs], as_index=False, dropna=False)[list(_SUMS)].sum()
+        sums = sums.assign(sy=sums["c"], syy=sums["c"])  # converted is 0 or 1
+        got: Values = {_key(r, segs): finish(r) for r in _rows(sums)}
+        got[None] = finish(_EMPTY)  # type: ignore[index]
         return got
     return run
 
 
-def _lead_median(value: Callable[[ir.Table], ir.Value], scale: float) -> Grouped:
+def _cohort_median(kind: str, scale: float) -> Grouped:
     def run(ws: Any, cal: Calendar, segment_by: tuple[str, ...]) -> Values:
-        f = _lead_facts(ws, cal, segment_by)
-        segs = [f"seg_{c}" for c in segment_by]
-        t = f.mutate(v=value(f)).filter(ibis._.v.notnull())
-        got = _median_of(t.group_by(["period", *segs, "v"]).agg(n=ibis._.count()).execute(), segs, scale)
+        got = _median_of(_cohort(ws, cal, segment_by, kind), [f"seg_{c}" for c in segment_by], scale)
         got[None] = None  # type: ignore[index]
         return got
     return run
@@ -191,15 +194,11 @@ def _correlation(field: str) -> Grouped:
         from levier.analysis.stats import Moments, correlation
 
         return _num(getattr(correlation(Moments(*(float(_num(r[k]) or 0.0) for k in ("n", "sx", "sy", "sxx", "syy", "sxy")))), field))
-
-    def aggs(f: ir.Table) -> dict[str, ir.Value]:
-        x, y = f.x.cast("float64"), f.converted.cast("float64")
-        return {"n": f.count(), "sx": x.sum(), "sy": y.sum(), "sxx": (x * x).sum(), "syy": (y * y).sum(), "sxy": (x * y).sum()}
-    return _lead_agg(aggs, finish, {"n": 0, "sx": None, "sy": None, "sxx": None, "syy": None, "sxy": None})
+    return _cohort_agg(finish)
 
 
-def _sums(a: str, b: str, num: Callable[[ir.Table], ir.Value], den: Callable[[ir.Table], ir.Value]) -> Grouped:
-    return _lead_agg(lambda f: {a: num(f), b: den(f)}, lambda r: _ratio(r[a], r[b]), {a: None, b: None})
+def _rate(a: str, b: str) -> Grouped:
+    return _cohort_agg(lambda r: _ratio(r[a], r[b]))
 
 
 # -- lead cohorts: the stage funnel ---------------------------------------------------------------
@@ -237,28 +236,40 @@ def _funnel_rate(a: str, b: str) -> Grouped:
 
 
 # -- events: spend, stage counts, deals, web ------------------------------------------------------
+def _shared(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(ws, cal, *args)`` computed once per refresh scope: several KPIs read it (spend, deals, orders …)."""
+    def run(ws: Any, cal: Calendar, *args: Any) -> Any:
+        return _scope.memo((fn.__name__, str(ws.path), cal, args), lambda: fn(ws, cal, *args))
+    run.__name__ = run.__qualname__ = fn.__name__
+    return run
+
+
 def _per_period(t: ir.Table, col: str, cal: Calendar, **aggs: Callable[[ir.Table], ir.Value]) -> dict[datetime, dict[str, Any]]:
     t = _in_periods(t, col, cal)
     df = t.group_by("period").agg(**{k: fn(t) for k, fn in aggs.items()}).execute()
     return {_key(r, ())[0]: r for r in _rows(df)}
 
 
+@_shared
 def _spend(ws: Any, cal: Calendar) -> dict[datetime, float]:
     got = _per_period(ws.table("spend"), "date", cal, v=lambda t: t.cost.sum())
     return {p: _num(got[p]["v"]) or 0.0 if p in got else 0.0 for p in cal.starts}
 
 
+@_shared
 def _leads(ws: Any, cal: Calendar) -> dict[datetime, int]:
     got = _per_period(ws.table("leads"), "created_at", cal, v=lambda t: t.count())
     return {p: int(got[p]["v"]) if p in got else 0 for p in cal.starts}
 
 
+@_shared
 def _stage(ws: Any, cal: Calendar, stage: str) -> dict[datetime, int]:
     se = ws.table("stage_events")
     got = _per_period(se.filter(se.stage == stage), "at", cal, v=lambda t: t.lead_id.nunique())
     return {p: int(_num(got[p]["v"]) or 0) if p in got else 0 for p in cal.starts}
 
 
+@_shared
 def _won_revenue(ws: Any, cal: Calendar) -> dict[datetime, float]:
     d = ws.table("deals")
     got = _per_period(d.filter(d.won.fill_null(False)), "closed_at", cal, v=lambda t: t.amount.sum())
@@ -287,6 +298,7 @@ def _roas(romi: bool) -> Grouped:
     return _overall("romi" if romi else "roas", fn)
 
 
+@_shared
 def _deals(ws: Any, cal: Calendar) -> dict[datetime, dict[str, Any]]:
     d = ws.table("deals")
     closed = d.filter(d.closed_at.notnull())
@@ -368,18 +380,25 @@ def _web(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:
 
 
 # -- everything before the period end: retention -------------------------------------------------
+@_shared
+def _orders(ws: Any, cal: Calendar) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Accounts active and churned per month, first orders and revenue per day, before the calendar's end."""
+    from levier.analysis.marketing import _month_index
+
+    o = ws.table("orders")
+    o = o.filter(o.at < ibis.literal(cal.hi, "timestamp"))
+    am = o.group_by([o.account_id.name("account"), _month_index(o.at).name("m")]).agg(first=o.at.min())
+    nxt = am.view()
+    j = am.left_join(nxt, (am.account == nxt.account) & (nxt.m == am.m + 1))
+    months = j.group_by(m=j.m).agg(active=j.count(), churned=j.m_right.isnull().cast("int64").sum()).execute()
+    firsts = am.group_by(d=am.first.truncate("D")).agg(n=am.count()).execute()
+    rev = o.group_by(d=o.at.truncate("D")).agg(rev=o.amount.sum()).execute()
+    return months, firsts, rev
+
+
 def _retention(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:
     def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
-        from levier.analysis.marketing import _month_index
-
-        o = ws.table("orders")
-        o = o.filter(o.at < ibis.literal(cal.hi, "timestamp"))
-        am = o.group_by([o.account_id.name("account"), _month_index(o.at).name("m")]).agg(first=o.at.min())
-        nxt = am.view()
-        j = am.left_join(nxt, (am.account == nxt.account) & (nxt.m == am.m + 1))
-        months = j.group_by(m=j.m).agg(active=j.count(), churned=j.m_right.isnull().cast("int64").sum()).execute()
-        firsts = am.group_by(d=am.first.truncate("D")).agg(n=am.count()).execute()
-        rev = o.group_by(d=o.at.truncate("D")).agg(rev=o.amount.sum()).execute()
+        months, firsts, rev = _orders(ws, cal)
         out: dict[datetime, float | None] = {}
         for p, end in zip(cal.starts, cal.ends, strict=True):
             last_full = end.year * 12 + end.month - 1 - 1
@@ -410,16 +429,16 @@ def _time_to_conversion(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
 
 #: catalogue key → grouped computation (every KPI with a per-period compute function)
 GROUPED: dict[str, Grouped] = {
-    "lead": _lead_agg(lambda f: {"n": f.count()}, lambda r: _num(r["n"]), {"n": 0}),
-    "conversion": _lead_agg(lambda f: {"c": f.converted.sum()}, lambda r: _num(r["c"]), {"c": None}),
-    "conversion_rate": _lead_agg(lambda f: {"m": f.converted.mean()}, lambda r: _num(r["m"]), {"m": None}),
-    "contacts_per_lead": _lead_median(lambda f: f.x, 1.0),
-    "ttf_hours": _lead_median(lambda f: (f.ttf_s / 60).floor().cast("int64"), 60.0),
-    "effective_contact_rate": _sums("e", "x", lambda f: f.effective.sum(), lambda f: f.x.sum()),
-    "share_within_sla": _sums("a", "n", lambda f: (f.ttf_s < SLA_SECONDS).cast("int64").sum(), lambda f: f.ttf_s.count()),
-    "complaint_rate": _sums("c", "o", lambda f: f.complaints.sum(), lambda f: f.out_touches.sum()),
-    "unsubscribe_rate": _sums("c", "o", lambda f: f.unsubscribes.sum(), lambda f: f.out_touches.sum()),
-    "touch_quality": _sums("c", "o", lambda f: (f.replies + f.meetings).sum(), lambda f: f.out_touches.sum()),
+    "lead": _cohort_agg(lambda r: _num(r["n"])),
+    "conversion": _cohort_agg(lambda r: _num(r["c"])),
+    "conversion_rate": _rate("c", "n"),
+    "contacts_per_lead": _cohort_median("x", 1.0),
+    "ttf_hours": _cohort_median("ttf", 60.0),
+    "effective_contact_rate": _rate("e", "sx"),
+    "share_within_sla": _rate("sla", "ttf_n"),
+    "complaint_rate": _rate("complaints", "out"),
+    "unsubscribe_rate": _rate("unsubscribes", "out"),
+    "touch_quality": _rate("rm", "out"),
     "pearson_r": _correlation("r"),
     "slope": _correlation("slope"),
     "intercept": _correlation("intercept"),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import product
@@ -28,8 +27,8 @@ from sqlalchemy.orm import Session
 from levier.data.schema import TABLES
 from levier.errors import OptionError
 from levier.i18n import gettext as _
+from levier.kpi import _scope, grouped
 from levier.kpi import formula as fml
-from levier.kpi import grouped
 from levier.kpi.models import KpiPoint, KpiSeriesState
 from levier.kpi.registry import Entry, get_kpi
 from levier.loop.models import utcnow
@@ -194,30 +193,24 @@ def _moment(v: Any) -> datetime | None:
     return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
 
 
-#: within :func:`refresh_scope`: the watermarks already read, by (workspace, what)
-_SCOPE: ContextVar[dict[tuple[str, str], int] | None] = ContextVar("levier_kpi_refresh", default=None)
-
-
 @contextmanager
 def refresh_scope() -> Iterator[None]:
-    """One refresh of many series: inside the block the cleaning journal, and each table's last import batch, are read once.
+    """One refresh of many series: inside the block what they share is read once (:mod:`levier.kpi._scope`).
 
     A refresh (``levier kpi refresh``, an alerts check, a dashboard) refreshes one series per KPI; each compares
-    the facts with its watermark. Read once at the first series, a watermark can only be older than the facts a
-    later series computes from, so the next refresh recomputes those periods again: never a stale point kept.
-    Nested scopes share the outer one.
+    the facts with its watermark. The cleaning journal, each table's last import batch, the data's start and end
+    and the first time of the rows new since a watermark are read at the first series that asks; the
+    lead-cohort KPIs share their sufficient statistics per creation day (:mod:`levier.kpi.grouped`). Read
+    once at the first series, a watermark can only be older than the facts a later series computes from, so the
+    next refresh recomputes those periods again: never a stale point kept. Nested scopes share the outer one.
     """
-    token = _SCOPE.set({}) if _SCOPE.get() is None else None
-    try:
+    with _scope.scope():
         yield
-    finally:
-        if token is not None:
-            _SCOPE.reset(token)
 
 
-def _memo(ws: Any, names: Sequence[str], read: Callable[[list[str]], dict[str, int]]) -> dict[str, int]:
+def _memo(ws: Any, names: Sequence[str], read: Callable[[list[str]], dict[str, Any]]) -> dict[str, Any]:
     """``read(names)`` (a value per name), each name read at most once per :func:`refresh_scope`."""
-    cache = _SCOPE.get()
+    cache = _scope.store()
     if cache is None:
         return read(list(names))
     where = str(ws.path)
@@ -250,36 +243,55 @@ def _cleaning(ws: Any) -> int:
     return _memo(ws, ("_journal",), lambda _names: {"_journal": next_run_id(ws) - 1})["_journal"]
 
 
-def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
-    """The earliest time of a row imported after the watermark (None when nothing is new)."""
+def _read_dirty(ws: Any, since: list[str]) -> dict[str, datetime | None]:
+    """Per ``"dirty:table>batch"``: the earliest time of the rows of ``table`` imported after ``batch`` (one query)."""
     import ibis
 
     parts = []
-    for name, batch in new.items():
-        if batch <= old.get(name, -1):
-            continue
+    for item in since:
+        name, batch = item[6:].rsplit(">", 1)
         raw = ws.facts.raw(name)
-        fresh = raw.filter(raw._batch > old.get(name, -1))
+        fresh = raw.filter(raw._batch > int(batch))
         cols = [c.name for c in TABLES[name].columns if c.is_time and c.name in ("created_at", "at", "date", "closed_at", "assigned_at")]
-        parts += [fresh.agg(name=ibis.literal(f"{name}.{col}"), v=fresh[col].min().cast("timestamp")) for col in cols]
-    times = [t for t in (_moment(r["v"]) for r in _one_query(parts)) if t is not None]
+        parts += [fresh.agg(name=ibis.literal(item), v=fresh[col].min().cast("timestamp")) for col in cols]
+    firsts: dict[str, datetime | None] = dict.fromkeys(since)
+    for r in _one_query(parts):
+        if (t := _moment(r["v"])) is not None and (firsts[r["name"]] is None or t < firsts[r["name"]]):  # type: ignore[operator]
+            firsts[r["name"]] = t
+    return firsts
+
+
+def _dirty_from(ws: Any, old: dict[str, int], new: dict[str, int]) -> datetime | None:
+    """The earliest time of a row imported after the watermark (None when nothing is new)."""
+    since = [f"dirty:{name}>{old.get(name, -1)}" for name, batch in new.items() if batch > old.get(name, -1)]
+    got = _memo(ws, since, lambda items: _read_dirty(ws, items))
+    times = [t for t in got.values() if t is not None]
     return min(times) if times else None
+
+
+def _read_ends(ws: Any, names: list[str]) -> dict[str, datetime | None]:
+    """Per ``"end:table"``: the latest time of the table's cleaned rows (a date column: the day after)."""
+    import ibis
+
+    parts, dated = [], set()
+    for item in names:
+        name = item[4:]
+        col = TABLES[name].time_column
+        t = ws.table(name)
+        if t[col].type().is_date():
+            dated.add(item)
+        parts.append(t.agg(name=ibis.literal(item), v=t[col].max().cast("timestamp")))
+    ends: dict[str, datetime | None] = dict.fromkeys(names)
+    for r in _one_query(parts):
+        if (v := _moment(r["v"])) is not None:
+            ends[r["name"]] = v + timedelta(days=1) if r["name"] in dated else v
+    return ends
 
 
 def _data_end(ws: Any, tables: Sequence[str]) -> datetime | None:
     """The end of the data the KPI reads: the latest time (a date column: the day after)."""
-    import ibis
-
-    parts, dated = [], set()
-    for name in tables:
-        col = TABLES[name].time_column
-        if not col:
-            continue
-        t = ws.table(name)
-        if t[col].type().is_date():
-            dated.add(name)
-        parts.append(t.agg(name=ibis.literal(name), v=t[col].max().cast("timestamp")))
-    ends = [v + timedelta(days=1) if r["name"] in dated else v for r in _one_query(parts) if (v := _moment(r["v"])) is not None]
+    names = [f"end:{name}" for name in tables if TABLES[name].time_column]
+    ends = [v for v in _memo(ws, names, lambda items: _read_ends(ws, items)).values() if v is not None]
     return max(ends) if ends else None
 
 
@@ -370,11 +382,16 @@ def _store(s: Session, skey: str, todo: list[datetime], values: dict[tuple[datet
     s.flush()
 
 
-def _data_start(ws: Any) -> datetime:
+def _read_start(ws: Any) -> datetime | None:
     v = ws.table("leads").created_at.min().execute()
-    if v is None or v != v:
+    return _moment(v)
+
+
+def _data_start(ws: Any) -> datetime:
+    v = _memo(ws, ("start:leads",), lambda _names: {"start:leads": _read_start(ws)})["start:leads"]
+    if v is None:
         raise OptionError(_("No leads yet: give --start and --end, or import data first."))
-    return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+    return v
 
 
 def _as_dt(d: date | datetime) -> datetime:

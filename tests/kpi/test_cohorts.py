@@ -1,0 +1,80 @@
+"""The lead-cohort statistics per creation day, kept per refresh scope: the same values as computed alone, fewer queries."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from datetime import datetime as dt
+
+import pandas as pd
+import pytest
+
+from levier.analysis.kpis import compute_kpi, compute_kpis
+from levier.kpi import _cohorts, grouped
+from levier.kpi.timeseries import period_starts, refresh_scope
+from levier.workspace import Workspace
+
+LEAD_KPIS = ("lead", "conversion", "conversion_rate", "contacts_per_lead", "ttf_hours", "effective_contact_rate", "share_within_sla",
+             "complaint_rate", "unsubscribe_rate", "touch_quality", "pearson_r", "slope", "intercept", "r2")
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.assign(unit=pd.to_datetime(df["unit"]))
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", ["x", "ttf"])
+def test_days_kept_in_a_scope_equal_the_days_queried_alone(demo_ws: Workspace, kind: str) -> None:
+    """Asked for ranges that overlap, leave gaps and fill them, a scope's days are those one query of the range gives."""
+    by = ("channel",)
+    asks = [(date(2026, 9, 20), date(2026, 9, 27)), (date(2026, 8, 25), date(2026, 9, 3)), (date(2026, 10, 2), date(2026, 10, 9)),
+            (date(2026, 8, 1), date(2026, 10, 9))]
+    with refresh_scope():
+        kept = [_cohorts.days(demo_ws, lo, hi, by, kind) for lo, hi in asks]
+    for (lo, hi), got in zip(asks, kept, strict=True):
+        alone = _cohorts.days(demo_ws, lo, hi, by, kind)
+        pd.testing.assert_frame_equal(_sorted(got), _sorted(alone), check_dtype=False)
+    assert len(kept[-1]) > 60 and set(pd.to_datetime(kept[-1]["unit"]).dt.month) == {8, 9, 10}
+
+
+def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every lead-cohort KPI at its review frequency (day, week, month) in one scope: two queries of the per-lead facts (in
+    whole months), and the values of each series computed alone; a quarter asks for the months it lacks."""
+    from levier.analysis.kpis import KPIS
+    from levier.kpi.timeseries import FREQUENCY_GRAIN
+
+    calls: list[tuple[date, date]] = []
+    real = _cohorts.lead_facts
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by: calls.append((lo, hi)) or real(ws, lo, hi, by))
+    grains = {k: FREQUENCY_GRAIN[KPIS[k].frequency] for k in LEAD_KPIS}
+    assert set(grains.values()) == {"day", "week", "month"}
+    asked = {k: (g, period_starts(dt(2026, 9, 7), dt(2026, 10, 5), g)) for k, g in grains.items()}
+    with refresh_scope():
+        kept = {k: grouped.catalogue_periods(demo_ws, k, periods, grain, [{}]) for k, (grain, periods) in asked.items()}
+        assert calls == [(date(2026, 9, 1), date(2026, 11, 1))] * 2  # the contacts histogram, the minutes to the first touch
+        quarter = grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
+        assert calls[2:] == [(date(2026, 7, 1), date(2026, 9, 1))]  # only the months not computed yet
+    assert quarter == grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
+    for k in ("lead", "ttf_hours", "pearson_r", "touch_quality", "contacts_per_lead", "share_within_sla"):  # each histogram and grain
+        grain, periods = asked[k]
+        alone = grouped.catalogue_periods(demo_ws, k, periods, grain, [{}])
+        assert kept[k].keys() == alone.keys() and all(_same(kept[k][p], v) for p, v in alone.items()), k
+    assert sum(v is not None for got in kept.values() for v in got.values()) >= 40
+
+
+def test_compute_kpis_shares_the_span_statistics(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compute_kpis`` measures every lead-cohort KPI of one span and segment from two queries, each value as ``compute_kpi``."""
+    span, seg = (dt(2026, 9, 3, 6, 30), dt(2026, 9, 20, 18)), {"channel": "inbound"}
+    alone = {k: compute_kpi(demo_ws, k, *span, seg).value for k in ("lead", "ttf_hours", "slope", "complaint_rate")}
+    calls: list[tuple[date, date]] = []
+    real = _cohorts.lead_facts
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by: calls.append((lo, hi)) or real(ws, lo, hi, by))
+    got = {v.key: v.value for v in compute_kpis(demo_ws, *span, LEAD_KPIS, seg)}
+    assert calls == [(date(2026, 9, 3), date(2026, 9, 20))] * 2
+    assert all(_same(got[k], v) for k, v in alone.items()) and all(v is not None for v in alone.values())
