@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/kpi.py                  # 1M leads / ~10M touches
     .venv/bin/python benchmarks/kpi.py --leads 100000 1000000 --json kpi.json --no-write
+    .venv/bin/python benchmarks/kpi.py --leads 10000000 --steps first,incremental   # light mode (100M touches)
 
 Each size runs in its own child process (its peak RSS is the run's own): the shared demo workspace
 of that size (``benchmarks/_demo.py``: leads, touches, stage_events, built once) is copied to a
@@ -10,7 +11,11 @@ those tables, at its review frequency (daily → day, weekly → week, monthly �
 user formulas per day, over 2026-07-01 .. 2026-11-02. Steps, timed one after the other in the
 same process: (1) build every series (nothing stored yet = a full computation); (2) append one
 day of data (the leads of 2026-10-31 copied to 2026-11-01 with new ids, their touches and stage
-events, as import batch 2); (3) incremental refresh; (4) full recomputation (``full=True``).
+events, as import batch 2); (3) incremental refresh; (4) full recomputation (``full=True``). Each refresh
+runs every series in one ``timeseries.refresh_scope()``, as ``levier kpi refresh`` does (the lead-cohort
+series share their per-day statistics, the bookkeeping reads are made once: decision 0226).
+``--steps first,incremental`` (the light mode run_all uses at 100M touches) leaves out the full
+recomputation, which costs about the first build again; ``--steps first`` leaves out the appended day too.
 Results: the ``kpi`` fragment (benchmarks/results/kpi.md, through ``_results.write_section``) unless
 ``--no-write``; ``--json PATH`` writes ``{"benchmark": "kpi", "runs": [...]}`` (per size: touches,
 levier_s = the first build's wall seconds, levier_rss = the child's peak RSS, load, note = the
@@ -68,17 +73,19 @@ def _series_plan(s) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 def _refresh(ws, s, plan, full: bool, per: dict | None = None) -> tuple[float, float, int, int]:  # noqa: ANN001
+    """Every series of ``plan`` refreshed in one refresh scope (as ``levier kpi refresh``); ``per``: each series' wall seconds."""
     from levier.kpi import timeseries
 
     t0, c0 = time.perf_counter(), time.process_time()
     rec = reu = 0
-    for key, grain in plan:
-        t1 = time.perf_counter()
-        ser = timeseries.series(ws, s, key, grain, START, END, full=full)
-        if per is not None:
-            per[key] = time.perf_counter() - t1
-        rec += ser.recomputed
-        reu += ser.reused
+    with timeseries.refresh_scope():
+        for key, grain in plan:
+            t1 = time.perf_counter()
+            ser = timeseries.series(ws, s, key, grain, START, END, full=full)
+            if per is not None:
+                per[key] = time.perf_counter() - t1
+            rec += ser.recomputed
+            reu += ser.reused
     s.commit()
     return time.perf_counter() - t0, time.process_time() - c0, rec, reu
 
@@ -87,7 +94,10 @@ def _load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def bench(leads: int) -> dict:
+STEPS = ("first", "incremental", "full")
+
+
+def bench(leads: int, steps: tuple[str, ...] = STEPS) -> dict:
     from _demo import copy_ws
 
     from levier.kpi import registry
@@ -105,30 +115,39 @@ def bench(leads: int) -> dict:
             touches = int(ws.facts.count("touches"))
             load_before = _load()
             _log(f"load average {load_before}; {len(plan)} series")
-            build, build_cpu, n0, _ = _refresh(ws, s, plan, full=False)
-            _log(f"first build: {build:.1f} s ({build_cpu:.1f} s CPU), {n0} periods")
-            appended = _append_day(ws)
-            inc, inc_cpu, rec, reused = _refresh(ws, s, plan, full=False)
-            _log(f"incremental: {inc:.1f} s ({inc_cpu:.1f} s CPU), {rec} periods")
             per: dict[str, float] = {}
-            full, full_cpu, nfull, _ = _refresh(ws, s, plan, full=True, per=per)
-            _log(f"full: {full:.1f} s ({full_cpu:.1f} s CPU), {nfull} periods; load average {_load()}")
-        slowest = sorted(per.items(), key=lambda kv: -kv[1])[:4]
-        return {"leads": leads, "touches": touches, "series": len(plan), "build": build, "build_cpu": build_cpu, "periods": n0,
-                "appended": appended, "incremental": inc, "incremental_cpu": inc_cpu, "recomputed": rec, "reused": reused,
-                "full": full, "full_cpu": full_cpu, "full_periods": nfull, "load_before": load_before, "load_after": _load(),
-                "slowest": slowest, "load": load_start,
+            build, build_cpu, n0, _ = _refresh(ws, s, plan, full=False, per=per)
+            _log(f"first build: {build:.1f} s ({build_cpu:.1f} s CPU), {n0} periods; load average {_load()}")
+            out = {"leads": leads, "touches": touches, "series": len(plan), "steps": list(steps), "build": build, "build_cpu": build_cpu,
+                   "periods": n0, "load_before": load_before, "load": load_start}
+            if "incremental" in steps:
+                out["appended"] = _append_day(ws)
+                inc, inc_cpu, rec, reused = _refresh(ws, s, plan, full=False)
+                _log(f"incremental: {inc:.1f} s ({inc_cpu:.1f} s CPU), {rec} periods; load average {_load()}")
+                out |= {"incremental": inc, "incremental_cpu": inc_cpu, "recomputed": rec, "reused": reused}
+            if "full" in steps:
+                per = {}
+                full, full_cpu, nfull, _ = _refresh(ws, s, plan, full=True, per=per)
+                _log(f"full: {full:.1f} s ({full_cpu:.1f} s CPU), {nfull} periods; load average {_load()}")
+                out |= {"full": full, "full_cpu": full_cpu, "full_periods": nfull}
+        # per series (wall s) of the last refresh measured for all periods; in one refresh scope the first
+        # lead-cohort series pays the statistics the others reuse
+        out |= {"slowest": sorted(per.items(), key=lambda kv: -kv[1])[:4], "load_after": _load(),
                 "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _rows(r: dict) -> list[str]:
-    return [f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} | {r['build_cpu']:.1f} "
-            f"| {r.get('rss', 0) / 2**30:.2f} |",
-            f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) "
-            f"| {r['incremental']:.1f} | {r['incremental_cpu']:.1f} | |",
-            f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} | {r['full_cpu']:.1f} | |"]
+    out = [f"| {r['leads']:,} | {r['touches']:,} | first build (nothing stored) | {r['periods']} | {r['build']:.1f} | {r['build_cpu']:.1f} "
+           f"| {r.get('rss', 0) / 2**30:.2f} |"]
+    if "incremental" in r:
+        out.append(f"| | | incremental refresh after +1 day ({r['appended']:,} leads) | {r['recomputed']} (reused {r['reused']}) "
+                   f"| {r['incremental']:.1f} | {r['incremental_cpu']:.1f} | |")
+    if "full" in r:
+        out.append(f"| | | full recomputation | {r['full_periods']} | {r['full']:.1f} | {r['full_cpu']:.1f} | |")
+    return out
 
 
 def write_results(rs: list[dict]) -> None:
@@ -148,7 +167,7 @@ def write_results(rs: list[dict]) -> None:
     for x in rs:
         lines += _rows(x)
     lines.append("")
-    for x in rs:
+    for x in (x for x in rs if "full" in x):
         lines.append(f"{x['leads']:,} leads — incremental vs full, side by side in one run: **{x['full'] / x['incremental']:.1f}× faster** in wall "
                      f"time, {x['full_cpu'] / max(x['incremental_cpu'], 1e-9):.1f}× in CPU time ({x['recomputed']} of {x['full_periods']} periods "
                      "recomputed: lead-cohort KPIs revise the periods of the last 31 days, funnel cohorts 90 days; event KPIs only the new day).")
@@ -170,37 +189,58 @@ def write_results(rs: list[dict]) -> None:
     write_section("kpi", "\n".join([*lines, ""]))
 
 
+def _note(r: dict) -> str:
+    if "full" in r:
+        return f"refresh {r['incremental']:.1f} s vs full {r['full']:.1f} s ({r['full'] / r['incremental']:.1f}×)"
+    if "incremental" in r:
+        return f"refresh after +1 day {r['incremental']:.1f} s (light mode: no full recomputation)"
+    return "first build only"
+
+
 def json_runs(rs: list[dict]) -> dict:
-    """The wave-4 contract (levier_s = the first build's wall seconds)."""
+    """The wave-4 contract (levier_s = the first build's wall seconds); the steps not run are left out."""
     return {"benchmark": "kpi", "runs": [
         {"leads": r["leads"], "touches": r["touches"], "levier_s": round(r["build"], 3), "levier_s_is": "first build of every series",
-         "levier_rss": r.get("rss", 0), "load": r.get("load", float(r["load_before"].split(",")[0])),
-         "note": f"refresh {r['incremental']:.1f} s vs full {r['full']:.1f} s ({r['full'] / r['incremental']:.1f}×)",
-         "incremental_s": round(r["incremental"], 3), "full_s": round(r["full"], 3)} for r in rs]}
+         "levier_rss": r.get("rss", 0), "load": r.get("load", float(r["load_before"].split(",")[0])), "note": _note(r),
+         "steps": r.get("steps", list(STEPS)),
+         **{f"{k}_s": round(r[k], 3) for k in ("incremental", "full") if k in r}} for r in rs]}
 
 
-def _child(leads: int) -> dict:
-    """``bench(leads)`` in a child process (its peak RSS is this size's alone)."""
+def _child(leads: int, steps: tuple[str, ...]) -> dict:
+    """``bench(leads, steps)`` in a child process (its peak RSS is this size's alone)."""
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--child", str(leads)], stdout=subprocess.PIPE, text=True, check=False)
+    out = subprocess.run([sys.executable, __file__, "--child", str(leads), "--steps", ",".join(steps)], stdout=subprocess.PIPE,
+                         text=True, check=False)
     if out.returncode:
         raise SystemExit(f"the {leads:,}-lead run failed (exit {out.returncode})")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _steps(text: str) -> tuple[str, ...]:
+    got = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in got if x not in STEPS]
+    if bad or "first" not in got:
+        raise argparse.ArgumentTypeError(f"--steps: {text!r}: a comma list of {', '.join(STEPS)} that includes 'first'")
+    if "full" in got and "incremental" not in got:
+        raise argparse.ArgumentTypeError("--steps: 'full' comes after 'incremental' (it is compared with it)")
+    return tuple(x for x in STEPS if x in got)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="KPI time series: first build, incremental refresh after one day, full recomputation.")
     ap.add_argument("--leads", type=int, nargs="+", default=[1_000_000], help="demo sizes in leads (benchmarks/_demo.py)")
+    ap.add_argument("--steps", type=_steps, default=STEPS,
+                    help="comma list of first, incremental, full (default: all three); 'first,incremental' is the light mode for 100M touches")
     ap.add_argument("--json", type=Path, help="write {benchmark, runs: [per size]} to this file")
     ap.add_argument("--no-write", action="store_true", help="print only (do not write benchmarks/results/kpi.md)")
     ap.add_argument("--rewrite", help="Rewrite the section from the result list a previous run printed (no run).")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(bench(a.child)))
+        print(json.dumps(bench(a.child, a.steps)))
         return
-    rs = ast.literal_eval(a.rewrite) if a.rewrite else [_child(n) for n in a.leads]
+    rs = ast.literal_eval(a.rewrite) if a.rewrite else [_child(n, a.steps) for n in a.leads]
     rs = [rs] if isinstance(rs, dict) else rs
     print(rs)
     if a.json:
