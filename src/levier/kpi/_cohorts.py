@@ -84,9 +84,9 @@ def days(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str) ->
         b = date(last.year + last.month // 12, last.month % 12 + 1, 1)
         df = query(a, b)
         fresh = {a + timedelta(days=i) for i in range((b - a).days)} - got["days"]
-        df = df[pd.to_datetime(df["unit"]).dt.date.isin(fresh)]
+        df = df[pd.to_datetime(df["unit"]).isin(pd.to_datetime(sorted(fresh)))]
         got["frame"] = df if got["frame"] is None else pd.concat([got["frame"], df], ignore_index=True)
         got["days"] |= fresh
     df = got["frame"]
-    day = pd.to_datetime(df["unit"]).dt.date
-    return df[(day >= lo) & (day < hi)]
+    day = pd.to_datetime(df["unit"])
+    return df[(day >= pd.Timestamp(lo)) & (day < pd.Timestamp(hi))]
