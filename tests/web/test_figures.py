@@ -195,3 +195,26 @@ def test_no_earlier_figures_says_so(served, monkeypatch: pytest.MonkeyPatch) -> 
         gate.set()
         assert app.state.warmer.wait(("sales", None), 60)
         assert _options(_client(app, "en").get("/?view=sales").text) == ["rep-a"]
+
+
+def test_a_share_link_never_computes_the_figures_either(served, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from levier.loop import share
+    from levier.workspace import open_workspace
+
+    monkeypatch.setattr(figures, "WAIT_SECONDS", 0.0)
+    ws = open_workspace(served)
+    with ws.session() as s:
+        secret = share.create_link(s, "dashboard", lang="fr")[1]
+        s.commit()
+    ws.close()
+    app = create_app(served)
+    gate = threading.Event()
+    runner = app.state.warmer.runner
+    app.state.warmer.runner = lambda job: gate.wait(30) and runner(job)
+    with TestClient(app):
+        page = TestClient(app).get(f"/share/{secret}")
+        assert page.status_code == 200 and "en cours de calcul ; rechargez cette page dans une minute" in page.text
+        gate.set()
+        assert app.state.warmer.wait(("ceo", None), 60)
+        again = TestClient(app).get(f"/share/{secret}").text
+        assert "en cours de calcul" not in again and "Page partagée en lecture seule" in again

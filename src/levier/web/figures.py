@@ -217,10 +217,16 @@ class _FileLock:
             return True
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a workspace directory this process cannot write: warm without the lock
+            log.warning("cannot create %s: warming without the cross-process lock", self.path)
+            return True
+        try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:  # another process holds it
             self.release()
             return False
+        except OSError:  # a file system without flock: warm without it
+            return True
         return True
 
     def release(self) -> None:

@@ -84,9 +84,10 @@ def period_of(payload: dict[str, Any], cycle: Cycle | None) -> tuple[datetime, d
 
 
 def kpi_value(ws: Any, key: str, start: datetime, end: datetime) -> float | None:
-    from levier.analysis.kpis import compute_kpi
-
     def run() -> float | None:
+        # imported when computed: a stored figure needs no SciPy
+        from levier.analysis.kpis import compute_kpi
+
         value = compute_kpi(ws, key, start, end).value  # an empty or partial workspace raises: the tile shows n/a
         return float(value) if is_number(value) else None
 
@@ -153,9 +154,10 @@ def ceo_kpis(s: Session, ws: Any, payload: dict[str, Any], cycle: Cycle | None, 
 
 
 def funnel_steps(ws: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    from levier.analysis.funnel import funnel
-
     def run() -> list[dict[str, Any]]:
+        # imported when computed: a stored figure needs no SciPy
+        from levier.analysis.funnel import funnel
+
         return [st.to_dict() for st in funnel(ws, start=start, end=end).overall.steps]
 
     return figure(ws, ("funnel", start, end), run, [])

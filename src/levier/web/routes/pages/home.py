@@ -36,7 +36,7 @@ from levier.web.pages_data import (
     rep_q3_accounts,
 )
 
-__all__ = ["router", "VIEWS", "dashboard_context", "dashboard_body", "warm_runner", "WARM_JOBS"]
+__all__ = ["router", "VIEWS", "dashboard_context", "dashboard_body", "stored_context", "warm_runner", "WARM_JOBS"]
 
 router = APIRouter(route_class=PageRoute)
 VIEWS = ("ceo", "cmo", "sales")
@@ -88,11 +88,6 @@ def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None
     targets = action_targets_key(s) if view == "ceo" else ()
     key = ("dashboard", *facts_key(ws), view, lang, rep, result.id if result else None, cycle_key, targets)
 
-    def context() -> tuple[dict[str, Any], figures.Peek]:
-        with figures.peeking() as seen:
-            ctx = dashboard_context(s, ws, view, lang, rep, audit=(cycle, result))
-        return ctx, seen
-
     def build() -> Any:
         return render_fragment("_dashboard_body.html", lang, **dashboard_context(s, ws, view, lang, rep, audit=(cycle, result)))
 
@@ -101,14 +96,28 @@ def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None
     hit = peek(key)
     if hit is not NOT_CACHED:
         return hit
+    ctx, seen = stored_context(s, ws, view, lang, rep, warmer, audit=(cycle, result))
+    if seen.pending:
+        return render_fragment("_dashboard_body.html", lang, **ctx, pending=seen, rep_param=rep)
+    return cached(key, lambda: render_fragment("_dashboard_body.html", lang, **ctx), facts=False)
+
+
+def stored_context(s: Any, ws: Any, view: str, lang: str, rep: str | None, warmer: Warmer,
+                   audit: tuple[Any, Any] | None = None) -> tuple[dict[str, Any], figures.Peek]:
+    """:func:`dashboard_context` from the stored figures only: what is missing is asked of ``warmer``,
+    awaited at most :data:`levier.web.figures.WAIT_SECONDS`, else shown from an earlier version (``Peek.pending``)."""
+
+    def context() -> tuple[dict[str, Any], figures.Peek]:
+        with figures.peeking() as seen:
+            ctx = dashboard_context(s, ws, view, lang, rep, audit=audit)
+        return ctx, seen
+
     ctx, seen = context()
     if seen.pending:
         warmer.kick((view, rep))
         if warmer.wait((view, rep), figures.WAIT_SECONDS):
             ctx, seen = context()
-    if seen.pending:
-        return render_fragment("_dashboard_body.html", lang, **ctx, pending=seen, rep_param=rep)
-    return cached(key, lambda: render_fragment("_dashboard_body.html", lang, **ctx), facts=False)
+    return ctx, seen
 
 
 def warm_runner(sessionmaker: Any, ws: Any) -> Callable[[Hashable], None]:

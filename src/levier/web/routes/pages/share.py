@@ -23,7 +23,7 @@ from levier.web.pages_core import (
     request_lang,
 )
 from levier.web.pages_data import audit_charts, audit_payload, latest_audit
-from levier.web.routes.pages.home import VIEWS, dashboard_context
+from levier.web.routes.pages.home import VIEWS, stored_context
 
 __all__ = ["router"]
 
@@ -69,8 +69,9 @@ def share_view(request: Request, secret: str, s: PageDb, ws: Ws) -> Response:
         out = render(request, "share_cycle.html", lang_override=lang, link=link, cycle=cycle, result=result, doc=doc, charts=charts, public=True)
     else:
         with use_language(lang):
-            ctx = dashboard_context(s, ws, "ceo", lang)
-        out = render(request, "share_dashboard.html", lang_override=lang, link=link, public=True, **{k: v for k, v in ctx.items() if k != "views"}, views=VIEWS)
+            ctx, seen = stored_context(s, ws, "ceo", lang, None, request.app.state.warmer)  # never computes facts figures (decision 0230)
+        out = render(request, "share_dashboard.html", lang_override=lang, link=link, public=True, pending=seen if seen.pending else None,
+                     **{k: v for k, v in ctx.items() if k != "views"}, views=VIEWS)
     out.headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"].replace("frame-ancestors 'none'", "frame-ancestors *")
     out.headers["Cache-Control"] = "no-store"
     out.headers["X-Robots-Tag"] = "noindex"
