@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -177,6 +178,10 @@ def test_a_new_facts_version_shows_the_last_figures_while_the_warmer_computes(se
         assert notice in page and 'role="status"' in page and 'hx-trigger="every 5s"' in page
         assert _options(page) == ["rep-a"]  # the last figures, not a page waiting on the facts
         assert notice in c.get("/?view=sales").text  # a "being computed" page is never cached
+        monkeypatch.setattr(figures, "WAIT_SECONDS", 60.0)
+        polled = time.perf_counter()
+        assert notice in c.get("/?view=sales", headers={"HX-Request": "true"}).text  # the page's own refresh never waits
+        assert time.perf_counter() - polled < 30
         gate.set()
         assert warmer.wait(("sales", None), 60)
         fresh = c.get("/?view=sales").text

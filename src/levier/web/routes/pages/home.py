@@ -70,7 +70,8 @@ def dashboard_context(s: Any, ws: Any, view: str, lang: str, rep: str | None = N
     return ctx
 
 
-def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None, warmer: Warmer | None = None) -> Any:
+def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None, warmer: Warmer | None = None, *,
+                   wait: float | None = None) -> Any:
     """The dashboard of ``view`` as HTML, cached under the version of everything it shows.
 
     The key holds the facts version (latest import batch and cleaning run), the latest audit
@@ -82,6 +83,7 @@ def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None
     figures stored for this facts version (decision 0230); if some are not there yet it asks the
     warmer for them, waits up to :data:`levier.web.figures.WAIT_SECONDS`, then shows the last
     figures with their date and "being computed" (that page is not cached and refreshes itself).
+    ``wait`` overrides that delay (the page's own refresh polls pass 0: they never hold a thread).
     """
     cycle, result = latest_audit(s)
     cycle_key = (cycle.id, cycle.name, cycle.period_start, cycle.period_end) if cycle is not None else None
@@ -96,16 +98,16 @@ def dashboard_body(s: Any, ws: Any, view: str, lang: str, rep: str | None = None
     hit = peek(key)
     if hit is not NOT_CACHED:
         return hit
-    ctx, seen = stored_context(s, ws, view, lang, rep, warmer, audit=(cycle, result))
+    ctx, seen = stored_context(s, ws, view, lang, rep, warmer, audit=(cycle, result), wait=wait)
     if seen.pending:
         return render_fragment("_dashboard_body.html", lang, **ctx, pending=seen, rep_param=rep)
     return cached(key, lambda: render_fragment("_dashboard_body.html", lang, **ctx), facts=False)
 
 
 def stored_context(s: Any, ws: Any, view: str, lang: str, rep: str | None, warmer: Warmer,
-                   audit: tuple[Any, Any] | None = None) -> tuple[dict[str, Any], figures.Peek]:
-    """:func:`dashboard_context` from the stored figures only: what is missing is asked of ``warmer``,
-    awaited at most :data:`levier.web.figures.WAIT_SECONDS`, else shown from an earlier version (``Peek.pending``)."""
+                   audit: tuple[Any, Any] | None = None, wait: float | None = None) -> tuple[dict[str, Any], figures.Peek]:
+    """:func:`dashboard_context` from the stored figures only: what is missing is asked of ``warmer``, awaited
+    at most ``wait`` seconds (:data:`levier.web.figures.WAIT_SECONDS`), else shown from an earlier version (``Peek.pending``)."""
 
     def context() -> tuple[dict[str, Any], figures.Peek]:
         with figures.peeking() as seen:
@@ -115,7 +117,7 @@ def stored_context(s: Any, ws: Any, view: str, lang: str, rep: str | None, warme
     ctx, seen = context()
     if seen.pending:
         warmer.kick((view, rep))
-        if warmer.wait((view, rep), figures.WAIT_SECONDS):
+        if warmer.wait((view, rep), figures.WAIT_SECONDS if wait is None else wait):
             ctx, seen = context()
     return ctx, seen
 
@@ -135,7 +137,8 @@ def warm_runner(sessionmaker: Any, ws: Any) -> Callable[[Hashable], None]:
 def home(request: Request, user: PageViewer, s: PageDb, ws: Ws, view: str | None = None, rep: str | None = None) -> Response:
     chosen = view if view in VIEWS else request.cookies.get(VIEW_COOKIE)
     chosen = chosen if chosen in VIEWS else ("ceo" if user.role == "admin" else "sales" if user.role == "editor" else "cmo")
-    body = dashboard_body(s, ws, chosen, request_lang(request), rep, getattr(request.app.state, "warmer", None))
+    poll = 0.0 if request.headers.get("hx-request") else None  # the "being computed" page's refresh: answer at once
+    body = dashboard_body(s, ws, chosen, request_lang(request), rep, getattr(request.app.state, "warmer", None), wait=poll)
     out = render(request, "dashboard.html", body=body)
     if view in VIEWS:
         out.set_cookie(VIEW_COOKIE, view, max_age=365 * 86400, samesite="lax", path="/")
