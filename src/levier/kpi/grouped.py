@@ -9,8 +9,9 @@ an event's ``at`` …) for a series, the one period for a free span — and aggr
 measure cannot disagree. What each family reads (ADR 0150):
 
 - lead cohorts (audit facts, funnel): a lead belongs to the period of its ``created_at`` (audit
-  facts: leads created on the days of the span); the funnel only reads stage events before its
-  period's end (joined per lead);
+  facts: leads created on the days of the span, finished from two histograms per creation day that
+  a refresh scope shares, :mod:`levier.kpi._cohorts`, decision 0226); the funnel only reads stage
+  events before its period's end (joined per lead);
 - events (spend, web, deals, stage counts): a row belongs to the period of its time column;
   web sessions are cut inside a period (window partitioned by visitor *and* period), on DuckDB
   above ``PART_ROWS`` events one hash part of the visitors at a time (``levier.data.parts``);
@@ -238,10 +239,7 @@ def _funnel_rate(a: str, b: str) -> Grouped:
 # -- events: spend, stage counts, deals, web ------------------------------------------------------
 def _shared(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn(ws, cal, *args)`` computed once per refresh scope: several KPIs read it (spend, deals, orders …)."""
-    def run(ws: Any, cal: Calendar, *args: Any) -> Any:
-        return _scope.memo((fn.__name__, str(ws.path), cal, args), lambda: fn(ws, cal, *args))
-    run.__name__ = run.__qualname__ = fn.__name__
-    return run
+    return lambda ws, cal, *args: _scope.memo((fn.__name__, str(ws.path), cal, args), lambda: fn(ws, cal, *args))
 
 
 def _per_period(t: ir.Table, col: str, cal: Calendar, **aggs: Callable[[ir.Table], ir.Value]) -> dict[datetime, dict[str, Any]]:
