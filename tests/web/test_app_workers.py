@@ -55,10 +55,16 @@ def test_app_from_env_builds_a_read_only_worker(ws_dir: tuple[Path, str], monkey
     app = app_from_env()
     assert app.state.workspace.read_only and app.state.workspace.path == path.resolve()
     assert app.state.settings["secure_cookies"] is True
+    assert app.state.settings["warm"] is True  # `levier serve` warms the dashboard figures at start (decision 0230)
     with TestClient(app) as client:
         r = client.get("/api/v1/auth/me")
         assert r.status_code == 401 and r.headers["x-levier-worker"] == str(os.getpid())
         assert client.get("/login").headers["x-levier-worker"] == str(os.getpid())
+        assert app.state.warmer.idle.wait(60) and app.state.warmer.thread is not None  # stays to follow the facts version
+    monkeypatch.setenv("LEVIER_WEB_WARM", "0")
+    cold = app_from_env()
+    assert cold.state.settings["warm"] is False
+    cold.state.workspace.close()
 
 
 def test_a_read_only_worker_queues_a_touch_that_the_policy_sees_at_once(ws_dir: tuple[Path, str]) -> None:

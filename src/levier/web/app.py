@@ -119,7 +119,7 @@ def create_app(workspace_path: str | Path | None = None, *, secure_cookies: bool
     )
     app.state.workspace = ws
     app.state.sessionmaker = make_sessionmaker(ws.engine)
-    app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours}
+    app.state.settings = {"secure_cookies": secure_cookies, "session_hours": session_hours, "warm": warm}
     from levier.web.figures import Warmer
     from levier.web.routes.pages.home import warm_runner
 
