@@ -578,7 +578,9 @@ def json_runs(sizes: list[Size], workers: list[int]) -> dict[str, Any]:
                      "warm_up_s": round(float(z.inproc["warm_up_s"]), 3), "app_built_s": round(float(z.inproc["start_s"]), 3),
                      "restart_first_s": round(sum(f["wall"] for f in z.restart["first"]), 3) if z.restart else None,
                      "restart_computed": z.restart.get("warm_runs") if z.restart else None,
-                     "levier_rss": z.worker_rss, "inproc_rss": z.inproc["rss_peak"], "load": float(z.load.split(" / ")[0]), "note": note,
+                     "levier_rss": max(z.worker_rss, int(z.inproc["rss_peak"])),
+                     "levier_rss_is": "the larger peak RSS of the in-process app (which computes the figures) and of the busiest server worker",
+                     "server_rss": z.worker_rss, "inproc_rss": z.inproc["rss_peak"], "load": float(z.load.split(" / ")[0]), "note": note,
                      "cold_s": {k: round(v["wall"], 3) for k, v in z.inproc["cold"].items()},
                      "warm_cpu_ms": {k: round(v, 2) for k, v in z.inproc["warm"].items()},
                      "stress_p95_ms": {k: round(_pct(v, 95) * 1000, 1) for k, v in stress.times.items()} if stress else {}})
