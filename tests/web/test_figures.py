@@ -223,3 +223,42 @@ def test_a_share_link_never_computes_the_figures_either(served, monkeypatch: pyt
         assert app.state.warmer.wait(("ceo", None), 60)
         again = TestClient(app).get(f"/share/{secret}").text
         assert "en cours de calcul" not in again and "Page partagée en lecture seule" in again
+
+
+_WORKER = """
+import sys, time
+from pathlib import Path
+from levier.web import figures
+from levier.workspace import open_workspace
+
+ws = open_workspace(sys.argv[1], read_only=True)  # as the workers of `levier serve --workers N`
+log = Path(sys.argv[2])
+
+def compute():
+    with log.open("a") as f:
+        f.write("computed\\n")
+    time.sleep(1.0)  # long enough for the other process to find the lock taken
+    return 42
+
+warmer = figures.Warmer(ws, lambda job: figures.figure(ws, ("answer",), compute))
+(log.parent / f"ready-{sys.argv[3]}").touch()  # both processes ready before either starts: they race for the figure
+while len(list(log.parent.glob("ready-*"))) < 2:
+    time.sleep(0.01)
+warmer.kick("job")
+assert warmer.wait("job", 60)
+print(figures.figure(ws, ("answer",), lambda: -1))
+ws.close()
+"""
+
+
+def test_two_worker_processes_compute_a_figure_once(workspace, tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    workspace.close()  # the workers open the file read-only
+    log = tmp_path / "computed.log"
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(workspace.path), str(log), str(i)], stdout=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0] and outs == ["42", "42"]
+    assert log.read_text().splitlines() == ["computed"]  # one process computed it; the other read it from figures.sqlite
