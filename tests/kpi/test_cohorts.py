@@ -51,7 +51,7 @@ def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Works
 
     calls: list[tuple[date, date]] = []
     real = _cohorts.lead_facts
-    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by: calls.append((lo, hi)) or real(ws, lo, hi, by))
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: calls.append((lo, hi)) or real(ws, lo, hi, by, part))
     grains = {k: FREQUENCY_GRAIN[KPIS[k].frequency] for k in LEAD_KPIS}
     assert set(grains.values()) == {"day", "week", "month"}
     asked = {k: (g, period_starts(dt(2026, 9, 7), dt(2026, 10, 5), g)) for k, g in grains.items()}
@@ -74,7 +74,27 @@ def test_compute_kpis_shares_the_span_statistics(demo_ws: Workspace, monkeypatch
     alone = {k: compute_kpi(demo_ws, k, *span, seg).value for k in ("lead", "ttf_hours", "slope", "complaint_rate")}
     calls: list[tuple[date, date]] = []
     real = _cohorts.lead_facts
-    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by: calls.append((lo, hi)) or real(ws, lo, hi, by))
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: calls.append((lo, hi)) or real(ws, lo, hi, by, part))
     got = {v.key: v.value for v in compute_kpis(demo_ws, *span, LEAD_KPIS, seg)}
     assert calls == [(date(2026, 9, 3), date(2026, 9, 20))] * 2
     assert all(_same(got[k], v) for k, v in alone.items()) and all(v is not None for v in alone.values())
+
+
+def test_histograms_by_hash_parts_equal_the_single_query(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above PART_ROWS touches each histogram runs on one hash part of the leads at a time: the parts add up to one query."""
+    import levier.data.parts
+
+    span = (dt(2026, 8, 10), dt(2026, 10, 3))
+    whole = {k: _cohorts.days(demo_ws, date(2026, 8, 10), date(2026, 10, 3), ("channel",), k) for k in ("x", "ttf")}
+    alone = {k: compute_kpi(demo_ws, k, *span, {"channel": "inbound"}).value for k in ("slope", "ttf_hours", "share_within_sla")}
+    seen: list[tuple[int, int] | None] = []
+    real = _cohorts.lead_facts
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: seen.append(part) or real(ws, lo, hi, by, part))
+    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 3)
+    for k, df in whole.items():
+        split = _cohorts.days(demo_ws, date(2026, 8, 10), date(2026, 10, 3), ("channel",), k)
+        pd.testing.assert_frame_equal(_sorted(split), _sorted(df), check_dtype=False)
+    assert all(_same(compute_kpi(demo_ws, k, *span, {"channel": "inbound"}).value, v) for k, v in alone.items())
+    n = levier.data.parts.part_count(demo_ws, ("touches",))
+    assert n >= 3 and set(seen) == {(i, n) for i in range(n)} and len(seen) == 5 * n  # two histograms of days, three spans
+    assert all(v is not None for v in alone.values())

@@ -9,7 +9,8 @@ the first touch. Both add up over days, so a series of any grain is the days of 
 Within a refresh scope (:func:`levier.kpi.timeseries.refresh_scope`) each creation day is computed once
 for every KPI and grain of the refresh (a query for days not computed yet covers their whole months): the
 14 lead-cohort series of ``levier kpi refresh`` cost two queries over the per-lead facts instead of
-fourteen (decision 0226). Outside a scope each call queries its own days.
+fourteen (decision 0226). Outside a scope each call queries its own days. On DuckDB above ``PART_ROWS``
+touches each query runs by hash parts of the leads (:func:`histogram`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from levier.data import parts
+from levier.data.parts import Part
 from levier.kpi import _scope
 
-__all__ = ["SLA_SECONDS", "HISTOGRAMS", "lead_facts", "days"]
+__all__ = ["SLA_SECONDS", "HISTOGRAMS", "lead_facts", "histogram", "days"]
 
 SLA_SECONDS = 2 * 3600
 
 
-def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...]) -> ir.Table:
-    """The audit's per-lead facts of the leads created on the days ``[lo, hi)`` (as the audit reads a period)."""
+def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: Part | None = None) -> ir.Table:
+    """The audit's per-lead facts of the leads created on the days ``[lo, hi)`` (as the audit reads a period), of hash ``part``."""
     from levier.analysis.framing import AuditOptions, Period, resolve
     from levier.analysis.perlead import lead_facts as per_lead
 
@@ -45,13 +48,13 @@ def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...]) -> ir.T
     touches, stages = ws.table("touches"), ws.table("stage_events")
     tables = {"leads": ws.table("leads"), "touches": touches.filter((touches.at >= since) & (touches.at < until)),
               "stage_events": stages.filter((stages.at >= since) & (stages.at < until))}
-    return per_lead(tables, framing, period)
+    return per_lead(tables, framing, period, part)
 
 
 def _by_contacts(f: ir.Table, keys: list[str]) -> ir.Table:
     """The leads by number of contacts ``v`` (= ``x``), with the additive sums every lead-cohort KPI finishes from."""
     return f.group_by([*keys, f.x.name("v")]).agg(
-        n=f.count(), c=f.converted.sum(), e=f.effective.sum(), sla=(f.ttf_s < SLA_SECONDS).cast("int64").sum(), ttf_n=f.ttf_s.count(),
+        n=f.count(), c=f.converted.sum(), e=f.effective.sum(), sla=(f.ttf_s < SLA_SECONDS).fill_null(False).cast("int64").sum(), ttf_n=f.ttf_s.count(),
         complaints=f.complaints.sum(), unsubscribes=f.unsubscribes.sum(), rm=(f.replies + f.meetings).sum(), out=f.out_touches.sum())
 
 
@@ -65,13 +68,24 @@ def _by_ttf(f: ir.Table, keys: list[str]) -> ir.Table:
 HISTOGRAMS: dict[str, Callable[[ir.Table, list[str]], ir.Table]] = {"x": _by_contacts, "ttf": _by_ttf}
 
 
+def histogram(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value]) -> pd.DataFrame:
+    """Histogram ``kind`` of the leads created on the days ``[lo, hi)`` per ``unit`` (of the per-lead facts) and segment.
+
+    On DuckDB above ``PART_ROWS`` touches it runs on one hash part of the leads at a time (the per-lead facts of 10M leads do
+    not fit the 2 GB ``memory_limit``, decision 0205) and the parts' counts and sums are added: a lead is in one part.
+    """
+    keys = ["unit", *(f"seg_{c}" for c in segment_by)]
+    frames = []
+    for part in parts.parts(parts.part_count(ws, ("touches",))):
+        f = lead_facts(ws, lo, hi, segment_by, part if part[1] > 1 else None)
+        frames.append(HISTOGRAMS[kind](f.mutate(unit=unit(f)), keys).execute())
+    return parts.add_frames(frames, [*keys, "v"])
+
+
 def days(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str) -> pd.DataFrame:
     """Histogram ``kind`` per creation day ``unit`` of ``[lo, hi)``; within a refresh scope each day is computed once."""
-    segs = [f"seg_{c}" for c in segment_by]
-
     def query(a: date, b: date) -> pd.DataFrame:
-        f = lead_facts(ws, a, b, segment_by)
-        return HISTOGRAMS[kind](f.mutate(unit=f.created_at.truncate("D")), ["unit", *segs]).execute()
+        return histogram(ws, a, b, segment_by, kind, lambda f: f.created_at.truncate("D"))
     kept = _scope.store()
     if kept is None:
         return query(lo, hi)

@@ -150,8 +150,8 @@ def _cohort(ws: Any, cal: Calendar, segment_by: tuple[str, ...], kind: str) -> p
     segs = [f"seg_{c}" for c in segment_by]
     if cal.grain is None:  # a free span: its leads are those created on its days, all in the one period (once per refresh scope)
         def span() -> pd.DataFrame:
-            f = _cohorts.lead_facts(ws, cal.lo.date(), cal.hi.date(), segment_by)
-            return _cohorts.HISTOGRAMS[kind](f.mutate(period=cal.bucket(f.created_at)), ["period", *segs]).execute()
+            df = _cohorts.histogram(ws, cal.lo.date(), cal.hi.date(), segment_by, kind, lambda f: cal.bucket(f.created_at))
+            return df.rename(columns={"unit": "period"})
         return _scope.memo(("cohort-span", str(ws.path), kind, segment_by, cal.lo, cal.hi), span)
     from levier.kpi.timeseries import _floor
 
