@@ -48,9 +48,10 @@ def _totals(rows: ir.Table, keys: Sequence[str] = (ID,)) -> ir.Table:
 class AccountTable:
     """The per (segment, account) rows of one period in the engine, and their reductions.
 
-    ``rows``: one row per (``segs``… — the ``seg_<column>`` names —, ``account_id``) of the accounts with enough leads (and of
-    the ``"unknown"`` account); ``totals``: one row per account over the segments (``rows``
-    itself when there are no segment columns). :meth:`release` drops the cached tables.
+    ``rows``: one row per (``segs``…, ``account_id``) of the accounts with enough leads (and of
+    the ``"unknown"`` account), ``segs`` being the ``seg_<column>`` names; ``totals``: one row
+    per account over the segments (``rows`` itself when there are no segment columns).
+    :meth:`release` drops the cached tables.
     """
 
     rows: ir.Table
