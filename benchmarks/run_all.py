@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/run_all.py --quick --no-write   # smoke test: tiny sizes, seconds
     .venv/bin/python benchmarks/run_all.py --only policy --update   # re-run one benchmark into the saved run
     .venv/bin/python benchmarks/run_all.py --render benchmarks/results/suite.json   # rewrite the sections only
+    .venv/bin/python benchmarks/run_all.py --import policy:100M=policy-100m.json   # add a run made by hand (its --json)
 
 Sizes are named by the number of touches: "1M" = the demo workspace of 100,000 leads (≈ 0.8M
 touches) and 1,000,000-row files; "10M" = 1,000,000 leads (≈ 8.2M touches) and 10,000,000 rows;
@@ -330,6 +331,25 @@ def merge_runs(old: list[Run], new: list[Run]) -> list[Run]:
     return merged
 
 
+def imported(spec: str) -> Run:
+    """``BENCH:SIZE[,SIZE…]=PATH``: a benchmark's own ``--json`` output from a run made outside the suite
+    (e.g. one size at 100M, run by hand), as a suite run of those sizes (one measurement per size, in order)."""
+    head, _, path = spec.partition("=")
+    bench, _, sizes = head.partition(":")
+    names = [x.strip() for x in sizes.split(",") if x.strip()]
+    if bench not in BENCHMARKS or not names or any(n not in SIZES for n in names) or not path:
+        raise SystemExit(f"--import {spec!r}: expected BENCH:SIZE[,SIZE…]=PATH with BENCH in {', '.join(BENCHMARKS)} "
+                         f"and SIZE in {', '.join(SIZES)}")
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    measures = data.get("runs", [])
+    if data.get("benchmark") != bench or len(measures) != len(names):
+        raise SystemExit(f"--import {spec!r}: {path} holds {len(measures)} run(s) of {data.get('benchmark')!r}, "
+                         f"expected {len(names)} of {bench!r}")
+    loads = [float(m["load"]) for m in measures if m.get("load") is not None] or [0.0]
+    return Run(bench, names, [f"(imported from {path})"], sum(float(m.get("levier_s") or 0) for m in measures),
+               max(int(m.get("levier_rss") or 0) for m in measures), "ok", (loads[0], loads[-1]), measures, [])
+
+
 def render(path: Path, write: bool) -> int:
     """Rewrite the suite and growth sections from a saved run (no benchmark is run)."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -356,6 +376,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per benchmark subprocess")
     ap.add_argument("--update", action="store_true",
                     help=f"run only --only and replace those benchmarks in the saved run ({SAVED.name}), then rewrite the sections")
+    ap.add_argument("--import", dest="imports", action="append", default=[], metavar="BENCH:SIZES=JSON",
+                    help="merge a benchmark's own --json output, run outside the suite (e.g. by hand at 100M), into the saved run "
+                         "(as --update does) and rewrite the sections; no benchmark is run; repeatable")
     ap.add_argument("--render", type=Path, help=f"only re-render the sections from a saved run (e.g. {SAVED.relative_to(HERE.parent)})")
     args = ap.parse_args(argv)
     args.command = "benchmarks/run_all.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:] if argv is None else argv))
@@ -371,13 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.render:
         return render(args.render, not args.no_write)
+    if args.imports:
+        args.update, args.sizes = True, _ordered({n for spec in args.imports for n in imported(spec).sizes})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")])))
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     loads0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="levier-suite-") as tmp:
-        for name in args.only:
+        runs += [imported(spec) for spec in args.imports]
+        for name in [] if args.imports else args.only:
             bench = BENCHMARKS[name]
             for sizes, extra in bench.calls(args.sizes, args.quick):
                 extra = extra + (["--no-write"] if (args.no_write or args.keep_sections) and name in OWN else [])

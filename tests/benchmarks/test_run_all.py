@@ -76,3 +76,18 @@ def test_a_failed_rerun_keeps_the_sizes_measured_before() -> None:
     args = __import__("argparse").Namespace(command="run_all.py", sizes=["1M", "100M"], updates=[])
     rows = [ln for ln in ra.suite_section(merged, args, "t", 1.0, (1.0, 1.0)).splitlines() if ln.startswith("| ingest")]
     assert "| ok |" in rows[0] and "| failed (exit 1) |" in rows[1] and "| 10.00 |" in rows[0]
+
+
+def test_import_reads_a_benchmarks_own_json_as_a_suite_run(tmp_path: Path) -> None:
+    """A 100M run made by hand (``benchmarks/policy.py --json``) joins the saved suite like ``--update``."""
+    import json
+
+    ra = _suite()
+    path = tmp_path / "policy-100m.json"
+    path.write_text(json.dumps({"benchmark": "policy", "runs": [{**_m(10**8, 1500.0, 4.0), "load": 6.0}]}))
+    run = ra.imported(f"policy:100M={path}")
+    assert (run.bench, run.sizes, run.seconds, run.tree_rss, run.status, run.load) == ("policy", ["100M"], 1500.0, 4 * 2**30, "ok", (6.0, 6.0))
+    assert run.measures[0]["touches"] == 10**8 and str(path) in run.argv[0]
+    for bad in (f"policy:100M,10M={path}", f"audit:100M={path}", f"policy:1G={path}", "policy:100M=", f"nope:100M={path}"):
+        with pytest.raises(SystemExit, match="--import"):
+            ra.imported(bad)
