@@ -302,6 +302,8 @@ class Warmer:
                 return True
             if time.monotonic() >= deadline:
                 return False
+            if not queued:  # done for a version the facts have left since: again for the new one
+                self.kick(job)
             with self.cond:
                 self.cond.wait(min(deadline - time.monotonic(), 0.5))
 
