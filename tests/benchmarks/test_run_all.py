@@ -91,3 +91,16 @@ def test_import_reads_a_benchmarks_own_json_as_a_suite_run(tmp_path: Path) -> No
     for bad in (f"policy:100M,10M={path}", f"audit:100M={path}", f"policy:1G={path}", "policy:100M=", f"nope:100M={path}"):
         with pytest.raises(SystemExit, match="--import"):
             ra.imported(bad)
+
+
+def test_a_light_mode_runs_the_100m_size_in_a_call_of_its_own() -> None:
+    ra = _suite()
+    calls = ra.BENCHMARKS["web"].calls(["1M", "10M", "100M"], False)
+    assert calls == [(["1M", "10M"], ["--leads", "100000", "1000000", "--no-write"]),
+                     (["100M"], ["--leads", "10000000", "--no-write", "--light"])]
+    assert ra.BENCHMARKS["web"].calls(["1M"], False) == [(["1M"], ["--leads", "100000", "--no-write"])]
+    assert len(ra.BENCHMARKS["audit"].calls(["1M", "100M"], False)) == 1  # no light mode: one call
+    two = [ra.Run("web", ["1M"], ["a"], 10.0, 2**30, "ok", (1.0, 1.0), [_m(10**6, 5, 0.3)]),
+           ra.Run("web", ["100M"], ["b"], 90.0, 2 * 2**30, "ok", (2.0, 2.0), [_m(10**8, 80, 2.0)])]
+    (one,) = ra.merge_runs([], two)
+    assert one.sizes == ["1M", "100M"] and one.seconds == 100.0 and one.tree_rss == 2 * 2**30
