@@ -419,7 +419,8 @@ def main() -> None:
     ap.add_argument("--skip-build", action="store_true", help="reuse the state and snapshot (no rebuild from the facts)")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--app", default="fast", help="fast (check before routing), routed (plain app), or both: fast,routed")
-    ap.add_argument("--history", type=Path, help="a Markdown file appended to the section (earlier measurements)")
+    ap.add_argument("--history", type=Path, default=Path(__file__).resolve().parent / "history" / "policy.md",
+                    help="a Markdown file appended to the section (earlier measurements; default benchmarks/history/policy.md)")
     ap.add_argument("--leads", type=int, nargs="+", default=[1_000_000], help="demo sizes (leads), e.g. 100000 1000000")
     args = output_args(ap).parse_args()
     rates = sorted({args.rate, *(int(x) for x in args.sweep.split(",") if x.strip())})
