@@ -16,9 +16,9 @@ from levier.data._frames import insert_frames
 from levier.policy import Policy
 from levier.policy._time import to_epoch
 from levier.policy.build import build_state, merge_recent, stage_state
-from levier.policy.recent import top_per_key
+from levier.policy.recent import codes_json, top_per_key
 from levier.policy.rules import RECENT_KEPT
-from levier.policy.state import StateStore, encode
+from levier.policy.state import LEAD_INDEXES, StateStore, encode
 from levier.workspace import Workspace, open_workspace
 
 ROWS = (touches("S1", ["2026-03-03 08:30:00", "2026-03-04 09:10:00"]) + touches("S2", ["2026-03-03 10:00:00"], channel="call")
@@ -45,6 +45,9 @@ def test_batches_of_two_leads_build_the_state_of_one_batch(workspace: Workspace,
     try:
         assert build_state(workspace, one, responses) == build_state(workspace, small, responses, chunk=2) == len(LEADS)
         assert _tables(one) == _tables(small)
+        indexes = {r[0] for r in one.con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'")}
+        assert set(LEAD_INDEXES) <= indexes  # built again after the swap's copy
+        assert build_state(workspace, one, responses) == len(LEADS) and _tables(one) == _tables(small)  # a second swap
         accounts = dict(_tables(small)[1])
         a1 = [encode(to_epoch(datetime(2026, 3, 3, 8, 30)), "email"), encode(to_epoch(datetime(2026, 3, 3, 10, 0)), "call"),
               encode(to_epoch(datetime(2026, 3, 4, 9, 10)), "email")]
@@ -104,6 +107,11 @@ def test_top_per_key_cuts_each_run_across_batch_boundaries(sizes: list[int]) -> 
         at += size
     assert list(top_per_key(batches, k=2)) == [("a", [7, 9]), ("b", [4]), ("c", [8])]
     assert list(top_per_key([], k=2)) == []
+
+
+@pytest.mark.parametrize("codes", [[], [7], [1, 22, 333], [-4, 0, 2**62]])
+def test_codes_json_is_the_json_of_the_list(codes: list[int]) -> None:
+    assert codes_json(codes) == json.dumps(codes) and json.loads(codes_json(codes)) == codes
 
 
 def test_a_rebuild_includes_the_touches_still_queued_in_the_inbox(workspace: Workspace, tmp_path: Path) -> None:

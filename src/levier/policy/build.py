@@ -27,11 +27,12 @@ from levier.policy._time import to_epoch
 from levier.policy.recent import (
     account_codes_query,
     coded_touches,
+    codes_json,
     lead_codes_query,
     top_per_key,
 )
 from levier.policy.rules import RECENT_KEPT
-from levier.policy.state import FLAG_BITS, SCHEMA, StateStore, facts_fingerprint
+from levier.policy.state import FLAG_BITS, LEAD_INDEXES, SCHEMA, StateStore, facts_fingerprint
 
 __all__ = ["CHUNK", "build_state", "stage_state", "lead_state_query", "week_counts_query", "pending_touches"]
 
@@ -101,7 +102,7 @@ def week_counts_query(ws: Any) -> ibis.Table:
 def _lead_rows(batch: dict[str, list[Any]], codes: dict[str, str] | None = None) -> Iterable[tuple[Any, ...]]:
     """SQLite rows of a batch of the lead query; ``codes``: the newest codes per lead (JSON) when the query has none."""
     for i, lead_id in enumerate(batch["lead_id"]):
-        recent = json.dumps(sorted(batch["recent"][i] or [])) if codes is None else codes.get(lead_id, "[]")
+        recent = codes_json(sorted(batch["recent"][i] or [])) if codes is None else codes.get(lead_id, "[]")
         opted, unsub = batch["opted_out"][i], batch["unsub"][i]
         opt = unsub if opted is None else (opted if unsub is None else min(opted, unsub))
         yield (lead_id, batch["account_id"][i], batch["tz"][i], batch["channel"][i], batch["size"][i], batch["phase"][i],
@@ -170,7 +171,7 @@ def _stage_sorted(ws: Any, con: sqlite3.Connection, responses: frozenset[str], c
     accounts' newest codes from their own sorted stream (decision 0234). One engine query at a time."""
     con.execute("CREATE TABLE lead_codes (lead_id TEXT PRIMARY KEY, recent TEXT NOT NULL) WITHOUT ROWID")
     con.executemany("INSERT INTO lead_codes VALUES (?, ?)",
-                    ((key, json.dumps(codes)) for key, codes in top_per_key(_batches(lead_codes_query(ws), chunk))))
+                    ((key, codes_json(codes)) for key, codes in top_per_key(_batches(lead_codes_query(ws), chunk))))
     n = 0
     for batch in _batches(lead_state_query(ws, responses, windows=False).order_by("lead_id"), chunk):
         rows = batch.to_pydict()
@@ -179,7 +180,7 @@ def _stage_sorted(ws: Any, con: sqlite3.Connection, responses: frozenset[str], c
         con.executemany(_LEAD_INSERT, _lead_rows(rows, codes))
         n += batch.num_rows
     con.execute("DROP TABLE lead_codes")
-    accounts = ((key, json.dumps(codes)) for key, codes in top_per_key(_batches(account_codes_query(ws), chunk)))
+    accounts = ((key, codes_json(codes)) for key, codes in top_per_key(_batches(account_codes_query(ws), chunk)))
     con.executemany("INSERT INTO accounts VALUES (?, ?)", accounts)
     return n
 
@@ -196,6 +197,8 @@ def stage_state(ws: Any, path: Path, responses: frozenset[str], chunk: int = CHU
         con.execute("PRAGMA synchronous=OFF")
         con.execute("PRAGMA cache_size=-32768")
         con.executescript(SCHEMA)
+        for name in LEAD_INDEXES:  # the swap builds them in the state (StateStore.replace_from)
+            con.execute(f"DROP INDEX {name}")
         con.create_function("levier_merge_recent", 2, merge_recent, deterministic=True)
         weeks = week_counts_query(ws).to_pyarrow().to_pylist()  # one row per (week, cell): small
         con.execute("BEGIN")

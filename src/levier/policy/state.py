@@ -36,7 +36,7 @@ from levier.policy.snapshot import (
     new_generation,
 )
 
-__all__ = ["LeadState", "StateStore", "CHANNEL_CODE", "FLAG_BITS", "STATE_FILE", "SCHEMA", "facts_fingerprint", "encode",
+__all__ = ["LeadState", "StateStore", "CHANNEL_CODE", "FLAG_BITS", "STATE_FILE", "SCHEMA", "LEAD_INDEXES", "facts_fingerprint", "encode",
            "decode", "push", "token_map"]
 
 STATE_FILE = "policy_state.sqlite"
@@ -45,18 +45,22 @@ CHANNEL_CODE = {c: i for i, c in enumerate(TOUCH_CHANNELS)}
 FLAG_BITS = {"vip": 1, "litigation": 2, "do_not_contact": 4}
 _LEAD_COLS = ("lead_id", "account_id", "tz", "channel", "size", "phase", "owner", "created", "opted_out", "flags",
               "first_out", "last_out", "consec", "recent")
+#: the indexes of the leads table (name → statement): a staged state has none, and a swap builds them
+#: once after the copy rather than row by row
+LEAD_INDEXES = {
+    "ix_leads_owner": "CREATE INDEX IF NOT EXISTS ix_leads_owner ON leads (owner, created)",
+    "ix_leads_created": "CREATE INDEX IF NOT EXISTS ix_leads_created ON leads (created)",
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leads (lead_id TEXT PRIMARY KEY, account_id TEXT, tz TEXT, channel TEXT, size TEXT, phase TEXT,
   owner TEXT, created INTEGER, opted_out INTEGER, flags INTEGER NOT NULL, first_out INTEGER, last_out INTEGER,
   consec INTEGER NOT NULL, recent TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ix_leads_owner ON leads (owner, created);
-CREATE INDEX IF NOT EXISTS ix_leads_created ON leads (created);
 CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, recent TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS weeks (week INTEGER, channel TEXT, size TEXT, touch_channel TEXT, sent INTEGER NOT NULL,
   complaints INTEGER NOT NULL, PRIMARY KEY (week, channel, size, touch_channel));
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, lead_id TEXT NOT NULL, account_id TEXT);
-"""
+""" + "".join(f"{create};\n" for create in LEAD_INDEXES.values())
 
 
 def encode(ts: int, channel: str) -> int:
@@ -389,8 +393,12 @@ class StateStore:
             with self._writing():
                 for table in ("leads", "accounts", "weeks", "meta", "changes"):
                     self.con.execute(f"DELETE FROM {table}")
+                for name in LEAD_INDEXES:  # built once after the copy (a sort), not row by row
+                    self.con.execute(f"DROP INDEX IF EXISTS main.{name}")
                 for table in ("leads", "accounts", "weeks"):
                     self.con.execute(f"INSERT INTO main.{table} SELECT * FROM staged.{table}")
+                for create in LEAD_INDEXES.values():
+                    self.con.execute(create)
                 for lead_id, ts, channel, outbound, outcome in touches:
                     found = self.lead(lead_id)
                     if found is not None:
