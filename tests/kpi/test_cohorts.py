@@ -44,8 +44,8 @@ def test_days_kept_in_a_scope_equal_the_days_queried_alone(demo_ws: Workspace, k
 
 
 def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every lead-cohort KPI at its review frequency (day, week, month) in one scope: two queries of the per-lead facts (in
-    whole months), and the values of each series computed alone; a quarter asks for the months it lacks."""
+    """Every lead-cohort KPI at its review frequency (day, week, month) in one scope: each day of the per-lead facts queried
+    once per histogram, and the values of each series computed alone; a quarter asks for the days it lacks."""
     from levier.analysis.kpis import KPIS
     from levier.kpi.timeseries import FREQUENCY_GRAIN
 
@@ -57,9 +57,11 @@ def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Works
     asked = {k: (g, period_starts(dt(2026, 9, 7), dt(2026, 10, 5), g)) for k, g in grains.items()}
     with refresh_scope():
         kept = {k: grouped.catalogue_periods(demo_ws, k, periods, grain, [{}]) for k, (grain, periods) in asked.items()}
-        assert calls == [(date(2026, 9, 1), date(2026, 11, 1))] * 2  # the contacts histogram, the minutes to the first touch
+        # each day once per histogram: the contacts (the weeks' days, then the months' days before and after them), the minutes
+        assert sorted(calls) == [(date(2026, 9, 1), date(2026, 9, 7)), (date(2026, 9, 7), date(2026, 10, 5)),
+                                 (date(2026, 9, 7), date(2026, 10, 5)), (date(2026, 10, 5), date(2026, 11, 1))]
         quarter = grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
-        assert calls[2:] == [(date(2026, 7, 1), date(2026, 9, 1))]  # only the months not computed yet
+        assert calls[4:] == [(date(2026, 7, 1), date(2026, 9, 1))]  # only the days not computed yet
     assert quarter == grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
     for k in ("lead", "ttf_hours", "pearson_r", "touch_quality", "contacts_per_lead", "share_within_sla"):  # each histogram and grain
         grain, periods = asked[k]
@@ -90,11 +92,23 @@ def test_histograms_by_hash_parts_equal_the_single_query(demo_ws: Workspace, mon
     seen: list[tuple[int, int] | None] = []
     real = _cohorts.lead_facts
     monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: seen.append(part) or real(ws, lo, hi, by, part))
-    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 3)
+    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 6)
     for k, df in whole.items():
         split = _cohorts.days(demo_ws, date(2026, 8, 10), date(2026, 10, 3), ("channel",), k)
         pd.testing.assert_frame_equal(_sorted(split), _sorted(df), check_dtype=False)
     assert all(_same(compute_kpi(demo_ws, k, *span, {"channel": "inbound"}).value, v) for k, v in alone.items())
-    n = levier.data.parts.part_count(demo_ws, ("touches",))
+    n = max(p[1] for p in seen)  # the parts of the touches the span's leads can count (its days + the 30-day window)
     assert n >= 3 and set(seen) == {(i, n) for i in range(n)} and len(seen) == 5 * n  # two histograms of days, three spans
     assert all(v is not None for v in alone.values())
+
+
+def test_a_recent_range_runs_in_fewer_parts(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts follow the touches a range's leads can count: a month of leads, fewer parts than the whole history."""
+    import levier.data.parts
+
+    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 6)
+    whole, month = _cohorts._part_count(demo_ws, date(2026, 6, 1), date(2026, 12, 1)), _cohorts._part_count(demo_ws, date(2026, 10, 1), date(2026, 11, 1))
+    assert whole == 6 or whole == 7
+    assert 1 < month < whole
+    assert _cohorts._runs([date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 5)]) == [(date(2026, 9, 1), date(2026, 9, 3)),
+                                                                                   (date(2026, 9, 5), date(2026, 9, 6))]

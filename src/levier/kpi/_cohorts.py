@@ -7,10 +7,10 @@ and conversion) is finished from one of two histograms of the per-lead facts
 the first touch. Both add up over days, so a series of any grain is the days of each period added up.
 
 Within a refresh scope (:func:`levier.kpi.timeseries.refresh_scope`) each creation day is computed once
-for every KPI and grain of the refresh (a query for days not computed yet covers their whole months): the
-14 lead-cohort series of ``levier kpi refresh`` cost two queries over the per-lead facts instead of
-fourteen (decision 0226). Outside a scope each call queries its own days. On DuckDB above ``PART_ROWS``
-touches each query runs by hash parts of the leads (:func:`histogram`).
+for every KPI and grain of the refresh (one query per run of consecutive days not computed yet): the 14
+lead-cohort series of ``levier kpi refresh`` read each day of the per-lead facts twice (one per histogram)
+instead of fourteen times (decision 0226). Outside a scope each call queries its own days. On DuckDB above
+``PART_ROWS`` touches in the range each query runs by hash parts of the leads (:func:`histogram`).
 """
 
 from __future__ import annotations
@@ -32,15 +32,21 @@ __all__ = ["SLA_SECONDS", "HISTOGRAMS", "lead_facts", "histogram", "days"]
 SLA_SECONDS = 2 * 3600
 
 
-def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: Part | None = None) -> ir.Table:
-    """The audit's per-lead facts of the leads created on the days ``[lo, hi)`` (as the audit reads a period), of hash ``part``."""
+def _framing(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...]) -> tuple[Any, Any]:
+    """The audit's period and framing for the leads created on the days ``[lo, hi)``."""
     from levier.analysis.framing import AuditOptions, Period, resolve
-    from levier.analysis.perlead import lead_facts as per_lead
 
     period = Period(lo, hi, f"{lo}..{hi}")
-    framing = resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
-                      extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
-                      backend=ws.facts.backend_name, version="")
+    return period, resolve(AuditOptions(period=period, segment_by=segment_by, compare_to="none"), latest_lead=None,
+                           extraction_time=None, stages=tuple(ws.config.stages), workspace=str(ws.path),
+                           backend=ws.facts.backend_name, version="")
+
+
+def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: Part | None = None) -> ir.Table:
+    """The audit's per-lead facts of the leads created on the days ``[lo, hi)`` (as the audit reads a period), of hash ``part``."""
+    from levier.analysis.perlead import lead_facts as per_lead
+
+    period, framing = _framing(ws, lo, hi, segment_by)
     # only rows a lead of the period can count: touches and conversions within its window after creation
     # (a filter before the joins, so a refresh of recent periods does not probe the whole history)
     since = ibis.literal(period.start_dt, "timestamp")
@@ -49,6 +55,16 @@ def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: P
     tables = {"leads": ws.table("leads"), "touches": touches.filter((touches.at >= since) & (touches.at < until)),
               "stage_events": stages.filter((stages.at >= since) & (stages.at < until))}
     return per_lead(tables, framing, period, part)
+
+
+def _part_count(ws: Any, lo: date, hi: date) -> int:
+    """Hash parts for the per-lead facts of ``[lo, hi)``: one per ``PART_ROWS`` touches those leads can count (DuckDB only)."""
+    if ws.facts.backend_name != "duckdb":
+        return 1
+    period, framing = _framing(ws, lo, hi, ())
+    t = ws.facts.raw("touches")
+    rows = t.filter((t.at >= period.start_dt) & (t.at < period.end_dt + timedelta(days=framing.window_days))).count().execute()
+    return max(1, -(-int(rows) // parts.PART_ROWS))
 
 
 def _by_contacts(f: ir.Table, keys: list[str]) -> ir.Table:
@@ -71,12 +87,13 @@ HISTOGRAMS: dict[str, Callable[[ir.Table, list[str]], ir.Table]] = {"x": _by_con
 def histogram(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value]) -> pd.DataFrame:
     """Histogram ``kind`` of the leads created on the days ``[lo, hi)`` per ``unit`` (of the per-lead facts) and segment.
 
-    On DuckDB above ``PART_ROWS`` touches it runs on one hash part of the leads at a time (the per-lead facts of 10M leads do
-    not fit the 2 GB ``memory_limit``, decision 0205) and the parts' counts and sums are added: a lead is in one part.
+    On DuckDB above ``PART_ROWS`` touches in the range (those its leads can count) it runs on one hash part of the leads at a
+    time (the per-lead facts of 10M leads do not fit the 2 GB ``memory_limit``, decision 0205) and the parts' counts and sums
+    are added: a lead is in one part. A recent range (an incremental refresh) runs in fewer parts than the whole history.
     """
     keys = ["unit", *(f"seg_{c}" for c in segment_by)]
     frames = []
-    for part in parts.parts(parts.part_count(ws, ("touches",))):
+    for part in parts.parts(_part_count(ws, lo, hi)):
         f = lead_facts(ws, lo, hi, segment_by, part if part[1] > 1 else None)
         frames.append(HISTOGRAMS[kind](f.mutate(unit=unit(f)), keys).execute())
     return parts.add_frames(frames, [*keys, "v"])
@@ -92,15 +109,21 @@ def days(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str) ->
     got = kept.setdefault(("cohort", str(ws.path), kind, segment_by), {"days": set(), "frame": None})
     want = {lo + timedelta(days=i) for i in range((hi - lo).days)}
     missing = want - got["days"]
-    if missing:  # one query over the days not computed yet in this scope (the days between them too), in whole months: a
-        # refresh asks for daily, weekly and monthly periods, so the other grains find their days computed
-        a, last = min(missing).replace(day=1), max(missing)
-        b = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    for a, b in _runs(sorted(missing)):  # one query per run of consecutive days not computed yet in this scope
         df = query(a, b)
-        fresh = {a + timedelta(days=i) for i in range((b - a).days)} - got["days"]
-        df = df[pd.to_datetime(df["unit"]).isin(pd.to_datetime(sorted(fresh)))]
         got["frame"] = df if got["frame"] is None else pd.concat([got["frame"], df], ignore_index=True)
-        got["days"] |= fresh
+        got["days"] |= {a + timedelta(days=i) for i in range((b - a).days)}
     df = got["frame"]
     day = pd.to_datetime(df["unit"])
     return df[(day >= pd.Timestamp(lo)) & (day < pd.Timestamp(hi))]
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as half-open runs of consecutive days ``[first, last + 1)``."""
+    out: list[tuple[date, date]] = []
+    for d in days:
+        if out and out[-1][1] == d:
+            out[-1] = (out[-1][0], d + timedelta(days=1))
+        else:
+            out.append((d, d + timedelta(days=1)))
+    return out
