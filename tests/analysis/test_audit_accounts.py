@@ -1,7 +1,7 @@
 """The account figures reduced in the engine (decision 0222) against the pandas reference.
 
 The reference is the audit's former path: every account of the per-lead facts in a pandas frame,
-then ``dashboard.account_view`` / ``_pick``, ``clusters_from`` without moments,
+then the dashboard's former ``account_view`` / ``_pick`` (kept here), ``clusters_from`` without moments,
 ``outliers._entities``, ``cadence.entity_points`` and the scatter's sort. On the demo (20,000
 leads, 843 accounts in view) the lists, counts and ids are equal; the account unit's correlation
 figures are equal up to the order of float sums (1e-9).
@@ -38,6 +38,37 @@ def _reference(ws, framing, period, segs: list[str]) -> pd.DataFrame:  # noqa: A
     return g
 
 
+def _account_view(ent: pd.DataFrame, min_leads: int) -> pd.DataFrame:
+    """One row per account with its quadrant (q1..q4): the dashboard's account view before 0222."""
+    a = ent.groupby("account_id", as_index=False)[["leads", "touches", "conversions"]].sum()
+    a = a[(a["leads"] >= min_leads) & (a["account_id"] != "unknown")].copy()
+    if a.empty:
+        return a.assign(mean_touches=[], conversion_rate=[], quadrant=[])
+    a["mean_touches"] = a["touches"] / a["leads"]
+    a["conversion_rate"] = a["conversions"] / a["leads"]
+    hx = a["mean_touches"] > a["mean_touches"].mean()
+    hy = a["conversion_rate"] > a["conversion_rate"].mean()
+    a["quadrant"] = "q3"
+    a.loc[hx & hy, "quadrant"] = "q1"
+    a.loc[~hx & hy, "quadrant"] = "q2"
+    a.loc[hx & ~hy, "quadrant"] = "q4"
+    return a
+
+
+def _pick(cur: pd.DataFrame, prev: pd.DataFrame | None, quadrant: str, by: list[str]) -> tuple[dict, ...]:
+    sel = cur[cur["quadrant"] == quadrant].copy()
+    if sel.empty:
+        return ()
+    before = set() if prev is None or prev.empty else set(prev.loc[prev["quadrant"] == quadrant, "account_id"])
+    sel["cycles"] = 1 + sel["account_id"].isin(before).astype(int)
+    sel = sel.sort_values(["cycles", *by, "account_id"], ascending=[False] * (1 + len(by)) + [True], kind="mergesort").head(dashboard.LIST_SIZE)
+    key = f"cycles_in_{quadrant}"
+    return tuple(
+        {"account_id": str(r.account_id), "leads": int(r.leads), "mean_touches": round(float(r.mean_touches), 2), "conversion_rate": round(float(r.conversion_rate), 4), key: int(r.cycles)}
+        for r in sel.itertuples(index=False)
+    )
+
+
 def _totals(ref: pd.DataFrame) -> pd.DataFrame:
     return ref.groupby("account_id", as_index=False)[[*SUMS, "vip"]].sum()
 
@@ -55,9 +86,9 @@ def test_dashboard_and_outliers_equal_the_pandas_reference(demo_ws, n_parts: int
     res = run_audit(demo_ws, AuditOptions(min_entity_leads=2))  # September vs August: 843 accounts, recurring ones
     fr = res.framing
     cur, prev = _reference(demo_ws, fr, fr.period, []), _reference(demo_ws, fr, fr.compare_to, [])
-    view, before = dashboard.account_view(cur, fr.min_entity_leads), dashboard.account_view(prev, fr.min_entity_leads)
+    view, before = _account_view(cur, fr.min_entity_leads), _account_view(prev, fr.min_entity_leads)
     assert len(view) > 800 and res.dashboard.meta["accounts_in_view"] == len(view)
-    coach, imitate = dashboard._pick(view, before, "q3", ["leads"]), dashboard._pick(view, before, "q1", ["conversion_rate", "leads"])
+    coach, imitate = _pick(view, before, "q3", ["leads"]), _pick(view, before, "q1", ["conversion_rate", "leads"])
     assert res.dashboard.coach == coach and res.dashboard.imitate == imitate
     assert len(coach) == len(imitate) == 10
     assert coach[0]["cycles_in_q3"] == 2 and imitate[0]["cycles_in_q1"] == 2

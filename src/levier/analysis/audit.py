@@ -303,22 +303,15 @@ def _large(agg: dict) -> pd.DataFrame:
 
 
 def _dashboard(overall: SegmentResult, agg: dict, prev: dict | None, framing: Framing) -> Any:
-    """The one-page dashboard, its account view reduced in the engine (``accounts.view`` / ``pick``).
-
-    ``dashboard.build`` makes the headline figures from an empty account frame; the coach and
-    imitate lists and the count of accounts in view come from the engine's account tables.
-    """
-    from dataclasses import replace
-
+    """The one-page dashboard, its account view reduced in the engine (``accounts.view`` / ``pick``)."""
     from levier.analysis import dashboard as dash
 
     m, acc = framing.min_entity_leads, agg["ent"]["account_id"]
     pacc = None if prev is None else prev["ent"]["account_id"]
     cur, before = accts.view(acc, m), (None if pacc is None else accts.view(pacc, m))
-    board = dash.build(overall, pd.DataFrame(columns=["account_id", "leads", "touches", "conversions"]), None, framing)
     coach = accts.pick(acc, cur, pacc, before, "q3", ["leads"], m, dash.LIST_SIZE)
     imitate = accts.pick(acc, cur, pacc, before, "q1", ["conversion_rate", "leads"], m, dash.LIST_SIZE)
-    return replace(board, coach=coach, imitate=imitate, meta={**board.meta, "accounts_in_view": cur.n})
+    return dash.build(overall, framing, coach, imitate, cur.n)
 
 
 def _with_light(s: SegmentResult, th: DecisionThresholds, heterogeneous: bool) -> SegmentResult:

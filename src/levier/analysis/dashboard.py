@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from levier.analysis.metrics import METRICS
 from levier.i18n import gettext as _
 
-__all__ = ["Dashboard", "build", "account_view"]
+__all__ = ["Dashboard", "build", "LIST_SIZE"]
 
 LIST_SIZE = 10
 
@@ -34,38 +32,9 @@ class Dashboard:
         return {**self.figures, "coach_accounts": [dict(a) for a in self.coach], "imitate_accounts": [dict(a) for a in self.imitate], "meta": meta, "title": _("One-page dashboard", lang=lang)}
 
 
-def account_view(ent: pd.DataFrame, min_leads: int) -> pd.DataFrame:
-    """One row per account with its quadrant (q1..q4)."""
-    a = ent.groupby("account_id", as_index=False)[["leads", "touches", "conversions"]].sum()
-    a = a[(a["leads"] >= min_leads) & (a["account_id"] != "unknown")].copy()
-    if a.empty:
-        return a.assign(mean_touches=[], conversion_rate=[], quadrant=[])
-    a["mean_touches"] = a["touches"] / a["leads"]
-    a["conversion_rate"] = a["conversions"] / a["leads"]
-    hx = a["mean_touches"] > a["mean_touches"].mean()
-    hy = a["conversion_rate"] > a["conversion_rate"].mean()
-    a["quadrant"] = "q3"
-    a.loc[hx & hy, "quadrant"] = "q1"
-    a.loc[~hx & hy, "quadrant"] = "q2"
-    a.loc[hx & ~hy, "quadrant"] = "q4"
-    return a
-
-
-def _pick(cur: pd.DataFrame, prev: pd.DataFrame | None, quadrant: str, by: list[str]) -> tuple[dict, ...]:
-    sel = cur[cur["quadrant"] == quadrant].copy()
-    if sel.empty:
-        return ()
-    before = set() if prev is None or prev.empty else set(prev.loc[prev["quadrant"] == quadrant, "account_id"])
-    sel["cycles"] = 1 + sel["account_id"].isin(before).astype(int)
-    sel = sel.sort_values(["cycles", *by, "account_id"], ascending=[False] * (1 + len(by)) + [True], kind="mergesort").head(LIST_SIZE)
-    key = f"cycles_in_{quadrant}"
-    return tuple(
-        {"account_id": str(r.account_id), "leads": int(r.leads), "mean_touches": round(float(r.mean_touches), 2), "conversion_rate": round(float(r.conversion_rate), 4), key: int(r.cycles)}
-        for r in sel.itertuples(index=False)
-    )
-
-
-def build(overall, ent: pd.DataFrame, prev_ent: pd.DataFrame | None, framing) -> Dashboard:  # noqa: ANN001
+def build(overall, framing, coach: tuple[dict, ...], imitate: tuple[dict, ...], accounts_in_view: int) -> Dashboard:  # noqa: ANN001
+    """The headline figures of ``overall`` and the account lists, reduced in the engine
+    (:mod:`levier.analysis.accounts`, decision 0222)."""
     c = overall.correlation
     shares = overall.quadrants.to_dict()["shares"]
     figures = {
@@ -81,10 +50,6 @@ def build(overall, ent: pd.DataFrame, prev_ent: pd.DataFrame | None, framing) ->
         "complaint_rate": overall.complaint_rate,
         "traffic_light": overall.light.colour if overall.light else None,
     }
-    cur = account_view(ent, framing.min_entity_leads)
-    prev = None if prev_ent is None else account_view(prev_ent, framing.min_entity_leads)
-    coach = _pick(cur, prev, "q3", ["leads"])
-    imitate = _pick(cur, prev, "q1", ["conversion_rate", "leads"])
     meta = {
         "extraction_time": framing.extraction_time.isoformat() if framing.extraction_time else None,
         "period": framing.period.label,
@@ -92,7 +57,7 @@ def build(overall, ent: pd.DataFrame, prev_ent: pd.DataFrame | None, framing) ->
         "attribution_window_days": framing.window_days,
         "conversion_stage": framing.stage,
         "ttf_sla_hours": framing.ttf_sla_hours,
-        "accounts_in_view": int(len(cur)),
+        "accounts_in_view": int(accounts_in_view),
         "definitions": ["conversion_rate", "contacts_per_lead", "ttf_hours", "pearson_r", "slope", "r2", "pct_q1", "complaint_rate"],
     }
     return Dashboard(figures, coach, imitate, meta)
