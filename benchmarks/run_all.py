@@ -92,8 +92,8 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in (
     Bench("web", "H3", _own("--leads", "leads", lambda q: ["--no-write"], light=("--light",)),
           "levier s = the background warm-up of the dashboard figures + the first request of each page, on the seeded demo "
           "workspace of the size (100M: --light, one server start)"),
-    Bench("kpi", "H3", _own("--leads", "leads", lambda q: ["--no-write"]),
-          "levier s = the first build of every catalogue series"),
+    Bench("kpi", "H3", _own("--leads", "leads", lambda q: ["--no-write"], light=("--steps", "first,incremental")),
+          "levier s = the first build of every catalogue series (100M: --steps first,incremental, no full recomputation)"),
     Bench("sessions", "H1", _own("--events", "rows", lambda q: ["--no-write"]),
           "rows = web events + sales touches; levier s = web funnel + attribution by hash parts, the single query beside it"),
 )}
