@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,18 @@ def seeded_demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 @pytest.fixture(scope="session")
 def app_url(seeded_demo: Demo) -> Iterator[str]:
     """The web app on the seeded demo, served by uvicorn on 127.0.0.1 and a free port."""
-    import uvicorn
-
     from levier.web.app import create_app
 
+    with served(create_app(seeded_demo.path, warm=True)) as url:  # as `levier serve`: the figures warmed in the background
+        yield url
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on 127.0.0.1 and a free port, stopped on exit."""
+    import uvicorn
+
     port = _free_port()
-    app = create_app(seeded_demo.path, warm=True)  # as `levier serve`: the dashboard figures warmed in the background
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -95,9 +102,11 @@ def app_url(seeded_demo: Demo) -> Iterator[str]:
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

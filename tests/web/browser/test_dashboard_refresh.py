@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.web.browser.conftest import PASSWORD, _free_port, login, need_chromium
+from tests.web.browser.conftest import PASSWORD, login, need_chromium, served
 
 from levier.web import figures, pages_cache
 
@@ -19,8 +18,6 @@ pytestmark = [pytest.mark.xdist_group("browser")]
 @pytest.fixture
 def gated_server(workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, threading.Event]]:  # noqa: ANN001
     """A server whose warmer waits for the test's go before computing the figures of a one-lead workspace."""
-    import uvicorn
-
     from levier.loop.services import users
     from levier.web.app import create_app
 
@@ -36,19 +33,11 @@ def gated_server(workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     gate = threading.Event()
     runner = app.state.warmer.runner
     app.state.warmer.runner = lambda job: gate.wait(60) and runner(job)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", gate
-    gate.set()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        try:
+            yield url, gate
+        finally:
+            gate.set()  # before the server stops: its warmer may be waiting for it
     pages_cache.clear_cache()
 
 
