@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["DATA", "demo_base", "demo_ws", "copy_ws"]
+__all__ = ["DATA", "demo_base", "demo_ws", "copy_ws", "row_counts"]
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -67,3 +67,14 @@ def _build(base: Path, leads: int) -> None:
     load_demo_parquet(ws, base / "data")
     ws.close()
     tmp.rename(base / "ws")
+
+
+def row_counts(ws_dir: Path, tables: tuple[str, ...]) -> tuple[int, ...]:
+    """The rows of ``tables`` in the workspace's ``facts.duckdb`` (opened read-only, closed at once)."""
+    import duckdb
+
+    con = duckdb.connect(str(ws_dir / "facts.duckdb"), read_only=True)
+    try:
+        return tuple(int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)
+    finally:
+        con.close()

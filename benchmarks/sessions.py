@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _demo import DATA, copy_ws  # noqa: E402
+from _demo import DATA, copy_ws, row_counts  # noqa: E402
 from _results import emit, machine_line, output_args  # noqa: E402
 
 PY = sys.executable
@@ -137,16 +137,6 @@ def child(ws_dir: Path, part_rows: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _rows(ws_dir: Path) -> tuple[int, int]:
-    import duckdb
-
-    con = duckdb.connect(str(ws_dir / "facts.duckdb"), read_only=True)
-    try:
-        return tuple(int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in ("web_events", "touches"))  # type: ignore[return-value]
-    finally:
-        con.close()
-
-
 def _max_diff(a: dict, b: dict) -> float | None:
     if "credits" not in a or "credits" not in b:
         return None
@@ -162,7 +152,7 @@ def case(events: int, leads: int, part_rows: int) -> dict:
     load = os.getloadavg()[0]
     print(f"{events:,} events, {leads:,} leads: building / reusing the workspace (load {load:.1f})", file=sys.stderr, flush=True)
     ws_dir = build(events, leads)
-    web, touches = _rows(ws_dir)
+    web, touches = row_counts(ws_dir, ("web_events", "touches"))
     load = os.getloadavg()[0]
     single = child(ws_dir, 10**15)
     print(f"  single: {json.dumps({k: v for k, v in single.items() if k != 'credits'})}", file=sys.stderr, flush=True)

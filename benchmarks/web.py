@@ -587,23 +587,15 @@ def json_runs(sizes: list[Size], workers: list[int]) -> dict[str, Any]:
     return {"benchmark": "web", "runs": runs}
 
 
-def _counts(ws: Path) -> tuple[int, int]:
-    import duckdb
-
-    con = duckdb.connect(str(ws / "facts.duckdb"), read_only=True)
-    try:
-        return tuple(int(con.execute(f"select count(*) from {t}").fetchone()[0]) for t in ("leads", "touches"))  # type: ignore[return-value]
-    finally:
-        con.close()
-
-
 def measure(src: Path | int, args: argparse.Namespace) -> Size:
     """One size: seed a private copy, the in-process cold/warm costs, then each worker count over HTTP."""
+    from _demo import row_counts
+
     with tempfile.TemporaryDirectory(prefix="levier-web-bench-") as tmp:
         load = _load()
         t = time.perf_counter()
         ws = _prepare(src, Path(tmp), args.light)
-        leads, touches = _counts(ws)
+        leads, touches = row_counts(ws, ("leads", "touches"))
         print(f"{leads:,} leads, {touches:,} touches (load {load}; prepared in {time.perf_counter() - t:.0f} s)", flush=True)
         inproc_load = _load()
         inproc = in_process(ws, args.in_process, args.light)
