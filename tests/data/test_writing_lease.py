@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,27 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEVIER_LANG", "en")
     monkeypatch.delenv("LEVIER_WEB_WORKERS", raising=False)
     monkeypatch.delenv("LEVIER_INBOX_FLUSH_SECONDS", raising=False)
+
+
+@contextmanager
+def _lease_held(path: Path, monkeypatch: pytest.MonkeyPatch, wait: float) -> Iterator[tuple[object, tuple]]:
+    """A server-engine workspace whose flush lease another holder keeps; writers wait ``wait`` s for it.
+    Yields the workspace and what it held before (row ids, import records), to compare after."""
+    with queued_on("sqlite", path) as ws:
+        generic(monkeypatch, ws)
+        flush_inbox(ws)
+        before = (_row_ids(ws), _imports(ws))
+        held = Lease(ws)
+        assert held.acquire()
+        monkeypatch.setattr(inbox_flush, "WRITE_WAIT_SECONDS", wait)
+        try:
+            yield ws, before
+        finally:
+            held.release()
+
+
+def _imports(ws) -> int:  # noqa: ANN001
+    return int(ws.facts.imports().count().execute())
 
 
 def _row_ids(ws) -> list[tuple[str, int]]:  # noqa: ANN001
@@ -51,19 +74,12 @@ def test_a_direct_append_waits_for_the_flush_lease(loop: str, tmp_path: Path, mo
 
 
 def test_a_writer_gives_up_with_a_clear_error_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with queued_on("sqlite", tmp_path / "ws") as ws:
-        generic(monkeypatch, ws)
-        flush_inbox(ws)
-        before = (_row_ids(ws), int(ws.facts.imports().count().execute()))
-        held = Lease(ws)
-        assert held.acquire()
-        monkeypatch.setattr(inbox_flush, "WRITE_WAIT_SECONDS", 0.5)
+    with _lease_held(tmp_path / "ws", monkeypatch, 0.5) as (ws, before):
         with pytest.raises(ConflictError) as err:
             append_facts(ws, "touches", [touch(8)], source="api")
         assert "being written by another process (a flush or an import) for more than 0.5 s; nothing was written" in err.value.message
         assert "frees itself after 600 s" in (err.value.hint or "")
-        assert (_row_ids(ws), int(ws.facts.imports().count().execute())) == before
-        held.release()
+        assert (_row_ids(ws), _imports(ws)) == before
 
 
 def test_a_long_writer_renews_the_lease_so_no_flush_takes_it_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,18 +129,11 @@ def test_an_import_from_the_cli_while_a_flush_writes_fails_in_french_and_writes_
 
     from levier.cli import app
 
-    with queued_on("sqlite", tmp_path / "ws") as ws:
-        generic(monkeypatch, ws)
-        flush_inbox(ws)
-        before = (_row_ids(ws), int(ws.facts.imports().count().execute()))
-        held = Lease(ws)
-        assert held.acquire()
-        monkeypatch.setattr(inbox_flush, "WRITE_WAIT_SECONDS", 0.3)
+    with _lease_held(tmp_path / "ws", monkeypatch, 0.3) as (ws, before):
         csv = tmp_path / "crm.csv"
         csv.write_text("touch_id,lead_id,at,channel\nc1,L1,2026-03-01 09:00:00,email\n", encoding="utf-8")
         res = CliRunner().invoke(app, ["import", str(csv), "--table", "touches", "-w", str(ws.path), "--no-validate"], env={"LEVIER_LANG": "fr"})
         assert res.exit_code == 1, res.output
         assert "en cours d'écriture par un autre processus" in res.output and "rien n'a été écrit" in res.output
         assert "levier facts pending" in res.output and "Traceback" not in res.output
-        assert (_row_ids(ws), int(ws.facts.imports().count().execute())) == before
-        held.release()
+        assert (_row_ids(ws), _imports(ws)) == before
