@@ -106,3 +106,35 @@ def _compare_fast_and_routed(api, app) -> None:  # noqa: ANN001, F811
     r = fast.post(path, json={"lead_id": "S1", "channel": "email"}, headers={"Accept-Language": "fr"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated" and "jeton" in r.json()["error"]["message"].lower()
     assert fast.get("/api/v1/policy", headers=api.as_("viewer")).json()["source"] == "default"  # routed as before
+
+
+def test_loading_and_refreshing_the_policy_hold_the_facts_lock(monkeypatch) -> None:  # noqa: ANN001
+    """The worker's DuckDB connection serves one query at a time: the policy's engine queries wait for the
+    dashboard warm-up's (deploy smoke: a build's stream was closed by a concurrent figure query)."""
+    from types import SimpleNamespace
+
+    from levier.web.pages_cache import facts_lock
+    from levier.web.routes.api import policy as api_policy
+
+    seen: list[tuple[str, bool]] = []
+
+    class Loaded:
+        due = True
+
+        def refresh_due(self, seconds: float) -> bool:
+            return self.due
+
+        def refresh_every(self, seconds: float) -> None:
+            seen.append(("refresh", facts_lock()._is_owned()))  # type: ignore[attr-defined]
+            self.due = False
+
+    def load(ws: object) -> Loaded:
+        seen.append(("load", facts_lock()._is_owned()))  # type: ignore[attr-defined]
+        return Loaded()
+
+    monkeypatch.setattr(api_policy.Policy, "load", staticmethod(load))
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(workspace=None)))
+    first = api_policy.policy_of(request)
+    assert api_policy.policy_of(request) is first  # loaded once; no refresh due: no lock, no query
+    assert seen == [("load", True), ("refresh", True)]
+    assert not facts_lock()._is_owned()  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from levier.policy import Policy
 from levier.web.deps import Editor, Viewer
+from levier.web.pages_cache import facts_lock
 from levier.web.routes.api.policy_auth import authorise
 
 router = APIRouter(tags=["policy"])
@@ -40,15 +41,23 @@ class TouchIn(BaseModel):
 
 
 def policy_of(request: Request) -> Policy:
-    """The app's policy (loaded once per worker; refreshed from the facts at most once a minute)."""
+    """The app's policy (loaded once per worker; refreshed from the facts at most once a minute).
+
+    Loading and refreshing query the facts, so they hold the process's facts lock, as every page
+    computation does (``pages_cache.facts_lock``: the worker's DuckDB connection serves one query at
+    a time, and the dashboard's background warm-up uses it too); a check between refreshes takes no
+    lock.
+    """
     state = request.app.state
     policy = getattr(state, "policy", None)
     if policy is None:
-        with _LOCK:
+        with _LOCK, facts_lock():
             policy = getattr(state, "policy", None)
             if policy is None:
                 policy = state.policy = Policy.load(state.workspace)
-    policy.refresh_every(60)
+    if policy.refresh_due(60):
+        with facts_lock():
+            policy.refresh_every(60)
     return policy
 
 
