@@ -110,34 +110,18 @@ def _lead_rows(batch: dict[str, list[Any]], codes: dict[str, str] | None = None)
                batch["consec"][i], recent)
 
 
-def _account_rows(table: Any) -> list[tuple[str, str]]:
-    """Per account, its newest outbound touch codes (from every lead's bounded list; numpy)."""
-    import numpy as np
+def _account_rows(table: pa.Table) -> list[tuple[str, str]]:
+    """Per account of a batch of the windowed lead query, its newest outbound codes (JSON): every lead's
+    bounded list flattened, sorted by account then newest first, cut by :func:`top_per_key`."""
     import pyarrow.compute as pc
 
     acc = table.column("account_id").combine_chunks()
     rec = table.column("recent").combine_chunks()
     keep = pc.and_(pc.is_valid(acc), pc.greater(pc.list_value_length(rec).fill_null(0), 0))
     acc, rec = pc.filter(acc, keep), pc.filter(rec, keep)
-    if len(acc) == 0:
-        return []
-    parents = pc.list_parent_indices(rec).to_numpy()
-    codes = pc.list_flatten(rec).to_numpy().astype(np.int64)
-    ids, inverse = np.unique(acc.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
-    owner = inverse[parents]
-    order = np.lexsort((-codes, owner))
-    owner, codes = owner[order], codes[order]
-    first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
-    rank = np.arange(owner.size) - np.repeat(first, np.diff(np.r_[first, owner.size]))
-    sel = rank < RECENT_KEPT
-    owner, codes = owner[sel], codes[sel]
-    out: list[tuple[str, str]] = []
-    bounds = np.r_[np.flatnonzero(np.diff(owner)) + 1, owner.size]
-    start = 0
-    for end in bounds:
-        out.append((str(ids[owner[start]]), json.dumps(sorted(codes[start:end].tolist()))))
-        start = end
-    return out
+    flat = pa.table({"key": acc.take(pc.list_parent_indices(rec)), "code": pc.list_flatten(rec).cast(pa.int64())})
+    flat = flat.sort_by([("key", "ascending"), ("code", "descending")])
+    return [(key, codes_json(codes)) for key, codes in top_per_key(flat.to_batches(), RECENT_KEPT)]
 
 
 def merge_recent(old: str, new: str) -> str:
