@@ -38,6 +38,11 @@ def test_part_count_follows_part_rows_on_duckdb(workspace: Workspace, monkeypatc
     assert part_count(workspace, ("touches", "leads")) == 4  # the leads table is empty
     assert part_count(workspace, rows_per_part=100) == 10
     assert parts.parts(0) == [(0, 1)]
+    t = workspace.facts.raw("touches")
+    assert parts.count_for(workspace, t.filter(t._row_id <= 301).count()) == 2  # a filtered count, run on DuckDB
+    assert parts.count_for(workspace, 0) == 1 and parts.count_for(workspace, 300) == 1
+    monkeypatch.setattr(type(workspace.facts), "backend_name", property(lambda self: "pyspark"))
+    assert part_count(workspace) == parts.count_for(workspace, 10**9) == 1  # other engines: one part
 
 
 def test_add_frames_sums_cells_keeps_null_keys_and_takes_max_min() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["PART_ROWS", "Part", "part_count", "parts", "in_part", "add_frames", "stacked", "stack_temp", "drop_temp"]
+__all__ = ["PART_ROWS", "Part", "part_count", "count_for", "parts", "in_part", "add_frames", "stacked", "stack_temp", "drop_temp"]
 
 #: rows (of the tables a query reads) per hash part on an embedded DuckDB engine
 PART_ROWS = 10_000_000
@@ -37,9 +37,17 @@ def part_count(ws: Any, tables: Iterable[str] = ("touches",), rows_per_part: int
     """
     if ws.facts.backend_name != "duckdb":
         return 1
-    per = rows_per_part or PART_ROWS
-    rows = sum(ws.facts.count(name) for name in tables)
-    return max(1, -(-rows // per))
+    return count_for(ws, sum(ws.facts.count(name) for name in tables), rows_per_part)
+
+
+def count_for(ws: Any, rows: int | Any, rows_per_part: int | None = None) -> int:
+    """How many hash parts a query reading ``rows`` rows runs on: one per :data:`PART_ROWS` on DuckDB,
+    always 1 on other engines. ``rows`` may be an Ibis scalar expression (a filtered count): it is only
+    run on DuckDB."""
+    if ws.facts.backend_name != "duckdb":
+        return 1
+    rows = int(rows if isinstance(rows, int) else rows.execute())
+    return max(1, -(-rows // (rows_per_part or PART_ROWS)))
 
 
 def parts(n: int) -> list[Part]:

@@ -63,8 +63,7 @@ def _part_count(ws: Any, lo: date, hi: date) -> int:
         return 1
     period, framing = _framing(ws, lo, hi, ())
     t = ws.facts.raw("touches")
-    rows = t.filter((t.at >= period.start_dt) & (t.at < period.end_dt + timedelta(days=framing.window_days))).count().execute()
-    return max(1, -(-int(rows) // parts.PART_ROWS))
+    return parts.count_for(ws, t.filter((t.at >= period.start_dt) & (t.at < period.end_dt + timedelta(days=framing.window_days))).count())
 
 
 def _by_contacts(f: ir.Table, keys: list[str]) -> ir.Table:
