@@ -9,6 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from levier.analysis import AuditOptions, run_audit
+from levier.analysis.perlead import lead_parts
 from levier.errors import AnalysisError, OptionError
 
 
@@ -149,8 +150,9 @@ def test_account_parts_add_up_with_leads_without_account(make_ws, monkeypatch: p
     ws = make_ws(spec)
     opts = AuditOptions(period="2026-10", compare_to="none", segment_by=("channel",), unit=unit)
     whole = run_audit(ws, opts).to_dict("en")
-    monkeypatch.setattr(parts, "PART_ROWS", max(ws.facts.count("touches") // 5, 1))
-    assert parts.part_count(ws) >= 5
+    period = run_audit(ws, opts).framing.period
+    monkeypatch.setattr(parts, "FACT_ROWS", max(ws.facts.count("leads") // 5, 1))
+    assert lead_parts(ws, ws.table("leads"), period) >= 5
     split = run_audit(ws, opts).to_dict("en")
     for d in (whole, split):
         d.pop("timings", None)

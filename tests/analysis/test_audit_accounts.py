@@ -15,8 +15,9 @@ import pytest
 from levier.analysis import AuditOptions, cadence, dashboard, outliers, run_audit
 from levier.analysis import accounts as accts
 from levier.analysis import queries as q
+from levier.analysis.audit import _frame
 from levier.analysis.composition import clusters_from
-from levier.analysis.perlead import lead_facts
+from levier.analysis.perlead import lead_facts, lead_parts
 from levier.analysis.scatter import MAX_ENTITY_POINTS
 from levier.analysis.segments import label_of, subset
 
@@ -77,9 +78,11 @@ def _totals(ref: pd.DataFrame) -> pd.DataFrame:
 def n_parts(request, demo_ws, monkeypatch: pytest.MonkeyPatch) -> int:  # noqa: ANN001
     from levier.data import parts
 
-    if request.param > 1:
-        monkeypatch.setattr(parts, "PART_ROWS", max(demo_ws.facts.count("touches") // request.param, 1))
-    return parts.part_count(demo_ws)
+    if request.param > 1:  # the audited period (September) holds about a quarter of the leads
+        monkeypatch.setattr(parts, "FACT_ROWS", max(demo_ws.facts.count("leads") // (4 * request.param), 1))
+    n = lead_parts(demo_ws, demo_ws.table("leads"), _frame(demo_ws, AuditOptions(min_entity_leads=2)).period)
+    assert n >= request.param
+    return n
 
 
 def test_dashboard_and_outliers_equal_the_pandas_reference(demo_ws, n_parts: int) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from levier.analysis import AuditOptions, run_audit
+from levier.analysis.perlead import lead_parts
 
 ALL = "2026-07-01..2026-10-31"  # every lead of the demo: the most statistical power
 
@@ -84,13 +85,14 @@ def test_thresholds_follow_the_curves(full) -> None:
 
 
 def test_hash_parts_add_up_to_the_whole_audit(demo_ws, default, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above PART_ROWS touches on DuckDB the audit reduces the per-lead facts one hash part of the
-    leads at a time (decision 0205): the added parts give the same audit, comparison included."""
+    """Above FACT_ROWS leads in the period on DuckDB the audit reduces the per-lead facts one hash
+    part of the leads at a time (decisions 0205, 0247): the added parts give the same audit,
+    comparison included."""
     from levier.data import parts
 
-    rows = demo_ws.facts.count("touches")
-    monkeypatch.setattr(parts, "PART_ROWS", max(rows // 4, 1))
-    assert parts.part_count(demo_ws) >= 4
+    monkeypatch.setattr(parts, "FACT_ROWS", max(demo_ws.facts.count("leads") // 16, 1))
+    assert lead_parts(demo_ws, demo_ws.table("leads"), default.framing.period) >= 4
+    assert lead_parts(demo_ws, demo_ws.table("leads"), default.framing.compare_to) >= 4
     split = run_audit(demo_ws)
     a, b = default.to_dict("en"), split.to_dict("en")
     for d in (a, b):

@@ -32,7 +32,7 @@ from levier.analysis.decision import DecisionThresholds, decide
 from levier.analysis.framing import AuditOptions, Framing, Period, resolve
 from levier.analysis.metrics import definitions
 from levier.analysis.outliers import MIN_LEADS
-from levier.analysis.perlead import entity_column, lead_facts
+from levier.analysis.perlead import entity_column, lead_facts, lead_parts
 from levier.analysis.segments import (
     Previous,
     SegmentResult,
@@ -40,7 +40,7 @@ from levier.analysis.segments import (
     segment_result,
     subset,
 )
-from levier.data.parts import add_frames, part_count, parts
+from levier.data.parts import add_frames, parts
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 
@@ -173,8 +173,7 @@ def run_audit(ws: Any, options: AuditOptions | None = None, *, progress: Callabl
     th = options.thresholds if isinstance(options.thresholds, DecisionThresholds) else DecisionThresholds()
     segs = q.seg_cols(framing.segment_by)
     tables = {name: ws.table(name) for name in ("leads", "stage_events", "touches")}
-    n_parts = part_count(ws, ("touches",))
-    agg = _aggregates(tables, framing, framing.period, segs, n_parts, tick=tick)
+    agg = _aggregates(tables, framing, framing.period, segs, lead_parts(ws, tables["leads"], framing.period), tick=tick)
     prev = None
     try:  # the account tables stay in the engine until the audit is assembled
         cells = agg.pop("cells")
@@ -185,7 +184,7 @@ def run_audit(ws: Any, options: AuditOptions | None = None, *, progress: Callabl
             )
         agg["reps"] = q.rep_daily_max(tables["touches"], framing.period.start_dt, framing.period.end_dt)
         tick("aggregates")
-        prev = _previous(tables, framing, segs, n_parts)
+        prev = _previous(ws, tables, framing, segs)
         tick("comparison")
         return _assemble(ws, framing, cells, agg, prev, th, timings, tick)
     finally:
@@ -247,10 +246,10 @@ def _aggregates(tables: dict, framing: Framing, period: Period, segs: list[str],
     return out
 
 
-def _previous(tables: dict, framing: Framing, segs: list[str], n_parts: int = 1) -> dict | None:
+def _previous(ws: Any, tables: dict, framing: Framing, segs: list[str]) -> dict | None:
     if framing.compare_to is None:
         return None
-    return _aggregates(tables, framing, framing.compare_to, segs, n_parts, full=False)
+    return _aggregates(tables, framing, framing.compare_to, segs, lead_parts(ws, tables["leads"], framing.compare_to), full=False)
 
 
 def _segment(key: dict, cells: pd.DataFrame, agg: dict, prev: dict | None, framing: Framing) -> SegmentResult:

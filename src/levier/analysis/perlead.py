@@ -24,9 +24,10 @@ import ibis
 import ibis.expr.types as ir
 
 from levier.analysis.framing import Framing, Period
+from levier.data import parts
 from levier.data.parts import Part, in_part
 
-__all__ = ["lead_facts", "part_key", "UNKNOWN", "entity_column"]
+__all__ = ["lead_facts", "lead_parts", "part_key", "UNKNOWN", "entity_column"]
 
 UNKNOWN = "unknown"
 
@@ -46,6 +47,14 @@ def part_key(leads: ir.Table) -> ir.Value:
     filtered in the engine; leads without an account (``"unknown"``) spread over the parts.
     """
     return leads.account_id.cast("string").fill_null(leads.lead_id.cast("string"))
+
+
+def lead_parts(ws: object, leads: ir.Table, period: Period) -> int:
+    """How many hash parts the per-lead facts of ``period`` are built in: one per
+    :data:`~levier.data.parts.FACT_ROWS` leads created in the period (DuckDB only; the joins and
+    groups over the touches spill, the materialised facts are what must fit, decision 0247)."""
+    created = leads.filter((leads.created_at >= _ts(period.start_dt)) & (leads.created_at < _ts(period.end_dt)))
+    return parts.count_for(ws, created.count(), parts.FACT_ROWS)
 
 
 def lead_facts(tables: dict[str, ir.Table], framing: Framing, period: Period, part: Part | None = None) -> ir.Table:
