@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from levier.data.facts_threads import per_thread
 from levier.data.schema import TABLES
 from levier.data.schema import table as canonical
 from levier.errors import EngineError
@@ -132,9 +133,16 @@ def _private_spill_dir(db: Path) -> str:
 
 
 class Facts:
-    """Canonical tables on an Ibis backend."""
+    """Canonical tables on an Ibis backend.
+
+    On DuckDB the backend's connection is shared safely by threads: each thread runs on its own
+    cursor (:func:`levier.data.facts_threads.per_thread`, decision 0243), so a query in one thread
+    never closes another thread's open stream or result.
+    """
 
     def __init__(self, con: ibis.BaseBackend, url: str) -> None:
+        if con.name == "duckdb":
+            per_thread(con)
         self.con = con
         self.url = url
 
