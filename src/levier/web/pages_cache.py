@@ -28,7 +28,6 @@ _CACHE_LOCK = threading.Lock()
 _FACTS_LOCK = threading.RLock()
 CACHE_SIZE = 1024
 _REQUEST: ContextVar[dict[Any, Any] | None] = ContextVar("levier_page_request_memo", default=None)
-_LOCAL = threading.local()
 #: on engines where a query is a job (Spark, remote servers) the facts version is re-read at most this often
 SERVER_VERSION_SECONDS = 2.0
 _VERSIONS: dict[str, tuple[float, tuple[Any, ...]]] = {}
@@ -36,7 +35,14 @@ _FILES: dict[int, tuple[Any, str | None]] = {}
 
 
 def facts_lock() -> threading.RLock:
-    """One facts query at a time per process (a DuckDB connection is not shared across threads)."""
+    """One facts *computation* at a time per process: page figures, the policy's load and refresh.
+
+    Not what keeps the connection safe: on DuckDB every thread runs on its own cursor of the
+    worker's connection (:mod:`levier.data.facts_threads`, decision 0243), so a query or a stream
+    without this lock (an export, ``POST /touches``, a policy route) cannot close another's. The
+    lock only schedules the heavy work: two figures never compete for the worker's memory cap and
+    cores, and a figure two requests ask for at once is computed once (:func:`cached`).
+    """
     return _FACTS_LOCK
 
 
@@ -100,17 +106,7 @@ _VERSION_SQL = "SELECT (SELECT coalesce(max(batch_id), 0) FROM _imports), (SELEC
 
 
 def _duckdb_version(raw: Any) -> tuple[int, int]:
-    cursors = getattr(_LOCAL, "cursors", None)
-    if cursors is None:
-        cursors = _LOCAL.cursors = {}
-    entry = cursors.get(id(raw))
-    if entry is None or entry[0] is not raw:  # one cursor per thread: cursors may run side by side, a connection may not
-        entry = cursors[id(raw)] = (raw, raw.cursor())
-    try:
-        row = entry[1].execute(_VERSION_SQL).fetchone()
-    except Exception:
-        cursors.pop(id(raw), None)
-        raise
+    row = raw.execute(_VERSION_SQL).fetchone()  # this thread's own cursor (decision 0243): no lock
     return int(row[0]), int(row[1])
 
 
@@ -126,9 +122,8 @@ def _file_of(raw: Any) -> str | None:
     hit = _FILES.get(id(raw))
     if hit is not None and hit[0] is raw:
         return hit[1]
-    try:
-        with _FACTS_LOCK:
-            row = raw.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    try:  # this thread's own cursor (decision 0243): no lock
+        row = raw.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
         path = str(row[0]) if row and row[0] and os.path.isfile(str(row[0])) else None
     except Exception:
         path = None

@@ -43,10 +43,10 @@ class TouchIn(BaseModel):
 def policy_of(request: Request) -> Policy:
     """The app's policy (loaded once per worker; refreshed from the facts at most once a minute).
 
-    Loading and refreshing query the facts, so they hold the process's facts lock, as every page
-    computation does (``pages_cache.facts_lock``: the worker's DuckDB connection serves one query at
-    a time, and the dashboard's background warm-up uses it too); a check between refreshes takes no
-    lock.
+    Loading and refreshing are heavy facts computations, so they take the process's facts lock like
+    every page figure (``pages_cache.facts_lock``: one at a time, for the worker's memory cap); the
+    connection itself is safe without it, each thread running on its own DuckDB cursor (decision
+    0243). A check between refreshes takes no lock.
     """
     state = request.app.state
     policy = getattr(state, "policy", None)
