@@ -10,15 +10,23 @@ The randomisation unit (:mod:`.units`) says how facts reach a unit: a lead's own
 account's rows of all its leads (deals also by their ``account_id``); a visitor's web events by
 ``anonymous_id`` and the rows of the leads stitched to it. ``per: lead`` metrics of account
 units are ratio metrics (Σ numerator / Σ leads per arm, delta method: cluster-correct).
+
+On DuckDB, above :data:`UNIT_CELLS` per-unit values (units × value columns), the units are cut
+into hash parts of ``unit_id`` (:mod:`levier.data.parts`): each part's per-unit table is built,
+held and reduced on its own, and the per-part sums are added (they are additive over units).
+Caps at a quantile are then taken over every unit first, in one narrow pass (decision 0235).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from levier.analysis.experiments.data import CellKey, ExperimentData
 from levier.analysis.experiments.metrics import MetricSpec
@@ -36,12 +44,18 @@ from levier.analysis.experiments.units import (
     unit_dimensions,
     unit_leads,
 )
+from levier.data.parts import Part, add_frames, count_for, in_part, parts
 from levier.errors import AnalysisError
 from levier.i18n import gettext as _
 
-__all__ = ["unit_table", "aggregate", "collect_statistics", "PRE_DAYS"]
+__all__ = ["unit_table", "aggregate", "collect_statistics", "unit_part_count", "PRE_DAYS", "UNIT_CELLS"]
 
 PRE_DAYS = 30
+#: per-unit values (units × value columns) held at once per hash part on DuckDB (decision 0235):
+#: 1M units × 67 values (the 10M-touch benchmark) run in one part within the 2 GB cap
+UNIT_CELLS = 70_000_000
+#: the tables a lead unit's rows are read from, by ``lead_id`` (cut to the part before their joins)
+_LEAD_KEYED = ("touches", "stage_events", "deals", "web_events", "leads")
 NONE_VALUE = "(none)"
 _TOUCH_KINDS = ("count", "any", "ratio")
 _WEB_KINDS = ("web", "web_count")
@@ -70,12 +84,12 @@ def _touch_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]], un
         if m.kind in _TOUCH_KINDS:
             hit = base & t.outcome.isin(list(m.outcomes)) if m.outcomes else base
             per_lead = m.kind == "any" and m.is_ratio(unit)
-            aggs[f"v{i}"] = _leads_with(t, hit) if per_lead else ibis.ifelse(hit, 1, 0).sum()
+            aggs[f"v{i}"] = _leads_with(t, hit) if per_lead else t.count(where=hit)
         if m.kind == "ratio":
-            aggs[f"d{i}"] = ibis.ifelse(base, 1, 0).sum()
+            aggs[f"d{i}"] = t.count(where=base)
         if m.covariate == "pre_touches":
             pre = (t.at < t.t0) & (t.at >= t.t0 - ibis.interval(days=PRE_DAYS))
-            aggs[f"x{i}"] = ibis.ifelse(pre, 1, 0).sum()
+            aggs[f"x{i}"] = t.count(where=pre)
     return aggs
 
 
@@ -91,8 +105,7 @@ def _web_aggregates(t: ir.Table, metrics: Sequence[tuple[int, MetricSpec]], unit
     out: dict[str, ir.Value] = {}
     for i, m in metrics:
         hit = _window(t, m) & t.type.isin(list(m.outcomes))
-        out[f"v{i}"] = (_leads_with(t, hit) if m.kind == "web" and m.is_ratio(unit)
-                        else ibis.ifelse(hit, 1, 0).sum())
+        out[f"v{i}"] = _leads_with(t, hit) if m.kind == "web" and m.is_ratio(unit) else t.count(where=hit)
     return out
 
 
@@ -172,10 +185,16 @@ def _source_joins(tables: dict[str, ir.Table], key: str, units: ir.Table, member
 
 
 def unit_table(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec],
-               dimensions: Sequence[str] = (), unit: str = "lead") -> ir.Table:
-    """One row per unit of ``key``: variant, dimensions and every metric's value (v*, d*, x*)."""
+               dimensions: Sequence[str] = (), unit: str = "lead", part: Part | None = None) -> ir.Table:
+    """One row per unit of ``key``: variant, dimensions and every metric's value (v*, d*, x*).
+
+    ``part``: only the units of that hash part of ``unit_id``; lead units read their rows from
+    the same part of ``lead_id`` (the same value), so no source is joined whole.
+    """
     check_unit(unit, metrics, dimensions, tables["leads"].columns)
-    units = experiment_units(tables, key, unit)
+    if unit == "lead" and part is not None and part[1] > 1:
+        tables = {n: in_part(t, "lead_id", part) if n in _LEAD_KEYED else t for n, t in tables.items()}
+    units = experiment_units(tables, key, unit, part)
     members = unit_leads(tables, units, unit)
     base = units
     if unit == "lead":
@@ -207,10 +226,25 @@ def _values(units: ir.Table, metrics: Sequence[MetricSpec], dimensions: Sequence
     return units.select(**cols)
 
 
-def _capped(wide: ir.Table, metrics: Sequence[MetricSpec]) -> ir.Table:
-    caps: dict[str, ir.Value] = {}
+def _cap_limits(wide: ir.Table, metrics: Sequence[MetricSpec]) -> dict[str, Any]:
+    """``v<i>`` → the ``cap_quantile`` of metric i over the units of ``wide`` (one query; {} if none)."""
     quantiles = {f"v{i}": wide[f"v{i}"].quantile(m.cap_quantile) for i, m in enumerate(metrics) if m.cap_quantile}
-    limits = dict(wide.aggregate(**quantiles).execute().iloc[0]) if quantiles else {}
+    return dict(wide.aggregate(**quantiles).execute().iloc[0]) if quantiles else {}
+
+
+def _whole_cap_limits(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec], unit: str) -> dict[str, Any]:
+    """The quantile caps over EVERY unit, from a narrow per-unit table of the capped metrics only."""
+    capped = [(i, m) for i, m in enumerate(metrics) if m.cap_quantile and m.cap is None]
+    if not capped:
+        return {}
+    narrow = unit_table(tables, key, [m for _i, m in capped], (), unit)
+    limits = _cap_limits(narrow, [m for _i, m in capped])
+    return {f"v{i}": limits[f"v{j}"] for j, (i, _m) in enumerate(capped)}
+
+
+def _capped(wide: ir.Table, metrics: Sequence[MetricSpec], limits: dict[str, Any] | None = None) -> ir.Table:
+    caps: dict[str, ir.Value] = {}
+    limits = _cap_limits(wide, metrics) if limits is None else limits
     for i, m in enumerate(metrics):
         limit = m.cap if m.cap is not None else limits.get(f"v{i}")
         if limit is not None:
@@ -249,6 +283,19 @@ def _statistic(m: MetricSpec, i: int, row: Any, unit: str = "lead") -> Statistic
     return post
 
 
+def unit_part_count(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec], unit: str = "lead") -> int:
+    """How many hash parts of the units the aggregation runs on: one per :data:`UNIT_CELLS` per-unit
+    values (assignment rows of ``key`` × value columns) on DuckDB, always 1 elsewhere
+    (:func:`levier.data.parts.count_for`)."""
+    a = tables["assignments"]
+    try:
+        engine = SimpleNamespace(facts=SimpleNamespace(backend_name=ibis.get_backend(a).name))
+    except Exception:  # noqa: BLE001 - an expression without a backend: nothing to cut
+        return 1
+    width = sum(1 + int(m.is_ratio(unit)) + int(bool(m.covariate)) for m in metrics)
+    return count_for(engine, a.filter(a.experiment_key == key).count() * width, UNIT_CELLS)
+
+
 def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[MetricSpec], arms: Sequence[str],
                        *, dimensions: Sequence[str] = (), roles: dict[str, str] | None = None,
                        progress: Any = None, unit: str = "lead") -> ExperimentData:
@@ -258,20 +305,20 @@ def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[
     """
     if not metrics:
         raise AnalysisError(_("No metric to analyse."))
-    wide = _capped(unit_table(tables, key, metrics, dimensions, unit), metrics)
-    try:
-        wide = wide.cache()
-    except Exception:  # noqa: BLE001 - a backend without caching just recomputes
-        pass
-    try:
-        cells, seen = _collect(wide, metrics, dimensions, progress, unit)
-    finally:
-        release = getattr(wide, "release", None)
-        if callable(release):
-            try:
-                release()
-            except Exception:  # noqa: BLE001 - nothing cached
-                pass
+    groups = [("", ["variant"])] + [(d, ["variant", d]) for d in dimensions]
+    n = unit_part_count(tables, key, metrics, unit)
+    if n <= 1:
+        wide = _capped(unit_table(tables, key, metrics, dimensions, unit), metrics)
+        frames = _frames(wide, metrics, groups, unit, _ticks(progress, 0, len(groups)))
+    else:
+        limits = _whole_cap_limits(tables, key, metrics, unit)
+        per_part = [_frames(_capped(unit_table(tables, key, metrics, dimensions, unit, part), metrics, limits),
+                            metrics, groups, unit, _ticks(progress, part[0] * len(groups), n * len(groups)))
+                    for part in parts(n)]
+        with warnings.catch_warnings():  # pandas' "highly fragmented" notice on ~200 summed columns
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            frames = [add_frames([f[g] for f in per_part], by) for g, (_d, by) in enumerate(groups)]
+    cells, seen = _cells(frames, groups, metrics, unit)
     if not seen:
         raise AnalysisError(_("Experiment '{key}' has no assignments in this workspace.", key=key),
                             hint=_("Assign units first with `levier experiment assign {key}`, or import an assignments file.", key=key))
@@ -281,19 +328,42 @@ def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[
                           unit=unit)
 
 
-def _collect(wide: ir.Table, metrics: Sequence[MetricSpec], dimensions: Sequence[str],
-             progress: Any, unit: str) -> tuple[dict[CellKey, Statistic], set[str]]:
+def _ticks(progress: Any, done: int, total: int) -> Callable[[int], None]:
+    """``tick(step)`` → ``progress(done + step, total)`` (nothing without a progress callback)."""
+    return (lambda step: progress(done + step, total)) if progress else (lambda step: None)
+
+
+def _frames(wide: ir.Table, metrics: Sequence[MetricSpec], groups: Sequence[tuple[str, list[str]]], unit: str,
+            tick: Callable[[int], None]) -> list[Any]:
+    """The sums of ``wide`` for each grouping (the per-unit table held once for all of them)."""
+    try:
+        wide = wide.cache()
+    except Exception:  # noqa: BLE001 - a backend without caching just recomputes
+        pass
+    frames = []
+    try:
+        for step, (_dim, by) in enumerate(groups):
+            frames.append(aggregate(wide, metrics, by, unit))
+            tick(step + 1)
+    finally:
+        release = getattr(wide, "release", None)
+        if callable(release):
+            try:
+                release()
+            except Exception:  # noqa: BLE001 - nothing cached
+                pass
+    return frames
+
+
+def _cells(frames: Sequence[Any], groups: Sequence[tuple[str, list[str]]], metrics: Sequence[MetricSpec],
+           unit: str) -> tuple[dict[CellKey, Statistic], set[str]]:
     cells: dict[CellKey, Statistic] = {}
-    groups = [("", ["variant"])] + [(d, ["variant", d]) for d in dimensions]
     seen: set[str] = set()
-    for step, (dim, by) in enumerate(groups):
-        frame = aggregate(wide, metrics, by, unit)
+    for frame, (dim, _by) in zip(frames, groups, strict=True):
         for row in frame.to_dict("records"):
             arm = str(row["variant"])
             seen.add(arm)
             value = str(row[dim]) if dim else ""
             for i, m in enumerate(metrics):
                 cells[(m.name, dim, value, arm)] = _statistic(m, i, row, unit)
-        if progress:
-            progress(step + 1, len(groups))
     return cells, seen

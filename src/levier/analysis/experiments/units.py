@@ -26,6 +26,7 @@ import ibis
 import ibis.expr.types as ir
 
 from levier.analysis.experiments.metrics import MetricSpec
+from levier.data.parts import Part, in_part
 from levier.errors import OptionError
 from levier.i18n import N_
 from levier.i18n import gettext as _
@@ -57,27 +58,31 @@ def _first(t: ir.Table, by: Any, order: Sequence[Any]) -> ir.Table:
     return ranked.filter(ranked._rn == 0).drop("_rn")
 
 
-def first_assignments(a: ir.Table, key: str) -> ir.Table:
-    """``unit_id, variant, t0``: one row per unit of ``key``, its first assignment."""
-    a = a.filter(a.experiment_key == key)
+def first_assignments(a: ir.Table, key: str, part: Part | None = None) -> ir.Table:
+    """``unit_id, variant, t0``: one row per unit of ``key``, its first assignment.
+
+    ``part``: only the units of that hash part of ``unit_id`` (filtered before the deduplication,
+    which is per unit, so the window holds only the part's rows).
+    """
+    a = in_part(a.filter(a.experiment_key == key), "unit_id", part)
     order = [a.assigned_at, *([a._row_id] if "_row_id" in a.columns else []), a.variant]
     first = _first(a, a.unit_id, order)
     return first.select(unit_id=first.unit_id, variant=first.variant, t0=first.assigned_at)
 
 
-def _tagged_visitors(w: ir.Table, key: str) -> ir.Table:
+def _tagged_visitors(w: ir.Table, key: str, part: Part | None = None) -> ir.Table:
     prefix = tag_prefix(key)
-    w = w.filter(w.variant.startswith(prefix) & w.anonymous_id.notnull())
+    w = in_part(w.filter(w.variant.startswith(prefix) & w.anonymous_id.notnull()), "anonymous_id", part)
     order = [w.at, *([w._row_id] if "_row_id" in w.columns else []), w.event_id]
     first = _first(w, w.anonymous_id, order)
     return first.select(unit_id=first.anonymous_id, variant=first.variant.substr(len(prefix)), t0=first.at)
 
 
-def experiment_units(tables: dict[str, ir.Table], key: str, unit: str) -> ir.Table:
-    """``unit_id, variant, t0`` of every unit of experiment ``key``."""
-    units = first_assignments(tables["assignments"], key)
+def experiment_units(tables: dict[str, ir.Table], key: str, unit: str, part: Part | None = None) -> ir.Table:
+    """``unit_id, variant, t0`` of every unit of experiment ``key`` (``part``: of that hash part of ``unit_id``)."""
+    units = first_assignments(tables["assignments"], key, part)
     if unit == "visitor":
-        tagged = _tagged_visitors(tables["web_events"], key)
+        tagged = _tagged_visitors(tables["web_events"], key, part)
         units = units.union(tagged.anti_join(units, tagged.unit_id == units.unit_id))
     return units
 
