@@ -229,3 +229,26 @@ def test_closing_the_workspace_closes_every_threads_cursor(facts_dir: Path) -> N
     assert con.sessions() == 0
     hold.set()
     t.join(30)
+
+
+def test_a_thread_that_ends_leaves_its_cursor_to_be_closed_by_a_live_one(facts_dir: Path) -> None:
+    """A DuckDB object freed by a thread as it ends can abort the process at exit ("terminate called"):
+    an ended thread's cursor is closed and freed later, by the next thread that opens one."""
+    import weakref
+
+    with open_workspace(facts_dir, read_only=True) as ws:
+        con = thread_connection(ws.facts.con)
+        assert con is not None
+        refs: list[Any] = []
+        t = _in_thread(lambda: (_count_b(ws), refs.append(weakref.ref(con.current()))))
+        t.join(30)
+        assert t.error is None, t.error  # type: ignore[attr-defined]
+        gc.collect()
+        ended = refs[0]()
+        assert ended is not None and not ended.closed  # not freed by its thread as it ended
+        later = _in_thread(lambda: _count_b(ws))
+        later.join(30)
+        assert later.error is None and ended.closed  # type: ignore[attr-defined]
+        del ended
+        gc.collect()
+        assert refs[0]() is None

@@ -38,6 +38,7 @@ class _Session:
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
+        self.thread = threading.current_thread()
         self.memtables: weakref.WeakSet[Any] = weakref.WeakSet()
         self.cache_ops: dict[Any, Any] = {}
         self.cache_names: dict[str, Any] = {}
@@ -80,28 +81,33 @@ class ThreadConnection:
 
     def __init__(self, root: Any) -> None:
         self._root = root
-        self._local = threading.local()
+        self._local = threading.local()  # a weak reference: a dying thread never frees a DuckDB object
         self._lock = threading.Lock()
-        self._sessions: weakref.WeakSet[_Session] = weakref.WeakSet()
+        self._sessions: list[_Session] = []  # the only strong references (besides open streams)
         self._settings = _session_settings(root)
 
     # -- sessions -----------------------------------------------------------------------
     def session(self) -> _Session:
         """The calling thread's session (a new cursor on first use, or when a stream holds its own)."""
-        s: _Session | None = getattr(self._local, "session", None)
+        s = self.current()
         if s is None or s.closed or s.streams:
             if s is not None:
                 s.detach()
-            s = self._local.session = _Session(self.cursor())
+            s = _Session(self.cursor())
+            self._local.session = weakref.ref(s)
             with self._lock:
-                self._sessions.add(s)
+                dead = [x for x in self._sessions if x.detached or x.closed or not x.thread.is_alive()]
+                self._sessions = [x for x in self._sessions if x not in dead] + [s]
+            for x in dead:  # the cursors of ended threads are closed here, by a live thread
+                x.detach()
         if s.release:
             self._release(s)
         return s
 
     def current(self) -> _Session | None:
         """The calling thread's session if it has one (never opens a cursor)."""
-        return getattr(self._local, "session", None)
+        ref = getattr(self._local, "session", None)
+        return None if ref is None else ref()
 
     def cursor(self) -> Any:
         """A new cursor of the same database, with the connection's session settings."""
@@ -119,9 +125,10 @@ class ThreadConnection:
     def close(self) -> None:
         """Close every thread's cursor and the connection itself."""
         with self._lock:
-            sessions = list(self._sessions)
+            sessions, self._sessions = self._sessions, []
         for s in sessions:
             s.close()
+        del sessions  # freed here, in the closing thread (DuckDB objects freed by a thread as it ends can abort at exit)
         self._root.close()
 
     def _release(self, s: _Session) -> None:
