@@ -12,9 +12,10 @@ How many parts depends on what the query holds at once. A window or a materialis
 its whole input: :data:`PART_ROWS` rows of the tables it reads. A query that only joins and groups
 spills, and what it keeps is its result: a per-key fact table (the audit's per-lead facts of a
 period) is sized on its own rows, :data:`FACT_ROWS` per part (measured at 100M touches: the
-per-lead facts of 2.5M leads, joined with all 82M touches, in one part within the 2 GB cap,
-40 s instead of 332 s in 10 parts that each rescanned the touches; 5M leads in one part peaked at
-2.6 GiB). Use :func:`count_for` with the count of the rows that matter.
+per-lead facts of one month, 2.5M leads joined with all 82M touches, in one part within the 2 GB
+cap, 40 s instead of 188 s in 10 parts that each rescanned the touches; 5M leads of a four-month
+period in one part ran out of memory; decision 0247). Use :func:`count_for` with the count of the
+rows that matter.
 
 Spark and warehouses spill window partitions to disk, so they always run in one part.
 """
@@ -35,7 +36,7 @@ __all__ = ["PART_ROWS", "FACT_ROWS", "Part", "part_count", "count_for", "parts",
 PART_ROWS = 10_000_000
 
 #: rows of a materialised per-key fact table (the leads of a period) per hash part on DuckDB
-FACT_ROWS = 5_000_000
+FACT_ROWS = 2_500_000
 
 #: ``(i, n)``: hash part ``i`` of ``n``
 Part = tuple[int, int]
