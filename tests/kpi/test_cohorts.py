@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 from datetime import datetime as dt
 
 import pandas as pd
@@ -43,9 +43,9 @@ def test_days_kept_in_a_scope_equal_the_days_queried_alone(demo_ws: Workspace, k
     assert len(kept[-1]) > 60 and set(pd.to_datetime(kept[-1]["unit"]).dt.month) == {8, 9, 10}
 
 
-def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_scope_computes_the_per_lead_facts_once(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every lead-cohort KPI at its review frequency (day, week, month) in one scope: each day of the per-lead facts queried
-    once per histogram, and the values of each series computed alone; a quarter asks for the days it lacks."""
+    once for both histograms (decision 0239), and the values of each series computed alone; a quarter asks for the days it lacks."""
     from levier.analysis.kpis import KPIS
     from levier.kpi.timeseries import FREQUENCY_GRAIN
 
@@ -57,11 +57,10 @@ def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Works
     asked = {k: (g, period_starts(dt(2026, 9, 7), dt(2026, 10, 5), g)) for k, g in grains.items()}
     with refresh_scope():
         kept = {k: grouped.catalogue_periods(demo_ws, k, periods, grain, [{}]) for k, (grain, periods) in asked.items()}
-        # each day once per histogram: the contacts (the weeks' days, then the months' days before and after them), the minutes
-        assert sorted(calls) == [(date(2026, 9, 1), date(2026, 9, 7)), (date(2026, 9, 7), date(2026, 10, 5)),
-                                 (date(2026, 9, 7), date(2026, 10, 5)), (date(2026, 10, 5), date(2026, 11, 1))]
+        # each day once for both histograms: the weeks' days, then the months' days before and after them
+        assert calls == [(date(2026, 9, 7), date(2026, 10, 5)), (date(2026, 9, 1), date(2026, 9, 7)), (date(2026, 10, 5), date(2026, 11, 1))]
         quarter = grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
-        assert calls[4:] == [(date(2026, 7, 1), date(2026, 9, 1))]  # only the days not computed yet
+        assert calls[3:] == [(date(2026, 7, 1), date(2026, 9, 1))]  # only the days not computed yet
     assert quarter == grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 7, 1)], "quarter", [{}])
     for k in ("lead", "ttf_hours", "pearson_r", "touch_quality", "contacts_per_lead", "share_within_sla"):  # each histogram and grain
         grain, periods = asked[k]
@@ -71,44 +70,74 @@ def test_one_scope_computes_the_per_lead_facts_once_per_histogram(demo_ws: Works
 
 
 def test_compute_kpis_shares_the_span_statistics(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``compute_kpis`` measures every lead-cohort KPI of one span and segment from two queries, each value as ``compute_kpi``."""
+    """``compute_kpis`` measures every lead-cohort KPI of one span and segment from one query, each value as ``compute_kpi``."""
     span, seg = (dt(2026, 9, 3, 6, 30), dt(2026, 9, 20, 18)), {"channel": "inbound"}
     alone = {k: compute_kpi(demo_ws, k, *span, seg).value for k in ("lead", "ttf_hours", "slope", "complaint_rate")}
     calls: list[tuple[date, date]] = []
     real = _cohorts.lead_facts
     monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: calls.append((lo, hi)) or real(ws, lo, hi, by, part))
     got = {v.key: v.value for v in compute_kpis(demo_ws, *span, LEAD_KPIS, seg)}
-    assert calls == [(date(2026, 9, 3), date(2026, 9, 20))] * 2
+    assert calls == [(date(2026, 9, 3), date(2026, 9, 20))]
     assert all(_same(got[k], v) for k, v in alone.items()) and all(v is not None for v in alone.values())
 
 
-def test_histograms_by_hash_parts_equal_the_single_query(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above PART_ROWS touches each histogram runs on one hash part of the leads at a time: the parts add up to one query."""
+def _tiles(slices: list[_cohorts.Slice], lo: date, hi: date) -> bool:
+    """The slices' day ranges, in order, cover ``[lo, hi)`` without a gap or an overlap."""
+    ranges = list(dict.fromkeys((a, b) for a, b, _ in slices))
+    return ranges[0][0] == lo and ranges[-1][1] == hi and all(x[1] == y[0] for x, y in zip(ranges, ranges[1:], strict=False))
+
+
+def test_histograms_by_slices_equal_the_single_query(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above FACT_ROWS leads in the range the histograms run on slices of the creation days: the slices add up to one query,
+    alone or both histograms at once in a refresh scope."""
     import levier.data.parts
 
+    lo, hi = date(2026, 8, 10), date(2026, 10, 3)
     span = (dt(2026, 8, 10), dt(2026, 10, 3))
-    whole = {k: _cohorts.days(demo_ws, date(2026, 8, 10), date(2026, 10, 3), ("channel",), k) for k in ("x", "ttf")}
+    whole = {k: _cohorts.days(demo_ws, lo, hi, ("channel",), k) for k in ("x", "ttf")}
     alone = {k: compute_kpi(demo_ws, k, *span, {"channel": "inbound"}).value for k in ("slope", "ttf_hours")}
-    seen: list[tuple[int, int] | None] = []
+    seen: list[_cohorts.Slice] = []
     real = _cohorts.lead_facts
-    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: seen.append(part) or real(ws, lo, hi, by, part))
-    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 4)
+    monkeypatch.setattr(_cohorts, "lead_facts", lambda ws, lo, hi, by, part=None: seen.append((lo, hi, part)) or real(ws, lo, hi, by, part))
+    monkeypatch.setattr(levier.data.parts, "FACT_ROWS", int(whole["x"]["n"].sum()) // 4)  # slices of a quarter of the range
     for k, df in whole.items():
-        split = _cohorts.days(demo_ws, date(2026, 8, 10), date(2026, 10, 3), ("channel",), k)
-        pd.testing.assert_frame_equal(_sorted(split), _sorted(df), check_dtype=False)
+        pd.testing.assert_frame_equal(_sorted(_cohorts.days(demo_ws, lo, hi, ("channel",), k)), _sorted(df), check_dtype=False)
+    slices = _cohorts._slices(demo_ws, lo, hi)
+    assert 4 <= len(slices) <= 6 and all(p is None for *_, p in slices) and _tiles(slices, lo, hi) and seen == slices * 2
+    with refresh_scope():  # both histograms from one query per slice
+        for k, df in whole.items():
+            pd.testing.assert_frame_equal(_sorted(_cohorts.days(demo_ws, lo, hi, ("channel",), k)), _sorted(df), check_dtype=False)
+        assert all(_same(compute_kpis(demo_ws, *span, (k,), {"channel": "inbound"})[0].value, v) for k, v in alone.items())
+    assert seen == slices * 4
     assert all(_same(compute_kpi(demo_ws, k, *span, {"channel": "inbound"}).value, v) for k, v in alone.items())
-    n = max(p[1] for p in seen)  # the parts of the touches the span's leads can count (its days + the 30-day window)
-    assert n >= 2 and set(seen) == {(i, n) for i in range(n)} and len(seen) == 4 * n  # two histograms of days, two spans
     assert all(v is not None for v in alone.values())
 
 
-def test_a_recent_range_runs_in_fewer_parts(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parts follow the touches a range's leads can count: a month of leads, fewer parts than the whole history."""
+def test_a_day_above_the_cap_runs_in_hash_parts(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A creation day with more leads than a slice holds runs alone, in hash parts of its leads: the same histograms."""
     import levier.data.parts
 
-    monkeypatch.setattr(levier.data.parts, "PART_ROWS", demo_ws.facts.count("touches") // 6)
-    whole, month = _cohorts._part_count(demo_ws, date(2026, 6, 1), date(2026, 12, 1)), _cohorts._part_count(demo_ws, date(2026, 10, 1), date(2026, 11, 1))
-    assert whole == 6 or whole == 7
-    assert 1 < month < whole
+    lo, hi = date(2026, 9, 1), date(2026, 9, 4)
+    whole = {k: _cohorts.days(demo_ws, lo, hi, ("channel",), k) for k in ("x", "ttf")}
+    monkeypatch.setattr(levier.data.parts, "FACT_ROWS", 30)
+    slices = _cohorts._slices(demo_ws, lo, hi)
+    assert _tiles(slices, lo, hi) and all(b - a == timedelta(days=1) and p is not None and p[1] >= 2 for a, b, p in slices)
+    for k, df in whole.items():
+        pd.testing.assert_frame_equal(_sorted(_cohorts.days(demo_ws, lo, hi, ("channel",), k)), _sorted(df), check_dtype=False)
+    with refresh_scope():
+        for k, df in whole.items():
+            pd.testing.assert_frame_equal(_sorted(_cohorts.days(demo_ws, lo, hi, ("channel",), k)), _sorted(df), check_dtype=False)
+
+
+def test_a_recent_range_runs_in_fewer_slices(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slices follow the leads created in the range (FACT_ROWS each): a month of leads, fewer than the whole history."""
+    import levier.data.parts
+
+    monkeypatch.setattr(levier.data.parts, "FACT_ROWS", demo_ws.facts.count("leads") // 6)
+    whole, month = _cohorts._slices(demo_ws, date(2026, 6, 1), date(2026, 12, 1)), _cohorts._slices(demo_ws, date(2026, 10, 1), date(2026, 11, 1))
+    assert len(whole) in (6, 7, 8) and all(p is None for *_, p in whole)
+    assert 1 < len(month) < len(whole) and (month[0][0], month[-1][1]) == (date(2026, 10, 1), date(2026, 11, 1))
+    monkeypatch.setattr(levier.data.parts, "FACT_ROWS", 10**9)
+    assert _cohorts._slices(demo_ws, date(2026, 6, 1), date(2026, 12, 1)) == [(date(2026, 6, 1), date(2026, 12, 1), None)]
     assert _cohorts._runs([date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 5)]) == [(date(2026, 9, 1), date(2026, 9, 3)),
                                                                                    (date(2026, 9, 5), date(2026, 9, 6))]

@@ -9,14 +9,16 @@ the first touch. Both add up over days, so a series of any grain is the days of 
 Within a refresh scope (:func:`levier.kpi.timeseries.refresh_scope`) each creation day is computed once
 for every KPI and grain of the refresh (one query per run of consecutive days not computed yet): the 14
 lead-cohort series of ``levier kpi refresh`` read each day of the per-lead facts twice (one per histogram)
-instead of fourteen times (decision 0226). Outside a scope each call queries its own days. On DuckDB above
-``PART_ROWS`` touches in the range each query runs by hash parts of the leads (:func:`histogram`).
+instead of fourteen times (decision 0226). Within a scope both histograms come from one scan of the per-lead
+facts (on DuckDB one ``GROUPING SETS`` query, decision 0239). Outside a scope each call queries its own days and
+histogram. On DuckDB above ``FACT_ROWS`` leads in the range each query runs by slices of the creation days
+(:func:`histograms`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import ibis
@@ -27,7 +29,7 @@ from levier.data import parts
 from levier.data.parts import Part
 from levier.kpi import _scope
 
-__all__ = ["SLA_SECONDS", "HISTOGRAMS", "lead_facts", "histogram", "days"]
+__all__ = ["SLA_SECONDS", "Slice", "HISTOGRAMS", "lead_facts", "histogram", "histograms", "span", "days"]
 
 SLA_SECONDS = 2 * 3600
 
@@ -42,6 +44,10 @@ def _framing(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...]) -> tuple[
                            backend=ws.facts.backend_name, version="")
 
 
+#: the columns of the leads the per-lead facts read (besides the segment columns)
+_LEAD_COLUMNS = ("lead_id", "created_at", "account_id", "owner", "vip", "litigation", "do_not_contact", "opted_out_at")
+
+
 def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: Part | None = None) -> ir.Table:
     """The audit's per-lead facts of the leads created on the days ``[lo, hi)`` (as the audit reads a period), of hash ``part``."""
     from levier.analysis.perlead import lead_facts as per_lead
@@ -51,19 +57,49 @@ def lead_facts(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], part: P
     # (a filter before the joins, so a refresh of recent periods does not probe the whole history)
     since = ibis.literal(period.start_dt, "timestamp")
     until = ibis.literal(period.end_dt + timedelta(days=framing.window_days), "timestamp")
-    touches, stages = ws.table("touches"), ws.table("stage_events")
-    tables = {"leads": ws.table("leads"), "touches": touches.filter((touches.at >= since) & (touches.at < until)),
+    touches, stages, leads = ws.table("touches"), ws.table("stage_events"), ws.table("leads")
+    # only the period's leads and the columns the facts read: the engine keeps the leads it joins three times (a CTE), not all
+    # of them with every column (decision 0239)
+    leads = leads.filter((leads.created_at >= since) & (leads.created_at < ibis.literal(period.end_dt, "timestamp")))
+    leads = leads.select(*dict.fromkeys((*_LEAD_COLUMNS, *segment_by)))
+    tables = {"leads": leads, "touches": touches.filter((touches.at >= since) & (touches.at < until)),
               "stage_events": stages.filter((stages.at >= since) & (stages.at < until))}
     return per_lead(tables, framing, period, part)
 
 
-def _part_count(ws: Any, lo: date, hi: date) -> int:
-    """Hash parts for the per-lead facts of ``[lo, hi)``: one per ``PART_ROWS`` touches those leads can count (DuckDB only)."""
+#: a slice of a range's leads: those created on the days ``[lo, hi)``, of hash ``part`` (None: all of them)
+Slice = tuple[date, date, Part | None]
+
+
+def _slices(ws: Any, lo: date, hi: date) -> list[Slice]:
+    """The leads created on ``[lo, hi)`` in slices of at most ``FACT_ROWS`` leads (DuckDB only; one slice elsewhere).
+
+    The histograms only join and group (the joins and groups over the touches spill); what a slice holds is its leads'
+    per-lead facts. Slices are runs of consecutive creation days, each reading only the touches of its own days and
+    conversion window (a hash part of all the range's leads rescans every touch of the range, decision 0239); a day above
+    the cap alone runs in hash parts of its leads (:func:`levier.data.parts.count_for`). A lead is in one slice: the
+    slices' counts and sums add.
+    """
     if ws.facts.backend_name != "duckdb":
-        return 1
-    period, framing = _framing(ws, lo, hi, ())
-    t = ws.facts.raw("touches")
-    return parts.count_for(ws, t.filter((t.at >= period.start_dt) & (t.at < period.end_dt + timedelta(days=framing.window_days))).count())
+        return [(lo, hi, None)]
+    cap = parts.FACT_ROWS
+    leads = ws.facts.raw("leads")
+    created = leads.filter((leads.created_at >= ibis.literal(datetime.combine(lo, time()), "timestamp"))
+                           & (leads.created_at < ibis.literal(datetime.combine(hi, time()), "timestamp")))
+    per_day = created.group_by(d=created.created_at.date()).agg(n=created.count()).execute()
+    if parts.count_for(ws, int(per_day["n"].sum()), cap) <= 1:
+        return [(lo, hi, None)]
+    counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(per_day["d"], per_day["n"], strict=True)}
+    runs: list[tuple[date, date, int]] = []
+    day = lo
+    while day < hi:  # runs of days of at most ``cap`` leads (a day above it alone)
+        n = counts.get(day, 0)
+        if runs and runs[-1][2] + n <= cap:
+            runs[-1] = (runs[-1][0], day + timedelta(days=1), runs[-1][2] + n)
+        else:
+            runs.append((day, day + timedelta(days=1), n))
+        day += timedelta(days=1)
+    return [(a, b, part if part[1] > 1 else None) for a, b, n in runs for part in parts.parts(parts.count_for(ws, n, cap))]
 
 
 def _by_contacts(f: ir.Table, keys: list[str]) -> ir.Table:
@@ -83,36 +119,82 @@ def _by_ttf(f: ir.Table, keys: list[str]) -> ir.Table:
 HISTOGRAMS: dict[str, Callable[[ir.Table, list[str]], ir.Table]] = {"x": _by_contacts, "ttf": _by_ttf}
 
 
-def histogram(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value]) -> pd.DataFrame:
-    """Histogram ``kind`` of the leads created on the days ``[lo, hi)`` per ``unit`` (of the per-lead facts) and segment.
+#: the additive sums of the contacts histogram, after its count ``n``
+_X_SUMS = ("c", "e", "sla", "ttf_n", "complaints", "unsubscribes", "rm", "out")
 
-    On DuckDB above ``PART_ROWS`` touches in the range (those its leads can count) it runs on one hash part of the leads at a
-    time (the per-lead facts of 10M leads do not fit the 2 GB ``memory_limit``, decision 0205) and the parts' counts and sums
-    are added: a lead is in one part. A recent range (an incremental refresh) runs in fewer parts than the whole history.
+
+def _both(ws: Any, f: ir.Table, keys: list[str]) -> dict[str, pd.DataFrame]:
+    """Both histograms of the per-lead facts ``f`` from one scan: a DuckDB ``GROUPING SETS`` query (decision 0239).
+
+    The same per-lead values :func:`_by_contacts` and :func:`_by_ttf` group, summed per set: ``(keys, x)`` for the contacts,
+    ``(keys, minutes)`` for the first touch (its never-touched leads, minutes null, left out as there).
+    """
+    con = ws.facts.con
+    t = f.select(*keys, vx=f.x, vt=(f.ttf_s / 60).floor().cast("int64"), c=f.converted, e=f.effective,
+                 sla=(f.ttf_s < SLA_SECONDS).fill_null(False).cast("int64"), ttf_n=f.ttf_s.notnull().cast("int64"), complaints=f.complaints,
+                 unsubscribes=f.unsubscribes, rm=f.replies + f.meetings, out=f.out_touches)
+    k = ", ".join(f'"{c}"' for c in keys)
+    sums = ", ".join(f'CAST(sum("{c}") AS BIGINT) AS "{c}"' for c in _X_SUMS)
+    df = con.sql(f'SELECT {k}, "vx", "vt", CAST(GROUPING("vt") AS BIGINT) AS "gt", count(*) AS "n", {sums} FROM ({con.compile(t)}) AS f '
+                 f'GROUP BY GROUPING SETS (({k}, "vx"), ({k}, "vt"))').execute()
+    by_x, by_ttf = df[df["gt"] == 1], df[(df["gt"] == 0) & df["vt"].notna()]
+    return {"x": by_x.rename(columns={"vx": "v"})[[*keys, "v", "n", *_X_SUMS]].astype({"v": "int64"}).reset_index(drop=True),
+            "ttf": by_ttf.rename(columns={"vt": "v"})[[*keys, "v", "n"]].astype({"v": "int64"}).reset_index(drop=True)}
+
+
+def _query(ws: Any, f: ir.Table, keys: list[str], kinds: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Histograms ``kinds`` of ``f``: both in one query on DuckDB, else one query each."""
+    if set(kinds) == set(HISTOGRAMS) and ws.facts.backend_name == "duckdb":
+        return _both(ws, f, keys)
+    return {k: HISTOGRAMS[k](f, keys).execute() for k in kinds}
+
+
+def histograms(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kinds: tuple[str, ...],
+               unit: Callable[[ir.Table], ir.Value]) -> dict[str, pd.DataFrame]:
+    """Histograms ``kinds`` of the leads created on the days ``[lo, hi)`` per ``unit`` (of the per-lead facts) and segment.
+
+    Both kinds come from one scan of the per-lead facts on DuckDB. Above ``FACT_ROWS`` leads in the range the query runs
+    on one slice of the days at a time (:func:`_slices`) and the slices' counts and sums are added (decision 0239).
     """
     keys = ["unit", *(f"seg_{c}" for c in segment_by)]
-    frames = []
-    for part in parts.parts(_part_count(ws, lo, hi)):
-        f = lead_facts(ws, lo, hi, segment_by, part if part[1] > 1 else None)
-        frames.append(HISTOGRAMS[kind](f.mutate(unit=unit(f)), keys).execute())
-    return parts.add_frames(frames, [*keys, "v"])
+    frames: dict[str, list[pd.DataFrame]] = {k: [] for k in kinds}
+    for a, b, part in _slices(ws, lo, hi):
+        f = lead_facts(ws, a, b, segment_by, part)
+        for k, df in _query(ws, f.mutate(unit=unit(f)), keys, kinds).items():
+            frames[k].append(df)
+    return {k: parts.add_frames(frames[k], [*keys, "v"]) for k in kinds}
+
+
+def histogram(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value]) -> pd.DataFrame:
+    """Histogram ``kind`` of the leads created on the days ``[lo, hi)`` per ``unit`` and segment (:func:`histograms`)."""
+    return histograms(ws, lo, hi, segment_by, (kind,), unit)[kind]
+
+
+def span(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value], key: Any) -> pd.DataFrame:
+    """Histogram ``kind`` of one free span's leads; within a refresh scope both histograms once per ``key`` (one scan)."""
+    if _scope.store() is None:
+        return histogram(ws, lo, hi, segment_by, kind, unit)
+    both = _scope.memo(("cohort-span", str(ws.path), segment_by, key), lambda: histograms(ws, lo, hi, segment_by, tuple(HISTOGRAMS), unit))
+    return both[kind]
 
 
 def days(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str) -> pd.DataFrame:
-    """Histogram ``kind`` per creation day ``unit`` of ``[lo, hi)``; within a refresh scope each day is computed once."""
-    def query(a: date, b: date) -> pd.DataFrame:
-        return histogram(ws, a, b, segment_by, kind, lambda f: f.created_at.truncate("D"))
+    """Histogram ``kind`` per creation day ``unit`` of ``[lo, hi)``; within a refresh scope each day is computed once, for both
+    histograms (one scan of the per-lead facts per run of days not computed yet)."""
+    def query(a: date, b: date, kinds: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+        return histograms(ws, a, b, segment_by, kinds, lambda f: f.created_at.truncate("D"))
     kept = _scope.store()
     if kept is None:
-        return query(lo, hi)
-    got = kept.setdefault(("cohort", str(ws.path), kind, segment_by), {"days": set(), "frame": None})
+        return query(lo, hi, (kind,))[kind]
+    got = kept.setdefault(("cohort", str(ws.path), segment_by), {"days": set(), "frames": dict.fromkeys(HISTOGRAMS)})
     want = {lo + timedelta(days=i) for i in range((hi - lo).days)}
     missing = want - got["days"]
     for a, b in _runs(sorted(missing)):  # one query per run of consecutive days not computed yet in this scope
-        df = query(a, b)
-        got["frame"] = df if got["frame"] is None else pd.concat([got["frame"], df], ignore_index=True)
+        for k, df in query(a, b, tuple(HISTOGRAMS)).items():
+            old = got["frames"][k]
+            got["frames"][k] = df if old is None else pd.concat([old, df], ignore_index=True)
         got["days"] |= {a + timedelta(days=i) for i in range((b - a).days)}
-    df = got["frame"]
+    df = got["frames"][kind]
     day = pd.to_datetime(df["unit"])
     return df[(day >= pd.Timestamp(lo)) & (day < pd.Timestamp(hi))]
 
