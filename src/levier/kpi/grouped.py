@@ -14,7 +14,8 @@ measure cannot disagree. What each family reads (ADR 0150):
   events before its period's end (joined per lead);
 - events (spend, web, deals, stage counts): a row belongs to the period of its time column;
   web sessions are cut inside a period (window partitioned by visitor *and* period), on DuckDB
-  above ``PART_ROWS`` events one hash part of the visitors at a time (``levier.data.parts``);
+  above ``PART_ROWS`` events of the range one hash part of the visitors at a time (``levier.data.parts``,
+  decision 0240);
 - pipeline velocity and retention read "everything before the period end": open deals are a
   deals × period-ends join; retention sums are cumulative sums of daily / monthly aggregates.
 
@@ -149,10 +150,8 @@ def _cohort(ws: Any, cal: Calendar, segment_by: tuple[str, ...], kind: str) -> p
     """Histogram ``kind`` of the lead cohorts per ``period`` and segment: one unit for a free span, else creation days added up."""
     segs = [f"seg_{c}" for c in segment_by]
     if cal.grain is None:  # a free span: its leads are those created on its days, all in the one period (once per refresh scope)
-        def span() -> pd.DataFrame:
-            df = _cohorts.histogram(ws, cal.lo.date(), cal.hi.date(), segment_by, kind, lambda f: cal.bucket(f.created_at))
-            return df.rename(columns={"unit": "period"})
-        return _scope.memo(("cohort-span", str(ws.path), kind, segment_by, cal.lo, cal.hi), span)
+        df = _cohorts.span(ws, cal.lo.date(), cal.hi.date(), segment_by, kind, lambda f: cal.bucket(f.created_at), (cal.lo, cal.hi))
+        return df.rename(columns={"unit": "period"})
     from levier.kpi.timeseries import _floor
 
     df = _cohorts.days(ws, cal.lo.date(), cal.hi.date(), segment_by, kind)
@@ -360,11 +359,23 @@ def _web_counts(ws: Any, cal: Calendar, attr: str, part: parts.Part) -> pd.DataF
     return ev.group_by("period").agg(a=ev.count(), b=ev.alone.sum()).execute()
 
 
+def _web_parts(ws: Any, cal: Calendar, attr: str) -> int:
+    """Hash parts of the visitors for web KPI ``attr`` (decision 0240).
+
+    The sessions (bounce rate) are a lag/lead window per visitor and period, and a window holds its whole input: one part
+    per ``PART_ROWS`` web events of the calendar's range on DuckDB (the window operator is not out of core). The distinct
+    visitor counts only group (they spill): one part.
+    """
+    if attr != "bounce_rate" or ws.facts.backend_name != "duckdb":
+        return 1
+    w = ws.facts.raw("web_events")
+    return parts.count_for(ws, w.filter((w.at >= ibis.literal(cal.lo, "timestamp")) & (w.at < ibis.literal(cal.hi, "timestamp"))).count())
+
+
 def _web(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | None]]:
     def fn(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
-        # sessions are a lag/lead window per visitor and period: on DuckDB above PART_ROWS events it runs on one hash part of
-        # the visitors at a time (the window operator is not out of core); visitors never straddle parts, so the counts add
-        split = parts.parts(parts.part_count(ws, ("web_events",)))
+        # visitors never straddle parts, so the parts' counts add
+        split = parts.parts(_web_parts(ws, cal, attr))
         df = parts.add_frames([_web_counts(ws, cal, attr, part) for part in split], ["period"])
         got = {_key(r, ())[0]: r for r in _rows(df)}
         out: dict[datetime, float | None] = {}
