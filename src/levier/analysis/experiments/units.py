@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -53,9 +52,27 @@ def tag_prefix(key: str) -> str:
     return f"{key}/"
 
 
-def _first(t: ir.Table, by: Any, order: Sequence[Any]) -> ir.Table:
-    ranked = t.mutate(_rn=ibis.row_number().over(group_by=by, order_by=list(order)))
-    return ranked.filter(ranked._rn == 0).drop("_rn")
+def _first(t: ir.Table, by: ir.Column, order: Sequence[ir.Column]) -> ir.Table:
+    """The first row of each ``by`` value in ``order`` (ascending; NULLs last, as DuckDB sorts).
+
+    On DuckDB a window holds its whole input in memory (10M assignment rows fit the 2 GB cap,
+    30M do not), so there the first row is found with spilling operators instead: for each order
+    column in turn, the rows equal to their key's minimum (``GROUP BY`` + join back, both out of
+    core); ``_row_id`` (unique) ends the ranking, and rows still tied on every order column keep
+    one value per column (decision 0236). Other engines spill windows: ``row_number``.
+    """
+    if ibis.get_backend(t).name != "duckdb":
+        ranked = t.mutate(_rn=ibis.row_number().over(group_by=by, order_by=list(order)))
+        return ranked.filter(ranked._rn == 0).drop("_rn")
+    key, cols = by.get_name(), list(t.columns)
+    cur = t
+    for col in (c.get_name() for c in order):
+        low = cur.group_by(_lv_key=cur[key]).aggregate(_lv_min=cur[col].min())
+        j = cur.join(low, cur[key] == low._lv_key)
+        cur = j.filter((j[col] == j._lv_min) | j._lv_min.isnull()).select(*cols)
+        if col == "_row_id":
+            return cur
+    return cur.group_by(key).aggregate(**{c: cur[c].arbitrary() for c in cols if c != key}).select(*cols)
 
 
 def first_assignments(a: ir.Table, key: str, part: Part | None = None) -> ir.Table:
