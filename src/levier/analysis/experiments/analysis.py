@@ -52,8 +52,9 @@ __all__ = ["unit_table", "aggregate", "collect_statistics", "unit_part_count", "
 
 PRE_DAYS = 30
 #: per-unit values (units × value columns) held at once per hash part on DuckDB (decision 0235):
-#: 1M units × 67 values (the 10M-touch benchmark) run in one part within the 2 GB cap
-UNIT_CELLS = 70_000_000
+#: 1M units × 67 values (the 10M-touch benchmark) run in one part within a 1 GB cap at the same CPU
+#: time as within 2 GB, and 3.3× slower within 500 MB (spilling): ≈ 67M values per GB, with a margin
+UNIT_CELLS = 120_000_000
 #: the tables a lead unit's rows are read from, by ``lead_id`` (cut to the part before their joins)
 _LEAD_KEYED = ("touches", "stage_events", "deals", "web_events", "leads")
 NONE_VALUE = "(none)"
