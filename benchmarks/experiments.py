@@ -1,7 +1,8 @@
 """Benchmark: experiment analysis end to end, and the statistics step next to gbstats.
 
 Workload: 50 metrics × 3 arms × 20 dimension values over a 10M-row facts table (touches),
-1M assigned leads. End to end = engine aggregation (DuckDB through Ibis: per-unit values, then
+1M assigned leads. End to end = engine aggregation (DuckDB through Ibis: per-unit values, by hash parts
+of the units above ``UNIT_CELLS`` (decision 0235), then
 n / Σ / Σ² per arm × cell) + statistics (Welch t-test, relative lift, every metric × arm ×
 cell). The statistics step alone runs on the same sufficient statistics with Levier and with
 GrowthBook's ``gbstats`` (installed in a throwaway venv under benchmarks/_data/, never a
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import ibis
 
-from levier.analysis.experiments.analysis import collect_statistics
+from levier.analysis.experiments.analysis import collect_statistics, unit_part_count
 from levier.analysis.experiments.frequentist import ttest
 from levier.analysis.experiments.metrics import MetricSpec
 
@@ -191,9 +192,11 @@ def one(rows: int, units: int, peer: bool) -> dict:
     tables = {n: con.table(n) for n in ("assignments", "leads", "touches")}
     ms = metrics()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    t = time.perf_counter()
+    n_parts = unit_part_count(tables, "bench", ms)
+    t, c = time.perf_counter(), time.process_time()
     data = collect_statistics(tables, "bench", ms, ["control", "b", "c"], dimensions=["country"])
-    t_engine = time.perf_counter() - t
+    t_engine, cpu_engine = time.perf_counter() - t, time.process_time() - c
+    load_end = os.getloadavg()[0]
     t_stats, pairs = statistics_step(data)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     comparisons = sum(1 for m in data.metrics for _ in range(1 + len(data.breakdowns().get("country", [])))) * 2
@@ -202,6 +205,7 @@ def one(rows: int, units: int, peer: bool) -> dict:
     max_diff = max((abs(a - b) for a, b in zip(lv_p, gb["p"], strict=True) if a is not None and b is not None),
                    default=float("nan")) if gb else None
     out = {"rows": rows, "touches": rows, "units": units, "load": load, "build_s": t_build, "engine_s": t_engine,
+           "engine_cpu_s": cpu_engine, "parts": n_parts, "load_end": load_end,
            "stats_s": t_stats, "comparisons": comparisons, "cells": len(data.cells), "pairs": len(pairs),
            "levier_s": t_engine + t_stats, "levier_rss": rss1, "rss_before": rss0, "ttest_s": lv_time}
     if gb:
@@ -335,12 +339,16 @@ def section(runs: list[dict], argv: str) -> str:
         "Workload per size: synthetic touches, assigned leads = rows / 10, 50 metrics × 3 arms × 20 dimension values "
         "(+ overall), Welch t-test and relative lift for every comparison. Each size runs in its own subprocess; "
         "the facts are built once into a DuckDB file and reused (build time not counted).", "",
-        "| touches | units | engine aggregation s | statistics s (comparisons) | end to end s | peak RSS | statistics reaching Python | load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        "| touches | units | hash parts | engine aggregation s · CPU s | statistics s (comparisons) | end to end s | peak RSS | "
+        "statistics reaching Python | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
-        lines.append(f"| {r['rows']:,} | {r['units']:,} | {r['engine_s']:.1f} | {r['stats_s']:.2f} ({r['comparisons']:,}) | "
-                     f"{r['levier_s']:.1f} | {r['levier_rss'] / 2**20:,.0f} MiB (before aggregation {r['rss_before'] / 2**20:,.0f}) | "
-                     f"{r['cells']:,} | {r['load']:.1f} |")
+        cpu = f" · {r['engine_cpu_s']:.1f}" if "engine_cpu_s" in r else ""
+        load = f"{r['load']:.1f}" + (f" → {r['load_end']:.1f}" if "load_end" in r else "")
+        lines.append(f"| {r['rows']:,} | {r['units']:,} | {r.get('parts', 1)} | {r['engine_s']:.1f}{cpu} | "
+                     f"{r['stats_s']:.2f} ({r['comparisons']:,}) | {r['levier_s']:.1f} | "
+                     f"{r['levier_rss'] / 2**20:,.0f} MiB (before aggregation {r['rss_before'] / 2**20:,.0f}) | "
+                     f"{r['cells']:,} | {load} |")
     lines += ["", "Statistics step alone on the same sample-mean pairs (best of 3), Levier `ttest` vs GrowthBook's gbstats:", "",
               "| touches | pairs | Levier s | gbstats s | gbstats / Levier | largest \\|Δp\\| |", "|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
@@ -351,8 +359,10 @@ def section(runs: list[dict], argv: str) -> str:
     peers = sorted({r["peer"] for r in runs if "peer" in r})
     lines += ["", f"Peer: {', '.join(peers) or 'gbstats not run (--no-peer or no network)'}. Only the sufficient statistics "
               "(n, Σ, Σ² per arm × cell) leave the engine, so the statistics step does not grow with the rows; "
-              "the engine step is a scan + group-by per source table. Load avg = 1-minute load average of the 2 shared "
-              "cores when the size started."]
+              "the engine step is a scan + group-by per source table, on one hash part of the units at a time above "
+              "`UNIT_CELLS` per-unit values (units × value columns; decision 0235), the per-part sums added. "
+              "CPU s = process CPU time of the engine step (every DuckDB thread). Load avg = 1-minute load average of "
+              "the 2 shared cores when the size started → when its engine step ended."]
     lines += assign_lines(runs) + [""]
     return "\n".join(lines)
 
