@@ -138,6 +138,14 @@ def test_a_recent_range_runs_in_fewer_slices(demo_ws: Workspace, monkeypatch: py
     assert len(whole) in (6, 7, 8) and all(p is None for *_, p in whole)
     assert 1 < len(month) < len(whole) and (month[0][0], month[-1][1]) == (date(2026, 10, 1), date(2026, 11, 1))
     monkeypatch.setattr(levier.data.parts, "FACT_ROWS", 10**9)
-    assert _cohorts._slices(demo_ws, date(2026, 6, 1), date(2026, 12, 1)) == [(date(2026, 6, 1), date(2026, 12, 1), None)]
+    (one,) = _cohorts._slices(demo_ws, date(2026, 6, 1), date(2026, 12, 1))  # the days without leads at either end left out
+    assert one == (whole[0][0], whole[-1][1], None) and date(2026, 6, 1) < one[0] < one[1] < date(2026, 12, 1)
+    assert _cohorts._slices(demo_ws, date(2026, 12, 1), date(2027, 1, 1)) == []  # no lead: no query
+    with refresh_scope():  # a range without leads, then one with: empty histograms, then the days' own
+        empty = _cohorts.days(demo_ws, date(2026, 12, 1), date(2027, 1, 1), (), "x")
+        assert empty.empty and list(empty.columns) == ["unit", "v", "n", *_cohorts._X_SUMS]
+        got = _cohorts.days(demo_ws, date(2026, 9, 1), date(2026, 9, 8), (), "ttf")
+    pd.testing.assert_frame_equal(_sorted(got), _sorted(_cohorts.days(demo_ws, date(2026, 9, 1), date(2026, 9, 8), (), "ttf")), check_dtype=False)
+    assert grouped.catalogue_periods(demo_ws, "lead", [dt(2026, 12, 1)], "month", [{}]) == {(dt(2026, 12, 1), 0): 0.0}  # as a query of no lead
     assert _cohorts._runs([date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 5)]) == [(date(2026, 9, 1), date(2026, 9, 3)),
                                                                                    (date(2026, 9, 5), date(2026, 9, 6))]

@@ -75,7 +75,8 @@ def _slices(ws: Any, lo: date, hi: date) -> list[Slice]:
     """The leads created on ``[lo, hi)`` in slices of at most ``FACT_ROWS`` leads (DuckDB only; one slice elsewhere).
 
     The histograms only join and group (the joins and groups over the touches spill); what a slice holds is its leads'
-    per-lead facts. Slices are runs of consecutive creation days, each reading only the touches of its own days and
+    per-lead facts. The days without leads at either end of the range are left out (none: no slice). Slices are runs of
+    consecutive creation days, each reading only the touches of its own days and
     conversion window (a hash part of all the range's leads rescans every touch of the range, decision 0239); a day above
     the cap alone runs in hash parts of its leads (:func:`levier.data.parts.count_for`). A lead is in one slice: the
     slices' counts and sums add.
@@ -87,9 +88,12 @@ def _slices(ws: Any, lo: date, hi: date) -> list[Slice]:
     created = leads.filter((leads.created_at >= ibis.literal(datetime.combine(lo, time()), "timestamp"))
                            & (leads.created_at < ibis.literal(datetime.combine(hi, time()), "timestamp")))
     per_day = created.group_by(d=created.created_at.date()).agg(n=created.count()).execute()
-    if parts.count_for(ws, int(per_day["n"].sum()), cap) <= 1:
+    counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(per_day["d"], per_day["n"], strict=True) if n}
+    if not counts:  # no lead created in the range: nothing to read (the weeks before the data's first day, say)
+        return []
+    lo, hi = min(counts), max(counts) + timedelta(days=1)  # the days without leads at either end read no touches
+    if parts.count_for(ws, sum(counts.values()), cap) <= 1:
         return [(lo, hi, None)]
-    counts = {pd.Timestamp(d).date(): int(n) for d, n in zip(per_day["d"], per_day["n"], strict=True)}
     runs: list[tuple[date, date, int]] = []
     day = lo
     while day < hi:  # runs of days of at most ``cap`` leads (a day above it alone)
@@ -162,7 +166,13 @@ def histograms(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kinds: 
         f = lead_facts(ws, a, b, segment_by, part)
         for k, df in _query(ws, f.mutate(unit=unit(f)), keys, kinds).items():
             frames[k].append(df)
-    return {k: parts.add_frames(frames[k], [*keys, "v"]) for k in kinds}
+    return {k: parts.add_frames(frames[k], [*keys, "v"]) if frames[k] else _empty(k, keys) for k in kinds}
+
+
+def _empty(kind: str, keys: list[str]) -> pd.DataFrame:
+    """Histogram ``kind`` of no lead: its columns, no row."""
+    cols = [*keys, "v", "n", *(_X_SUMS if kind == "x" else ())]
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "unit" else "object" if c.startswith("seg_") else "int64") for c in cols})
 
 
 def histogram(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str, unit: Callable[[ir.Table], ir.Value]) -> pd.DataFrame:
@@ -192,7 +202,7 @@ def days(ws: Any, lo: date, hi: date, segment_by: tuple[str, ...], kind: str) ->
     for a, b in _runs(sorted(missing)):  # one query per run of consecutive days not computed yet in this scope
         for k, df in query(a, b, tuple(HISTOGRAMS)).items():
             old = got["frames"][k]
-            got["frames"][k] = df if old is None else pd.concat([old, df], ignore_index=True)
+            got["frames"][k] = df if old is None or old.empty else old if df.empty else pd.concat([old, df], ignore_index=True)
         got["days"] |= {a + timedelta(days=i) for i in range((b - a).days)}
     df = got["frames"][kind]
     day = pd.to_datetime(df["unit"])
