@@ -227,3 +227,32 @@ def test_journey_parts_add_up_to_the_whole(varied, monkeypatch: pytest.MonkeyPat
     assert whole_s.journeys == parts_s.journeys
     for x, y in zip(whole.results, attribute(varied, ALL, order=order).results, strict=True):
         assert_same_attribution(x, y)
+
+
+def test_a_period_reads_only_the_sales_touches_its_journeys_can_keep(varied, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """With a period start, sales touches older than start − lookback are cut before the journey windows
+    (decision 0248): the journeys' touches equal those of the whole history cut after the windows, and
+    the hash parts are sized on the rows the windows then read."""
+    from dataclasses import replace
+
+    from levier.analysis.attribution.journeys import earliest_touch, journey_parts, journey_touches
+    from levier.data import parts
+
+    opts = JourneyOptions(start=datetime(2026, 10, 10), end=datetime(2026, 10, 25), lookback_days=5)
+    since = earliest_touch(opts)
+    assert since == datetime(2026, 10, 5)
+    t = varied.table("touches")
+    older = int(t.filter(t.at < since).count().execute())
+    assert older > 20  # the cut removes something
+    keys = ["journey", "at", "channel"]
+    cut = journey_touches(varied, opts).execute().sort_values(keys).reset_index(drop=True)
+    ref = journey_touches(varied, replace(opts, start=None)).execute()
+    ref = ref[ref["end_at"] >= opts.start].sort_values(keys).reset_index(drop=True)
+    assert len(cut) > 20 and cut["converted"].sum() > 0
+    pd.testing.assert_frame_equal(cut, ref[list(cut.columns)], check_dtype=False)
+
+    monkeypatch.setattr(parts, "PART_ROWS", 10)
+    web, touches = varied.facts.count("web_events"), varied.facts.count("touches")
+    assert journey_parts(varied) == -(-(web + touches) // 10)
+    assert journey_parts(varied, opts) == -(-(web + touches - older) // 10) < journey_parts(varied)
+    assert journey_parts(varied, replace(opts, start=None)) == journey_parts(varied)

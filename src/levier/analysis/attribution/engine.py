@@ -110,7 +110,7 @@ def journey_summary(ws: Any, opts: JourneyOptions | None = None, *, parts: int |
     """Channels (sorted) and journeys / conversions / value totals: two small engine aggregates
     per hash part of the journeys (``parts``; :func:`~.journeys.journey_parts` when not given)."""
     totals, chans = [], set()
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         t = _labelled(ws, opts or JourneyOptions(), part)
         per = t.group_by("journey").agg(c=t.converted.max(), v=t.value.max())
         totals.append(per.agg(journeys=per.count(), conversions=per.c.sum(), value=(per.v * per.c).sum()).execute())
@@ -218,7 +218,7 @@ def transition_counts(ws: Any, opts: JourneyOptions | None = None, order: int = 
     gives their number when the caller has counted it (:func:`~.journeys.journey_parts`).
     """
     frames = [transition_table(ws, opts, order, direct=direct, shares=shares, part=part).execute()
-              for part in part_list(ws, parts)]
+              for part in part_list(ws, parts, opts)]
     return add_frames(frames, [*_prev(int(order)), "channel"])
 
 
@@ -282,7 +282,7 @@ def first_touch_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: in
     """Distinct channels in first-touch order per journey (ordered Shapley's input), counted: one
     query per hash part of the journeys (``parts``; :func:`~.journeys.journey_parts` when not given)."""
     frames = []
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         t = ordered_touches(ws, opts, part=part)
         first = t.group_by(["journey", "channel"]).agg(first=t.pos.min(), converted=t.converted.max(), value=t.value.max())
         seq = ibis.struct({"pos": first.first, "channel": first.channel}).collect().sort().map(lambda s: s.channel)
@@ -299,7 +299,7 @@ def top_paths(ws: Any, opts: JourneyOptions | None = None, n: int = 20, *, parts
     the top ``n`` (``levier.data.parts.stacked``).
     """
     per_part = []
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         t = ordered_touches(ws, opts, part=part)
         seq = ibis.struct({"pos": t.pos, "channel": t.channel}).collect().sort().map(lambda s: s.channel)
         per = t.group_by("journey").agg(path=seq.join(SEPARATOR), converted=t.converted.max(), value=t.value.max())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -26,14 +26,14 @@ import pandas as pd
 from levier.analysis.attribution.paths import SEPARATOR, PathCounts
 from levier.analysis.attribution.result import Attribution
 from levier.analysis.attribution.rules import time_decay_weights
-from levier.data.parts import Part, add_frames, in_part, part_count
+from levier.data.parts import Part, add_frames, count_for, in_part, part_count
 from levier.data.parts import parts as all_parts
 from levier.errors import OptionError
 from levier.i18n import gettext as _
 
 __all__ = [
     "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
-    "journey_touches", "journey_parts", "part_list", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+    "journey_touches", "journey_parts", "part_list", "earliest_touch", "path_counts", "set_counts", "time_decay", "time_to_conversion",
     "session_starts",
 ]
 
@@ -156,8 +156,23 @@ def _web_touches(ws: Any, opts: JourneyOptions, part: Part | None = None) -> ir.
     return in_part(out, "journey", part)
 
 
-def _sales_touches(ws: Any, part: Part | None = None) -> ir.Table:
-    t = in_part(ws.table("touches"), "lead_id", part)
+def earliest_touch(opts: JourneyOptions) -> datetime | None:
+    """The oldest sales touch a journey of the period can keep: ``start`` minus the lookback (None: no start).
+
+    A journey of the period ends at or after ``start`` and keeps the touches within ``lookback_days``
+    before its end, so an older sales touch is in no output row; removing it before the journey
+    windows changes none of their values either (a journey's last touch, conversion and value come
+    from its newer touches, or the journey had none and is cut anyway). Web events are not cut:
+    an older event can decide whether a newer one opens a session (decision 0248).
+    """
+    return opts.start - timedelta(days=opts.lookback_days) if opts.start else None
+
+
+def _sales_touches(ws: Any, part: Part | None = None, since: datetime | None = None) -> ir.Table:
+    t = ws.table("touches")
+    if since is not None:
+        t = t.filter(t.at >= ibis.literal(since, "timestamp"))
+    t = in_part(t, "lead_id", part)
     return t.select(journey=t.lead_id, lead_id=t.lead_id, at=t.at,
                     channel=ibis.literal("sales_") + t.channel.lower(), campaign=t.campaign_id)
 
@@ -173,7 +188,7 @@ def touch_events(ws: Any, opts: JourneyOptions | None = None, part: Part | None 
     if "web" in opts.sources:
         sides.append(_web_touches(ws, opts, part))
     if "touches" in opts.sources:
-        sides.append(_sales_touches(ws, part))
+        sides.append(_sales_touches(ws, part, earliest_touch(opts)))
     out = sides[0] if len(sides) == 1 else ibis.union(*sides)
     if opts.level == "campaign":
         out = out.mutate(channel=out.channel + "/" + out.campaign.fill_null("(none)"))
@@ -205,19 +220,25 @@ def conversions(ws: Any, opts: JourneyOptions | None = None) -> ir.Table:
 JOURNEY_TABLES = ("touches", "web_events")
 
 
-def journey_parts(ws: Any) -> int:
+def journey_parts(ws: Any, opts: JourneyOptions | None = None) -> int:
     """How many hash parts of the journeys the engine queries run on (1: all at once).
 
     DuckDB's window operator holds a whole partitioned input in memory (a per-journey MAX over
     82M touches fails within a 2 GB memory_limit, where 8.2M fit): see :mod:`levier.data.parts`.
+    Sized on the rows the windows read: with a period start (``opts.start``), only the sales
+    touches from :func:`earliest_touch` on, and every web event.
     """
-    return part_count(ws, JOURNEY_TABLES)
+    since = earliest_touch(opts) if opts is not None else None
+    if since is None or ws.facts.backend_name != "duckdb":
+        return part_count(ws, JOURNEY_TABLES)
+    t = ws.facts.raw("touches")
+    return count_for(ws, int(t.filter(t.at >= ibis.literal(since, "timestamp")).count().execute()) + ws.facts.count("web_events"))
 
 
-def part_list(ws: Any, parts: int | None = None) -> list[Part]:
-    """The hash parts a journey query runs on: ``parts`` of them, or :func:`journey_parts` when
-    ``None`` (a caller running several queries counts once and passes the number down)."""
-    return all_parts(journey_parts(ws) if parts is None else parts)
+def part_list(ws: Any, parts: int | None = None, opts: JourneyOptions | None = None) -> list[Part]:
+    """The hash parts a journey query runs on: ``parts`` of them, or :func:`journey_parts` (of ``opts``)
+    when ``None`` (a caller running several queries counts once and passes the number down)."""
+    return all_parts(journey_parts(ws, opts) if parts is None else parts)
 
 
 def journey_touches(ws: Any, opts: JourneyOptions | None = None, part: Part | None = None) -> ir.Table:
@@ -278,7 +299,7 @@ def path_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: int | Non
     journeys (:func:`journey_parts` when not given), one query each, their paths added.
     """
     frames = []
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         jt = journey_touches(ws, opts, part)
         ordered = ibis.struct({"at": jt.at, "channel": jt.channel}).collect().sort().map(lambda s: s.channel)
         frames.append(_reduce_frame(_per_journey(jt, ordered.join(SEPARATOR))))
@@ -289,7 +310,7 @@ def set_counts(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None
     """Distinct channel *sets* (sorted) with conversions, nulls and value: Shapley's input
     (one query per hash part of the journeys, as :func:`path_counts`)."""
     frames = []
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         jt = journey_touches(ws, opts, part)
         frames.append(_reduce_frame(_per_journey(jt, jt.channel.collect(distinct=True).sort().join(SEPARATOR))))
     return _counts(frames)
@@ -319,7 +340,7 @@ def time_decay(ws: Any, opts: JourneyOptions | None = None, half_life_days: floa
     each (the share is normalised within a journey, which lands whole in one part).
     """
     time_decay_weights(np.zeros(1), half_life_days)  # validates the half-life
-    n_parts = journey_parts(ws) if parts is None else parts
+    n_parts = journey_parts(ws, opts) if parts is None else parts
     df = add_frames([_decay_frame(ws, opts, half_life_days, part) for part in part_list(ws, n_parts)], ["channel"])
     n = float(round(np.nan_to_num(df["journeys"].to_numpy(dtype=float)).sum()))  # Σ 1/touches over touches: whole journeys
     v = float(np.nan_to_num(df["journey_value"].to_numpy(dtype=float)).sum())
@@ -356,7 +377,7 @@ def time_to_conversion(ws: Any, opts: JourneyOptions | None = None, *, parts: in
     from levier.analysis.stats import weighted_quantile
 
     frames = []
-    for part in part_list(ws, parts):
+    for part in part_list(ws, parts, opts):
         jt = journey_touches(ws, opts, part)
         jt = jt.filter(jt.converted == 1)
         per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())

@@ -79,7 +79,7 @@ def attribute(ws: Any, models: Sequence[str] = ("markov",), *, options: JourneyO
     """
     opts = options or JourneyOptions()
     names = check_models(models)
-    parts = journey_parts(ws) if parts is None else parts
+    parts = journey_parts(ws, opts) if parts is None else parts
     wanted = [m for m in names if m in RULES]
     need = "markov" in names or wanted
     transitions = transition_counts(ws, opts, order if "markov" in names else 1, parts=parts) if need else None

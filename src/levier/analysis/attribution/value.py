@@ -120,7 +120,7 @@ def channel_value(ws: Any, models: Sequence[str] = ("last", "linear", "markov", 
     stages = tuple(getattr(ws.config, "stages", ()) or ("lead",))
     lead_stage = lead_stage or stages[0]
     runs: dict[str, Comparison] = {}
-    parts = journey_parts(ws)  # counted once for the three runs
+    parts = journey_parts(ws, opts)  # counted once for the three runs
     for key, stage, won in (("leads", lead_stage, False), ("qualified", qualified_stage, False),
                             ("customers", customer_stage, True)):
         runs[key] = attribute(ws, models, options=replace(opts, conversion_stage=stage, won_value_only=won), order=order,
