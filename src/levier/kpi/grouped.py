@@ -422,13 +422,15 @@ def _retention(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | No
 
 
 def _time_to_conversion(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
-    from levier.analysis.attribution.journeys import JourneyOptions, journey_touches, part_list
+    from levier.analysis.attribution.journeys import (
+        JourneyOptions,
+        conversion_parts,
+        converted_journeys,
+    )
 
     frames, opts = [], JourneyOptions(start=cal.lo, end=cal.hi)
-    for part in part_list(ws, opts=opts):  # the journey windows by hash parts on DuckDB, sized on the range (decisions 0206, 0248)
-        jt = journey_touches(ws, opts, part)
-        jt = jt.filter(jt.converted == 1)
-        per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+    for part in parts.parts(conversion_parts(ws)):  # only the web sessions' window runs by parts (decision 0248)
+        per = converted_journeys(ws, opts, part if part[1] > 1 else None)
         per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=cal.bucket(per.end_at))
         per = cal.keep(per)
         frames.append(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute())

@@ -256,3 +256,19 @@ def test_a_period_reads_only_the_sales_touches_its_journeys_can_keep(varied, mon
     assert journey_parts(varied) == -(-(web + touches) // 10)
     assert journey_parts(varied, opts) == -(-(web + touches - older) // 10) < journey_parts(varied)
     assert journey_parts(varied, replace(opts, start=None)) == journey_parts(varied)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_converted_journeys_without_windows_equal_the_windowed_ones(varied, name: str) -> None:  # noqa: ANN001
+    """The converted journeys (first kept touch, end) from a join and a GROUP BY equal those of
+    journey_touches' per-journey windows (decision 0248), web sessions and sales touches mixed."""
+    from levier.analysis.attribution.journeys import converted_journeys, journey_touches
+
+    opts = OPTIONS[name]
+    jt = journey_touches(varied, opts)
+    jt = jt.filter(jt.converted == 1)
+    ref = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max()).execute()
+    got = converted_journeys(varied, opts).execute()
+    assert len(ref) > 5
+    a, b = (f.sort_values("journey").reset_index(drop=True) for f in (ref, got))
+    pd.testing.assert_frame_equal(a, b[list(a.columns)], check_dtype=False)

@@ -33,7 +33,7 @@ from levier.i18n import gettext as _
 
 __all__ = [
     "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
-    "journey_touches", "journey_parts", "part_list", "earliest_touch", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+    "journey_touches", "journey_parts", "part_list", "earliest_touch", "converted_journeys", "conversion_parts", "path_counts", "set_counts", "time_decay", "time_to_conversion",
     "session_starts",
 ]
 
@@ -371,16 +371,43 @@ class TimeToConversion:
                 "mean_days": self.mean_days, "resolution": self.resolution}
 
 
+def converted_journeys(ws: Any, opts: JourneyOptions | None = None, part: Part | None = None) -> ir.Table:
+    """Each journey converting in the period: ``journey``, ``first`` (its first kept touch), ``end_at``
+    (its conversion) — the converted journeys of :func:`journey_touches`, without a journey window.
+
+    Only a lead's journey converts (an anonymous visitor's never does), every one of its touches carries
+    the lead, and it ends at the lead's conversion: so its kept touches are those of the lead up to the
+    conversion and within the lookback before it, a join and a ``GROUP BY`` (which spill). The only
+    window left is the web sessions' (:func:`touch_events`), so the hash parts are sized on the web
+    events (:func:`conversion_parts`; decision 0248).
+    """
+    opts = opts or JourneyOptions()
+    ev = touch_events(ws, opts, part).view()
+    conv = in_part(conversions(ws, opts), "lead_id", part)
+    conv = conv.select(conv_lead=conv.lead_id, conv_at=conv.conv_at)
+    if opts.start:
+        conv = conv.filter(conv.conv_at >= opts.start)
+    if opts.end:
+        conv = conv.filter(conv.conv_at < opts.end)
+    j = ev.join(conv, ev.lead_id == conv.conv_lead)
+    j = j.filter((j.at <= j.conv_at) & ((j.conv_at.epoch_seconds() - j.at.epoch_seconds()) <= opts.lookback_days * 86400.0))
+    return j.group_by("journey").agg(first=j.at.min(), end_at=j.conv_at.max())
+
+
+def conversion_parts(ws: Any) -> int:
+    """Hash parts for :func:`converted_journeys`: its only window is the web sessions', so one per
+    ``PART_ROWS`` web events (1 on other engines)."""
+    return part_count(ws, ("web_events",))
+
+
 def time_to_conversion(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> TimeToConversion:
     """Exact quantiles (to the minute) from an engine histogram of minutes to conversion
-    (one histogram per hash part of the journeys, added)."""
+    (one histogram per hash part of the journeys, added: :func:`conversion_parts` when not given)."""
     from levier.analysis.stats import weighted_quantile
 
     frames = []
-    for part in part_list(ws, parts, opts):
-        jt = journey_touches(ws, opts, part)
-        jt = jt.filter(jt.converted == 1)
-        per = jt.group_by("journey").agg(first=jt.at.min(), end_at=jt.end_at.max())
+    for part in all_parts(conversion_parts(ws) if parts is None else parts):
+        per = converted_journeys(ws, opts, part)
         minutes = ((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64")
         frames.append(per.mutate(m=minutes).group_by("m").agg(n=ibis._.count()).execute())
     hist = add_frames(frames, ["m"]).sort_values("m")
