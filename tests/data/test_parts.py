@@ -64,3 +64,24 @@ def test_add_frames_without_keys_and_single_frame() -> None:
     assert add_frames([a], ["n"]) is a
     with pytest.raises(ValueError):
         add_frames([], ["n"])
+
+
+def test_add_frames_of_hundreds_of_columns_equal_a_groupby_without_a_fragmentation_warning() -> None:
+    """The experiment read-out adds frames of ~200 sums per cell: one reduction call per kind, no
+    column-by-column insertion (pandas' PerformanceWarning), the same cells as a per-column agg."""
+    import warnings
+
+    rng = np.random.default_rng(1)
+    frames = [pd.DataFrame({"k": rng.integers(0, 5, 50), "g": rng.choice(["a", None], 50),
+                            **{f"c{j}": rng.normal(size=50) for j in range(200)}}) for _ in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = add_frames(frames, ["k", "g"], maxes=("c1",), mins=("c2",))
+    whole = pd.concat(frames)
+    how = {c: "max" if c == "c1" else "min" if c == "c2" else "sum" for c in whole.columns if c not in ("k", "g")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = whole.groupby(["k", "g"], dropna=False).agg(how).reset_index()
+    a, b = (f.sort_values(["k", "g"]).reset_index(drop=True) for f in (out, ref))
+    assert list(out.columns) == list(whole.columns) and len(a) == 10
+    pd.testing.assert_frame_equal(a, b[list(a.columns)])

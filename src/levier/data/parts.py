@@ -96,7 +96,10 @@ def add_frames(frames: Sequence[pd.DataFrame], keys: Sequence[str], *, maxes: It
         return pd.DataFrame([{c: getattr(whole[c], f)() for c, f in how.items()}], columns=whole.columns)
     if whole.empty:
         return whole
-    out = whole.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
+    g = whole.groupby(keys, dropna=False, sort=False)
+    # one call per kind of reduction: a dict of hundreds of columns makes pandas insert them one by one
+    pieces = [getattr(g[cols], f)() for f in ("sum", "max", "min") if (cols := [c for c, h in how.items() if h == f])]
+    out = pd.concat(pieces, axis=1).reset_index()
     return out[list(whole.columns)]
 
 

@@ -19,14 +19,12 @@ Caps at a quantile are then taken over every unit first, in one narrow pass (dec
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from levier.analysis.experiments.data import CellKey, ExperimentData
 from levier.analysis.experiments.metrics import MetricSpec
@@ -316,9 +314,7 @@ def collect_statistics(tables: dict[str, ir.Table], key: str, metrics: Sequence[
         per_part = [_frames(_capped(unit_table(tables, key, metrics, dimensions, unit, part), metrics, limits),
                             metrics, groups, unit, _ticks(progress, part[0] * len(groups), n * len(groups)))
                     for part in parts(n)]
-        with warnings.catch_warnings():  # pandas' "highly fragmented" notice on ~200 summed columns
-            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-            frames = [add_frames([f[g] for f in per_part], by) for g, (_d, by) in enumerate(groups)]
+        frames = [add_frames([f[g] for f in per_part], by) for g, (_d, by) in enumerate(groups)]
     cells, seen = _cells(frames, groups, metrics, unit)
     if not seen:
         raise AnalysisError(_("Experiment '{key}' has no assignments in this workspace.", key=key),
