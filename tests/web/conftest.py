@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from levier.data._frames import insert_frames
 from levier.loop.services import users
 from levier.web.app import create_app
+from levier.workspace import create_workspace
 
 
 @dataclass
@@ -46,3 +50,19 @@ def api(workspace) -> Iterator[Api]:  # noqa: ANN001
     app = create_app(workspace.path)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, app.state.workspace, tokens)
+
+
+def two_lead_workspace(path: Path, *sql: str) -> tuple[Path, str]:
+    """A closed workspace at ``path``: two Paris leads (L1, L2), the facts SQL ``sql`` run on it, an
+    editor ("ed") with an API token; returns the path and the token (for workers opened on it)."""
+    with create_workspace(path, timezone="Europe/Paris") as ws:
+        insert_frames(ws.facts, {"leads": [
+            {"lead_id": f"L{i}", "created_at": datetime(2027, 1, 4), "timezone": "Europe/Paris", "channel": "inbound",
+             "company_size": "smb", "owner": "ana"} for i in (1, 2)]})
+        for statement in sql:
+            ws.facts.con.raw_sql(statement)
+        with ws.session() as s:
+            user = users.create_user(s, "ed", role="editor")
+            token = users.create_token(s, user.id, "test")[1]
+            s.commit()
+    return path, token

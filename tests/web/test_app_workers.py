@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.conftest import two_lead_workspace
 
 from levier.cli import app as cli
 from levier.cli.serve import prepare_workspace
-from levier.data._frames import insert_frames
 from levier.data.inbox import append_facts, pending_facts
 from levier.errors import OptionError
-from levier.loop.services import users
 from levier.web.app import app_from_env, create_app
 from levier.workspace import create_workspace, open_workspace
 
@@ -30,15 +29,7 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def ws_dir(tmp_path: Path) -> tuple[Path, str]:
     """A closed workspace with two leads and an editor's API token."""
-    with create_workspace(tmp_path / "ws", timezone="Europe/Paris") as ws:
-        insert_frames(ws.facts, {"leads": [
-            {"lead_id": f"L{i}", "created_at": datetime(2027, 1, 4), "timezone": "Europe/Paris", "channel": "inbound",
-             "company_size": "smb", "owner": "ana"} for i in (1, 2)]})
-        with ws.session() as s:
-            user = users.create_user(s, "ed", role="editor")
-            token = users.create_token(s, user.id, "test")[1]
-            s.commit()
-    return tmp_path / "ws", token
+    return two_lead_workspace(tmp_path / "ws")
 
 
 def _check(client: TestClient, token: str, lead: str = "L1") -> str:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.conftest import two_lead_workspace
 
 from levier.analysis.experiments.engine import stream
-from levier.data._frames import insert_frames
-from levier.loop.services import users
 from levier.web.app import create_app
-from levier.workspace import create_workspace
 
 UNITS = 40_000
 FILL = ("INSERT INTO assignments SELECT 'exp', 'u' || range::VARCHAR, 'a', TIMESTAMP '2027-01-04', range, 1 "
@@ -35,16 +32,7 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def ws_dir(tmp_path: Path) -> tuple[Path, str]:
     """A closed workspace: two leads, :data:`UNITS` assignments, an editor's API token."""
-    with create_workspace(tmp_path / "ws", timezone="Europe/Paris") as ws:
-        insert_frames(ws.facts, {"leads": [
-            {"lead_id": f"L{i}", "created_at": datetime(2027, 1, 4), "timezone": "Europe/Paris", "channel": "inbound",
-             "company_size": "smb", "owner": "ana"} for i in (1, 2)]})
-        ws.facts.con.raw_sql(FILL)
-        with ws.session() as s:
-            user = users.create_user(s, "ed", role="editor")
-            token = users.create_token(s, user.id, "test")[1]
-            s.commit()
-    return tmp_path / "ws", token
+    return two_lead_workspace(tmp_path / "ws", FILL)
 
 
 @pytest.fixture(params=["one writable worker", "read-only worker"])
