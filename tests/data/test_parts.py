@@ -41,6 +41,7 @@ def test_part_count_follows_part_rows_on_duckdb(workspace: Workspace, monkeypatc
     t = workspace.facts.raw("touches")
     assert parts.count_for(workspace, t.filter(t._row_id <= 301).count()) == 2  # a filtered count, run on DuckDB
     assert parts.count_for(workspace, 0) == 1 and parts.count_for(workspace, 300) == 1
+    assert parts.count_for("duckdb", 301) == 2 and parts.count_for("pyspark", 10**9) == 1  # the engine's name alone
     monkeypatch.setattr(type(workspace.facts), "backend_name", property(lambda self: "pyspark"))
     assert part_count(workspace) == parts.count_for(workspace, 10**9) == 1  # other engines: one part
 

@@ -54,9 +54,10 @@ def part_count(ws: Any, tables: Iterable[str] = ("touches",), rows_per_part: int
 
 def count_for(ws: Any, rows: int | Any, rows_per_part: int | None = None) -> int:
     """How many hash parts a query reading ``rows`` rows runs on: one per :data:`PART_ROWS` on DuckDB,
-    always 1 on other engines. ``rows`` may be an Ibis scalar expression (a filtered count): it is only
-    run on DuckDB."""
-    if ws.facts.backend_name != "duckdb":
+    always 1 on other engines. ``ws``: a workspace, or the engine's name (``ibis.get_backend(t).name``)
+    where a caller has only expressions. ``rows`` may be an Ibis scalar expression (a filtered count):
+    it is only run on DuckDB."""
+    if (ws if isinstance(ws, str) else ws.facts.backend_name) != "duckdb":
         return 1
     rows = int(rows if isinstance(rows, int) else rows.execute())
     return max(1, -(-rows // (rows_per_part or PART_ROWS)))

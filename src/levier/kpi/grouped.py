@@ -422,19 +422,11 @@ def _retention(attr: str) -> Callable[[Any, Calendar], dict[datetime, float | No
 
 
 def _time_to_conversion(ws: Any, cal: Calendar) -> dict[datetime, float | None]:
-    from levier.analysis.attribution.journeys import (
-        JourneyOptions,
-        conversion_parts,
-        converted_journeys,
-    )
+    from levier.analysis.attribution.journeys import JourneyOptions, conversion_minutes
 
-    frames, opts = [], JourneyOptions(start=cal.lo, end=cal.hi)
-    for part in parts.parts(conversion_parts(ws)):  # only the web sessions' window runs by parts (decision 0248)
-        per = converted_journeys(ws, opts, part if part[1] > 1 else None)
-        per = per.mutate(v=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"), period=cal.bucket(per.end_at))
-        per = cal.keep(per)
-        frames.append(per.group_by(["period", "v"]).agg(n=ibis._.count()).execute())
-    got = _median_of(parts.add_frames(frames, ["period", "v"]), (), 1440.0)
+    df = conversion_minutes(ws, JourneyOptions(start=cal.lo, end=cal.hi), keys=("period",),
+                            shape=lambda per: cal.keep(per.mutate(period=cal.bucket(per.end_at))))
+    got = _median_of(df.rename(columns={"m": "v"}), (), 1440.0)
     return {p: got.get((p, ())) for p in cal.starts}
 
 

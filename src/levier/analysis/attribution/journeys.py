@@ -13,7 +13,7 @@ channel-set counts, time-decay credits and the time-to-conversion histogram.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from levier.i18n import gettext as _
 
 __all__ = [
     "JourneyOptions", "TimeToConversion", "channel_label", "touch_events", "conversions",
-    "journey_touches", "journey_parts", "part_list", "earliest_touch", "converted_journeys", "conversion_parts", "path_counts", "set_counts", "time_decay", "time_to_conversion",
+    "journey_touches", "journey_parts", "part_list", "earliest_touch", "converted_journeys", "conversion_parts", "conversion_minutes", "path_counts", "set_counts", "time_decay", "time_to_conversion",
     "session_starts",
 ]
 
@@ -400,17 +400,25 @@ def conversion_parts(ws: Any) -> int:
     return part_count(ws, ("web_events",))
 
 
-def time_to_conversion(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> TimeToConversion:
-    """Exact quantiles (to the minute) from an engine histogram of minutes to conversion
-    (one histogram per hash part of the journeys, added: :func:`conversion_parts` when not given)."""
-    from levier.analysis.stats import weighted_quantile
-
+def conversion_minutes(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None, keys: Sequence[str] = (),
+                       shape: Callable[[ir.Table], ir.Table] | None = None) -> pd.DataFrame:
+    """The converted journeys counted by whole minutes ``m`` from their first kept touch to their conversion
+    (``n``), per ``keys`` columns that ``shape`` adds (and may filter on), one query per hash part, added
+    (:func:`conversion_parts` when ``parts`` is not given)."""
     frames = []
     for part in all_parts(conversion_parts(ws) if parts is None else parts):
         per = converted_journeys(ws, opts, part)
-        minutes = ((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64")
-        frames.append(per.mutate(m=minutes).group_by("m").agg(n=ibis._.count()).execute())
-    hist = add_frames(frames, ["m"]).sort_values("m")
+        per = per.mutate(m=((per.end_at.epoch_seconds() - per.first.epoch_seconds()) / 60).floor().cast("int64"))
+        per = shape(per) if shape is not None else per
+        frames.append(per.group_by([*keys, "m"]).agg(n=ibis._.count()).execute())
+    return add_frames(frames, [*keys, "m"])
+
+
+def time_to_conversion(ws: Any, opts: JourneyOptions | None = None, *, parts: int | None = None) -> TimeToConversion:
+    """Exact quantiles (to the minute) from an engine histogram of minutes to conversion (:func:`conversion_minutes`)."""
+    from levier.analysis.stats import weighted_quantile
+
+    hist = conversion_minutes(ws, opts, parts=parts).sort_values("m")
     if hist.empty:
         return TimeToConversion(0, None, None, None)
     vals, cnt = hist["m"].to_numpy(dtype=float), hist["n"].to_numpy(dtype=float)

@@ -20,7 +20,6 @@ Caps at a quantile are then taken over every unit first, in one narrow pass (dec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import ibis
@@ -288,7 +287,7 @@ def unit_part_count(tables: dict[str, ir.Table], key: str, metrics: Sequence[Met
     (:func:`levier.data.parts.count_for`)."""
     a = tables["assignments"]
     try:
-        engine = SimpleNamespace(facts=SimpleNamespace(backend_name=ibis.get_backend(a).name))
+        engine = ibis.get_backend(a).name
     except Exception:  # noqa: BLE001 - an expression without a backend: nothing to cut
         return 1
     width = sum(1 + int(m.is_ratio(unit)) + int(bool(m.covariate)) for m in metrics)
